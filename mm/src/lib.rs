@@ -1,0 +1,6 @@
+//! Portable memory-management core: everything the kernel does to memory under
+//! pressure, written once and tested on the host. It never touches hardware: frames
+//! are reached through the direct map (`page_address`), like Linux's linear map.
+#![cfg_attr(not(any(test, feature = "std")), no_std)]
+
+pub mod addr;
