@@ -27,3 +27,17 @@ impl Pfn {
         self.addr() as usize as *mut u8
     }
 }
+
+/// A range of physical memory `[base, base + size)`.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct PhysRange {
+    pub base: u64,
+    pub size: u64,
+}
+
+impl PhysRange {
+    /// One past the last byte.
+    pub const fn end(&self) -> u64 {
+        self.base + self.size
+    }
+}
