@@ -1,3 +1,20 @@
 //! Board description from a flattened devicetree: memory, reserved regions, console,
-//! GIC, PSCI, CPUs, bootargs. Pure parsing; no hardware access, no allocation.
-#![cfg_attr(not(any(test, feature = "std")), no_std)]
+//! GIC, PSCI, CPUs, bootargs; and the kernel command-line parser. Pure parsing: no
+//! hardware access, no allocation, never a panic on a damaged DTB. Always `no_std`
+//! (the `std` feature only builds the host tool `dtb-info`).
+#![cfg_attr(not(test), no_std)]
+
+mod board;
+pub mod cmdline;
+mod fdt;
+mod json;
+mod regions;
+mod tree;
+
+pub use arrayvec::ArrayVec;
+pub use board::{
+    Board, Console, ConsoleKind, Cpu, DTB_HEADER_SIZE, DtbError, Gic, MAX_CPUS, MAX_DTB_SIZE,
+    MAX_MEMORY_BANKS, MAX_RESERVED, MAX_USABLE, PsciMethod, dtb_total_size,
+};
+pub use json::write_json_string;
+pub use regions::{Region, TooManyRegions, normalize, subtract, total_size};

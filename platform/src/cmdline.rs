@@ -1,0 +1,322 @@
+//! The kernel command line (`/chosen/bootargs`): whitespace-separated `key=value`
+//! words, parsed into `CmdLine`. Unknown keys, duplicates and bad values are errors
+//! naming the word, never silent defaults. Portable; the kernel only acts on the result.
+
+use arrayvec::ArrayVec;
+use core::fmt;
+
+/// Defines an enum of command-line words with their spelling, so that adding a value
+/// is one line and the error message lists every accepted spelling.
+macro_rules! word_enum {
+    ($(#[$meta:meta])* $name:ident { $($variant:ident = $word:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum $name { $($variant),+ }
+
+        impl $name {
+            /// Every value, in declaration order.
+            pub const ALL: &[$name] = &[$($name::$variant),+];
+            /// Accepted spellings, for error messages.
+            pub const EXPECTED: &str = concat!($($word, "|"),+);
+
+            pub fn name(self) -> &'static str {
+                match self { $($name::$variant => $word),+ }
+            }
+
+            pub fn from_name(word: &str) -> Option<Self> {
+                Self::ALL.iter().copied().find(|v| v.name() == word)
+            }
+        }
+    };
+}
+
+word_enum!(
+    /// What the kernel runs after boot (`scenario=`).
+    Scenario { Boot = "boot", Protect = "protect" }
+);
+word_enum!(
+    /// How the kernel powers off (`exit=`): semihosting carries the exit status to
+    /// QEMU; PSCI SYSTEM_OFF works on boards but always reads as status 0.
+    ExitMethod { Semihosting = "semihosting", Psci = "psci" }
+);
+word_enum!(
+    /// Who compresses pages evicted by kswapd (`reclaim=`): kswapd itself (`sync`, as
+    /// Linux does today) or kcompressd on its own core (`async`).
+    ReclaimMode { Sync = "sync", Async = "async" }
+);
+word_enum!(
+    /// What kswapd does when the ring to kcompressd is full (`ring_full=`): compress the
+    /// new page itself (`new`, as the kcompressd patch does), or compress the oldest
+    /// queued page and queue the new one (`oldest`).
+    RingFull { New = "new", Oldest = "oldest" }
+);
+
+/// Most kcompressd CPUs `kcompressd_cpu=` may list.
+pub const MAX_KCOMPRESSD_CPUS: usize = 8;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CmdLine {
+    pub scenario: Scenario,
+    pub exit: ExitMethod,
+    pub reclaim: ReclaimMode,
+    pub kswapd_cpu: u32,
+    /// Distinct CPU numbers, in the order given.
+    pub kcompressd_cpu: ArrayVec<u32, MAX_KCOMPRESSD_CPUS>,
+    pub ring_full: RingFull,
+    /// Soak duration in seconds, if the scenario takes one.
+    pub soak_s: Option<u64>,
+    /// Workload random seed, if given.
+    pub seed: Option<u64>,
+}
+
+impl Default for CmdLine {
+    fn default() -> Self {
+        let mut kcompressd_cpu = ArrayVec::new();
+        kcompressd_cpu.push(2);
+        Self {
+            scenario: Scenario::Boot,
+            exit: ExitMethod::Psci,
+            reclaim: ReclaimMode::Async,
+            kswapd_cpu: 1,
+            kcompressd_cpu,
+            ring_full: RingFull::New,
+            soak_s: None,
+            seed: None,
+        }
+    }
+}
+
+word_enum!(
+    /// Every command-line key.
+    Key {
+        Scenario = "scenario",
+        Exit = "exit",
+        Reclaim = "reclaim",
+        KswapdCpu = "kswapd_cpu",
+        KcompressdCpu = "kcompressd_cpu",
+        RingFull = "ring_full",
+        SoakS = "soak_s",
+        Seed = "seed",
+    }
+);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CmdLineErrorKind {
+    MissingEquals,
+    UnknownKey,
+    DuplicateKey,
+    /// The value is not one of `expected` (a `|`-separated list or a description).
+    BadValue {
+        expected: &'static str,
+    },
+}
+
+/// A refused command-line word and why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CmdLineError<'a> {
+    pub word: &'a str,
+    pub kind: CmdLineErrorKind,
+}
+
+impl fmt::Display for CmdLineError<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let key = self.word.split_once('=').map_or(self.word, |(k, _)| k);
+        match self.kind {
+            CmdLineErrorKind::MissingEquals => {
+                write!(f, "command-line word \"{}\" is not key=value", self.word)
+            }
+            CmdLineErrorKind::UnknownKey => {
+                write!(
+                    f,
+                    "unknown command-line key \"{key}\" (known: {})",
+                    Key::EXPECTED.trim_end_matches('|')
+                )
+            }
+            CmdLineErrorKind::DuplicateKey => {
+                write!(
+                    f,
+                    "command-line key \"{key}\" given twice (at \"{}\")",
+                    self.word
+                )
+            }
+            CmdLineErrorKind::BadValue { expected } => write!(
+                f,
+                "bad value in command-line word \"{}\": expected {}",
+                self.word,
+                expected.trim_end_matches('|')
+            ),
+        }
+    }
+}
+
+impl core::error::Error for CmdLineError<'_> {}
+
+/// Decimal digits only (no sign, no spaces), fitting in `u64`.
+fn number(value: &str) -> Option<u64> {
+    if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    value.parse().ok()
+}
+
+fn cpu_list(value: &str) -> Option<ArrayVec<u32, MAX_KCOMPRESSD_CPUS>> {
+    let mut cpus = ArrayVec::new();
+    for item in value.split(',') {
+        let cpu = u32::try_from(number(item)?).ok()?;
+        if cpus.contains(&cpu) {
+            return None;
+        }
+        cpus.try_push(cpu).ok()?;
+    }
+    Some(cpus)
+}
+
+impl CmdLine {
+    pub fn parse(line: &str) -> Result<CmdLine, CmdLineError<'_>> {
+        let mut cmd = CmdLine::default();
+        let mut seen = [false; Key::ALL.len()];
+        for word in line.split_ascii_whitespace() {
+            let err = |kind| CmdLineError { word, kind };
+            let (key, value) = word
+                .split_once('=')
+                .ok_or(err(CmdLineErrorKind::MissingEquals))?;
+            let key = Key::from_name(key).ok_or(err(CmdLineErrorKind::UnknownKey))?;
+            if core::mem::replace(&mut seen[key as usize], true) {
+                return Err(err(CmdLineErrorKind::DuplicateKey));
+            }
+            let bad = |expected| err(CmdLineErrorKind::BadValue { expected });
+            const NUMBER: &str = "a decimal number";
+            match key {
+                Key::Scenario => {
+                    cmd.scenario = Scenario::from_name(value).ok_or(bad(Scenario::EXPECTED))?;
+                }
+                Key::Exit => {
+                    cmd.exit = ExitMethod::from_name(value).ok_or(bad(ExitMethod::EXPECTED))?;
+                }
+                Key::Reclaim => {
+                    cmd.reclaim =
+                        ReclaimMode::from_name(value).ok_or(bad(ReclaimMode::EXPECTED))?;
+                }
+                Key::RingFull => {
+                    cmd.ring_full = RingFull::from_name(value).ok_or(bad(RingFull::EXPECTED))?;
+                }
+                Key::KswapdCpu => {
+                    cmd.kswapd_cpu = number(value)
+                        .and_then(|n| u32::try_from(n).ok())
+                        .ok_or(bad("a CPU number"))?;
+                }
+                Key::KcompressdCpu => {
+                    cmd.kcompressd_cpu = cpu_list(value).ok_or(bad(
+                        "a comma-separated list of at most 8 distinct CPU numbers",
+                    ))?;
+                }
+                Key::SoakS => cmd.soak_s = Some(number(value).ok_or(bad(NUMBER))?),
+                Key::Seed => cmd.seed = Some(number(value).ok_or(bad(NUMBER))?),
+            }
+        }
+        Ok(cmd)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn empty_line_gives_documented_defaults() {
+        let cmd = CmdLine::parse("  \t ").unwrap();
+        assert_eq!(cmd.scenario, Scenario::Boot);
+        assert_eq!(cmd.exit, ExitMethod::Psci);
+        assert_eq!(cmd.reclaim, ReclaimMode::Async);
+        assert_eq!(cmd.kswapd_cpu, 1);
+        assert_eq!(cmd.kcompressd_cpu.as_slice(), &[2]);
+        assert_eq!(cmd.ring_full, RingFull::New);
+        assert_eq!((cmd.soak_s, cmd.seed), (None, None));
+    }
+
+    #[test]
+    fn every_key_is_parsed() {
+        let cmd = CmdLine::parse(
+            "scenario=protect exit=semihosting reclaim=sync kswapd_cpu=3 \
+             kcompressd_cpu=0,5,2 ring_full=oldest soak_s=30 seed=18446744073709551615",
+        )
+        .unwrap();
+        assert_eq!(cmd.scenario, Scenario::Protect);
+        assert_eq!(cmd.exit, ExitMethod::Semihosting);
+        assert_eq!(cmd.reclaim, ReclaimMode::Sync);
+        assert_eq!(cmd.kswapd_cpu, 3);
+        assert_eq!(cmd.kcompressd_cpu.as_slice(), &[0, 5, 2]);
+        assert_eq!(cmd.ring_full, RingFull::Oldest);
+        assert_eq!(cmd.soak_s, Some(30));
+        assert_eq!(cmd.seed, Some(u64::MAX));
+    }
+
+    fn error(line: &str) -> String {
+        CmdLine::parse(line).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn errors_name_the_word() {
+        assert!(error("scenario=boot foo=1").starts_with("unknown command-line key \"foo\""));
+        assert_eq!(
+            error("quiet"),
+            "command-line word \"quiet\" is not key=value"
+        );
+        assert_eq!(
+            error("seed=1 seed=2"),
+            "command-line key \"seed\" given twice (at \"seed=2\")"
+        );
+        assert_eq!(
+            error("scenario=bench"),
+            "bad value in command-line word \"scenario=bench\": expected boot|protect"
+        );
+        assert_eq!(
+            error("exit=hlt"),
+            "bad value in command-line word \"exit=hlt\": expected semihosting|psci"
+        );
+        for bad in [
+            "kswapd_cpu=",
+            "kswapd_cpu=-1",
+            "kswapd_cpu=+1",
+            "kswapd_cpu=4294967296",
+            "kcompressd_cpu=1,,2",
+            "kcompressd_cpu=2,2",
+            "kcompressd_cpu=0,1,2,3,4,5,6,7,8",
+            "soak_s=1s",
+            "seed=18446744073709551616",
+            "reclaim=SYNC",
+            "ring_full=",
+            "scenario=boot=1",
+        ] {
+            assert!(error(bad).starts_with("bad value"), "{bad}");
+        }
+        assert!(error("=boot").starts_with("unknown command-line key \"\""));
+    }
+
+    #[test]
+    fn every_enum_word_round_trips() {
+        for s in Scenario::ALL {
+            assert_eq!(Scenario::from_name(s.name()), Some(*s));
+        }
+        for r in RingFull::ALL {
+            assert_eq!(RingFull::from_name(r.name()), Some(*r));
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn any_line_parses_or_errors_naming_a_word_of_it(line in "[ a-z_=0-9,\\t]{0,60}") {
+            if let Err(e) = CmdLine::parse(&line) {
+                prop_assert!(line.split_ascii_whitespace().any(|w| w == e.word));
+            }
+        }
+
+        #[test]
+        fn numbers_round_trip(kswapd in any::<u32>(), seed in any::<u64>()) {
+            let line = format!("kswapd_cpu={kswapd} seed={seed}");
+            let cmd = CmdLine::parse(&line).unwrap();
+            prop_assert_eq!((cmd.kswapd_cpu, cmd.seed), (kswapd, Some(seed)));
+        }
+    }
+}
