@@ -1,7 +1,134 @@
-//! The kernel binary. Hardware glue only; portable logic lives in `mm` and `platform`.
+//! The kernel binary: `kmain`, the boot CPU's Rust entry, and the glue modules. The
+//! portable pieces are in `lib.rs` (and the `mm`, `platform` crates); everything here
+//! builds only for aarch64-unknown-none. On the host this is a stub that says so.
 #![cfg_attr(target_os = "none", no_std, no_main)]
+
+#[cfg(target_os = "none")]
+extern crate alloc;
+
+#[cfg(target_os = "none")]
+mod arch;
+#[cfg(target_os = "none")]
+mod console;
+#[cfg(target_os = "none")]
+mod drivers;
+#[cfg(target_os = "none")]
+mod mem;
+#[cfg(target_os = "none")]
+mod panic;
+#[cfg(target_os = "none")]
+mod percpu;
+#[cfg(target_os = "none")]
+mod scenario;
 
 #[cfg(not(target_os = "none"))]
 fn main() {
     eprintln!("the kernel runs on aarch64-unknown-none: use ./qemu-run.sh");
+}
+
+/// Why the boot CPU stopped before it had a console (read it with a debugger:
+/// `print BOOT_STOP_REASON`); see docs/boot.md.
+#[cfg(target_os = "none")]
+#[derive(Clone, Copy)]
+#[repr(u32)]
+enum BootStop {
+    NoDtb = 1,
+    BadDtbHeader = 2,
+    BadDtb = 3,
+    NoConsole = 4,
+    PageTables = 5,
+}
+
+#[cfg(target_os = "none")]
+static BOOT_STOP_REASON: core::sync::atomic::AtomicU32 = core::sync::atomic::AtomicU32::new(0);
+
+#[cfg(target_os = "none")]
+fn boot_stop(reason: BootStop) -> ! {
+    BOOT_STOP_REASON.store(reason as u32, core::sync::atomic::Ordering::Relaxed);
+    arch::aarch64::park()
+}
+
+/// The boot CPU's first Rust, called by boot/head.s at EL1 with the early map on, on
+/// CPU 0's kernel stack. `dtb_pa`: the DTB (0 if none was found); `entry_el`: the
+/// exception level the kernel was entered at.
+#[cfg(target_os = "none")]
+extern "C" fn kmain(dtb_pa: usize, entry_el: u64) -> ! {
+    use arch::aarch64::{gic, mmu, psci, smp};
+    use kernel::memmap::Span;
+    use platform::cmdline::{CmdLine, ExitMethod};
+
+    if dtb_pa == 0 {
+        boot_stop(BootStop::NoDtb);
+    }
+    // SAFETY: boot/head.s checked the magic and mapped the DTB's totalsize (at most
+    // 2 MiB) in the early map; nothing writes the DTB.
+    let header =
+        unsafe { core::slice::from_raw_parts(dtb_pa as *const u8, platform::DTB_HEADER_SIZE) };
+    let Ok(size) = platform::dtb_total_size(header) else {
+        boot_stop(BootStop::BadDtbHeader)
+    };
+    // SAFETY: as above, `size` bytes are mapped; the DTB stays in place (it is kept out
+    // of the frame allocator and mapped read-only) for the kernel's life.
+    let dtb: &'static [u8] = unsafe { core::slice::from_raw_parts(dtb_pa as *const u8, size) };
+    static BOARD: spin::Once<platform::Board<'static>> = spin::Once::new();
+    let Ok(board) = platform::Board::from_dtb(dtb) else {
+        boot_stop(BootStop::BadDtb)
+    };
+    let board = BOARD.call_once(|| board);
+    let Some(console) = board.console else {
+        boot_stop(BootStop::NoConsole)
+    };
+    let dtb_span = Span::new(dtb_pa as u64, (dtb_pa + size) as u64);
+    let Ok(page_tables) = mmu::init(board, dtb_span) else {
+        boot_stop(BootStop::PageTables)
+    };
+    console::init(&console);
+    println!(
+        "kernel: entered at EL{entry_el}, DTB at {dtb_pa:#x} ({size} bytes), MMU on ({page_tables} page tables)"
+    );
+    if let Some(method) = board.psci {
+        psci::init(method);
+    } else {
+        println!("kernel: the DTB has no /psci node: no secondary CPUs, no power-off");
+    }
+
+    let cmdline = match CmdLine::parse(board.bootargs) {
+        Ok(c) => c,
+        Err(e) => {
+            let semihosting = board
+                .bootargs
+                .split_ascii_whitespace()
+                .any(|w| w == "exit=semihosting");
+            if semihosting {
+                panic::set_exit_method(ExitMethod::Semihosting);
+            }
+            println!("kernel: command line \"{}\": {e}", board.bootargs);
+            panic::exit(2)
+        }
+    };
+    panic::set_exit_method(cmdline.exit);
+    println!("kernel: command line \"{}\"", board.bootargs);
+
+    let mem = mem::init(board, dtb_span).unwrap_or_else(|e| {
+        println!("kernel: memory: {e}");
+        panic::exit(panic::FATAL_STATUS)
+    });
+    let Some(gic_desc) = &board.gic else {
+        println!("kernel: the DTB names no GIC");
+        panic::exit(panic::FATAL_STATUS)
+    };
+    if let Err(e) = gic::init(gic_desc) {
+        println!("kernel: GIC: {e}");
+        panic::exit(panic::FATAL_STATUS)
+    }
+    let smp = smp::bring_up(board);
+    let info = scenario::BootInfo {
+        board,
+        cmdline: &cmdline,
+        entry_el,
+        smp,
+        mem,
+        page_tables,
+    };
+    panic::exit(scenario::run(&info))
 }

@@ -4,3 +4,12 @@
 #![cfg_attr(not(any(test, feature = "std")), no_std)]
 
 pub mod addr;
+pub mod frame;
+pub mod lru;
+pub mod page;
+pub mod pagegen;
+pub mod reclaim;
+pub mod ring;
+pub mod sync;
+pub mod vmstat;
+pub mod zram;

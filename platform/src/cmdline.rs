@@ -32,12 +32,12 @@ macro_rules! word_enum {
 
 word_enum!(
     /// What the kernel runs after boot (`scenario=`).
-    Scenario { Boot = "boot", Protect = "protect" }
+    Scenario { Boot = "boot", Protect = "protect", Smp = "smp" }
 );
 word_enum!(
     /// How the kernel powers off (`exit=`): semihosting carries the exit status to
     /// QEMU; PSCI SYSTEM_OFF works on boards but always reads as status 0.
-    ExitMethod { Semihosting = "semihosting", Psci = "psci" }
+    ExitMethod { Semihosting = "semihosting", Psci = "psci", Reset = "reset" }
 );
 word_enum!(
     /// Who compresses pages evicted by kswapd (`reclaim=`): kswapd itself (`sync`, as

@@ -1,0 +1,470 @@
+// Entry code: the arm64 Linux Image header, the boot CPU's path to `kmain` and the
+// secondary CPUs' path to `secondary_main`, the MMU switch, the exception vectors and
+// the fault-probe trampoline. Included by kernel/src/arch/aarch64/mod.rs with
+// `global_asm!`; the brace-named operands are Rust constants and symbols given there.
+// Nothing here uses a stack before the MMU and caches are on. See docs/boot.md.
+
+// ---------------------------------------------------------------------------------
+// Image header (Linux Documentation/arch/arm64/booting.rst), 64 bytes at offset 0.
+// ---------------------------------------------------------------------------------
+.section .text.head, "ax"
+.global _start
+_start:
+    b       primary_entry           // code0: executable, jumps over the header
+    .long   0                       // code1
+    .quad   {TEXT_OFFSET}           // text_offset: load at 2 MiB-aligned DRAM base + this
+    .quad   __image_size            // image_size: from linker.ld, BSS and stacks included
+    .quad   {IMAGE_FLAGS}           // flags: little-endian, 4 KiB pages, bit 3 = 0
+    .quad   0                       // res2
+    .quad   0                       // res3
+    .quad   0                       // res4
+    .ascii  "ARM\x64"               // magic
+    .long   0                       // res5 (no PE/COFF header)
+
+.section .text.boot, "ax"
+
+// ---------------------------------------------------------------------------------
+// Boot CPU. x0 = DTB physical address (0 when booted as an ELF by QEMU).
+// Callee-saved use: x19 = DTB, x20 = entry exception level, x21 = early tables,
+// x22 = next free early table page.
+// ---------------------------------------------------------------------------------
+primary_entry:
+    mov     x19, x0
+    mrs     x20, CurrentEL
+    lsr     x20, x20, #2
+
+    // Refuse to run anywhere but the link address: all code and data addresses are
+    // absolute. An Image loaded elsewhere parks here (x0 = 0x10ad, x1 = where it runs).
+    adr     x1, _start
+    ldr     x2, ={LINK_ADDRESS}
+    cmp     x1, x2
+    b.eq    1f
+    mov     x0, #0x10ad
+    b       park
+1:
+    bl      el2_to_el1              // returns at EL1h, MMU off, DAIF masked
+    bl      fp_simd_on
+
+    // Clear BSS (16-byte aligned start, page-aligned end; see linker.ld).
+    adrp    x1, __bss_start
+    add     x1, x1, :lo12:__bss_start
+    adrp    x2, __bss_end
+    add     x2, x2, :lo12:__bss_end
+2:  cmp     x1, x2
+    b.hs    3f
+    stp     xzr, xzr, [x1], #16
+    b       2b
+3:
+    // No DTB pointer (ELF boot): QEMU puts the DTB at the start of RAM when the ELF
+    // does not overlap it. RAM base = link address - text_offset.
+    cbnz    x19, 4f
+    ldr     x1, ={RAM_BASE}
+    ldr     w2, [x1]
+    ldr     w3, ={FDT_MAGIC_LE}
+    cmp     w2, w3
+    csel    x19, x1, xzr, eq
+4:
+    bl      early_map
+    // Drop stale cache lines over everything written with the MMU off (BSS, early
+    // tables), so the cached view after the MMU is on matches memory.
+    adrp    x0, __bss_start
+    add     x0, x0, :lo12:__bss_start
+    adrp    x1, __bss_end
+    add     x1, x1, :lo12:__bss_end
+    bl      dcache_inval_range
+
+    adrp    x0, early_mmu
+    add     x0, x0, :lo12:early_mmu
+    bl      mmu_switch
+
+    mov     x0, #0
+    bl      set_stacks_and_vectors
+    mov     x0, x19
+    mov     x1, x20
+    bl      {KMAIN}
+    b       park
+
+// ---------------------------------------------------------------------------------
+// Secondary CPUs: PSCI CPU_ON entry point. x0 = logical CPU index (context_id).
+// MMU off; EL2 or EL1. Reads the MMU settings the boot CPU published in BOOT_MMU.
+// ---------------------------------------------------------------------------------
+.global secondary_entry
+secondary_entry:
+    mov     x19, x0
+    cmp     x19, #{MAX_CPUS}
+    b.lo    1f
+    mov     x0, #0xc0de             // CPU index out of range: park (x1 = index)
+    mov     x1, x19
+    b       park
+1:
+    bl      el2_to_el1
+    bl      fp_simd_on
+    ic      iallu
+    dsb     nsh
+    isb
+    adrp    x0, {BOOT_MMU}
+    add     x0, x0, :lo12:{BOOT_MMU}
+    bl      mmu_switch
+    mov     x0, x19
+    bl      set_stacks_and_vectors
+    mov     x0, x19
+    bl      {SECONDARY_MAIN}
+    b       park
+
+// ---------------------------------------------------------------------------------
+// park: stop this CPU for good (interrupts masked). x0 says why (see docs/boot.md).
+// ---------------------------------------------------------------------------------
+
+park:
+    msr     daifset, #0xf
+1:  wfe
+    b       1b
+
+// ---------------------------------------------------------------------------------
+// el2_to_el1: if at EL2, set EL1 up to run on its own (AArch64, timer and GICv3 system
+// registers usable, no traps) and eret to EL1h at the caller. At EL1: return.
+// At EL3: park (x0 = 0xe13). Uses x9-x10.
+// ---------------------------------------------------------------------------------
+el2_to_el1:
+    // SCTLR_EL1 to a known MMU-off, little-endian state, whatever the firmware left.
+    ldr     x9, ={SCTLR_EL1_RESET}
+    msr     sctlr_el1, x9
+    mrs     x9, CurrentEL
+    lsr     x9, x9, #2
+    cmp     x9, #1
+    b.ne    1f
+    isb
+    ret
+1:  cmp     x9, #2
+    b.eq    2f
+    mov     x0, #0xe13
+    b       park
+2:
+    ldr     x9, ={HCR_EL2_VALUE}    // RW: EL1 is AArch64; nothing trapped to EL2
+    msr     hcr_el2, x9
+    mov     x9, #3                  // CNTHCTL_EL2.EL1PCTEN | EL1PCEN: EL1 timer access
+    msr     cnthctl_el2, x9
+    msr     cntvoff_el2, xzr
+    mrs     x9, midr_el1            // EL1 sees the real CPU identity
+    msr     vpidr_el2, x9
+    mrs     x9, mpidr_el1
+    msr     vmpidr_el2, x9
+    ldr     x9, ={CPTR_EL2_VALUE}   // no FP/SIMD trap
+    msr     cptr_el2, x9
+    msr     hstr_el2, xzr
+    // GICv3 CPU interface present: let EL1 use the ICC_* system registers.
+    mrs     x9, id_aa64pfr0_el1
+    ubfx    x9, x9, #24, #4
+    cbz     x9, 3f
+    mrs     x9, ICC_SRE_EL2
+    mov     x10, #{ICC_SRE_EL2_BITS}
+    orr     x9, x9, x10
+    msr     ICC_SRE_EL2, x9
+    isb
+3:
+    ldr     x9, ={SPSR_EL1H_MASKED}
+    msr     spsr_el2, x9
+    msr     elr_el2, x30
+    isb
+    eret
+
+// fp_simd_on: CPACR_EL1.FPEN = 0b11 (the compiler uses SIMD registers). Uses x9.
+fp_simd_on:
+    mov     x9, #(3 << 20)
+    msr     cpacr_el1, x9
+    isb
+    ret
+
+// ---------------------------------------------------------------------------------
+// early_map: the boot CPU's coarse identity map, 2 MiB blocks of normal write-back
+// memory over the kernel image (BSS and stacks included) and the DTB. Nothing else
+// is mapped. Runs with the MMU off; x19 = DTB (set to 0 if it is not a DTB).
+// ---------------------------------------------------------------------------------
+early_map:
+    mov     x23, x30
+    adrp    x21, early_tables
+    add     x21, x21, :lo12:early_tables
+    add     x9, x21, #4096          // L0[0] -> L1 (everything below 512 GiB)
+    orr     x9, x9, #3
+    str     x9, [x21]
+    mov     x22, #2                 // pages 0 (L0) and 1 (L1) are taken
+
+    adrp    x24, _start
+    lsr     x24, x24, #21
+    lsl     x24, x24, #21
+    adrp    x25, __kernel_end
+    add     x25, x25, :lo12:__kernel_end
+1:  mov     x0, x24
+    bl      early_map_2m
+    add     x24, x24, #(1 << 21)
+    cmp     x24, x25
+    b.lo    1b
+
+    cbz     x19, 3f
+    lsr     x9, x19, #39            // DTB beyond the early map's reach: no DTB
+    cbnz    x9, 2f
+    tst     x19, #7                 // booting.rst: 8-byte aligned
+    b.ne    2f
+    ldr     w9, [x19]
+    ldr     w10, ={FDT_MAGIC_LE}
+    cmp     w9, w10
+    b.ne    2f
+    ldr     w25, [x19, #4]          // totalsize, big-endian
+    rev     w25, w25
+    mov     x9, #{MAX_DTB_SIZE}
+    cmp     x25, x9
+    csel    x25, x25, x9, lo
+    add     x25, x19, x25
+    lsr     x24, x19, #21
+    lsl     x24, x24, #21
+4:  mov     x0, x24
+    bl      early_map_2m
+    add     x24, x24, #(1 << 21)
+    cmp     x24, x25
+    b.lo    4b
+    b       3f
+2:  mov     x19, #0
+3:  mov     x30, x23
+    ret
+
+// early_map_2m: x0 = address; maps its 2 MiB block in the early tables, taking an L2
+// table from the early pool when its 1 GiB slot has none (left unmapped if the pool is
+// empty). x21 = tables, x22 = next free page. Uses x9-x13.
+early_map_2m:
+    lsr     x9, x0, #30
+    add     x10, x21, #4096
+    ldr     x11, [x10, x9, lsl #3]
+    tbnz    x11, #0, 1f
+    cmp     x22, #{EARLY_TABLE_PAGES}
+    b.hs    2f
+    add     x11, x21, x22, lsl #12
+    add     x22, x22, #1
+    orr     x11, x11, #3
+    str     x11, [x10, x9, lsl #3]
+1:  and     x11, x11, #0x0000fffffffff000
+    ubfx    x9, x0, #21, #9
+    lsr     x12, x0, #21
+    lsl     x12, x12, #21
+    ldr     x13, ={EARLY_BLOCK_ATTRS}
+    orr     x12, x12, x13
+    str     x12, [x11, x9, lsl #3]
+2:  ret
+
+// dcache_inval_range: invalidate [x0, x1) to the point of coherency. Uses x2-x4.
+dcache_inval_range:
+    mrs     x3, ctr_el0
+    ubfx    x3, x3, #16, #4         // DminLine: log2(words)
+    mov     x2, #4
+    lsl     x2, x2, x3              // line size in bytes
+    sub     x4, x2, #1
+    bic     x0, x0, x4
+1:  dc      ivac, x0
+    add     x0, x0, x2
+    cmp     x0, x1
+    b.lo    1b
+    dsb     sy
+    ret
+
+// ---------------------------------------------------------------------------------
+// mmu_switch(params: *const MmuParams): load MAIR/TCR/TTBR0 and turn the MMU on with
+// SCTLR. If the MMU is on (boot CPU moving to the final tables), it is turned off
+// first, so no TLB entry of the old tables can meet the new ones; between off and on
+// this code touches no memory. The code must be identity-mapped in both tables.
+// MmuParams = [mair, tcr (IPS filled in here), ttbr0, sctlr]. Uses x1-x6.
+// ---------------------------------------------------------------------------------
+.global mmu_switch
+mmu_switch:
+    ldp     x1, x2, [x0]
+    ldp     x3, x4, [x0, #16]
+    mrs     x5, id_aa64mmfr0_el1    // TCR.IPS = the CPU's physical address range
+    and     x5, x5, #0xf
+    mov     x6, #5                  // at most 48 bits (IPS encodings above 5 need LPA)
+    cmp     x5, x6
+    csel    x5, x5, x6, lo
+    bfi     x2, x5, #32, #3
+    mrs     x5, sctlr_el1
+    bic     x5, x5, #1
+    msr     sctlr_el1, x5
+    isb
+    msr     mair_el1, x1
+    msr     tcr_el1, x2
+    msr     ttbr0_el1, x3
+    isb
+    tlbi    vmalle1
+    dsb     nsh
+    isb
+    msr     sctlr_el1, x4
+    isb
+    ic      iallu
+    dsb     nsh
+    isb
+    ret
+
+// ---------------------------------------------------------------------------------
+// set_stacks_and_vectors(cpu): TPIDR_EL1 = cpu, SP_EL1 = top of the CPU's exception stack, SP_EL0 = top
+// of its kernel stack, run on SP_EL0 from here on (exceptions switch to SP_EL1, so a
+// kernel stack overflow into its guard page is still reported), VBAR_EL1 = vectors.
+// Uses x0-x3.
+// ---------------------------------------------------------------------------------
+set_stacks_and_vectors:
+    adrp    x1, {STACKS}
+    add     x1, x1, :lo12:{STACKS}
+    ldr     x2, ={CPU_STACKS_SIZE}
+    madd    x1, x0, x2, x1
+    ldr     x2, ={EXC_STACK_TOP}
+    add     x3, x1, x2
+    msr     spsel, #1
+    mov     sp, x3
+    ldr     x2, ={KERNEL_STACK_TOP}
+    add     x3, x1, x2
+    msr     spsel, #0
+    mov     sp, x3
+    mov     x29, #0                 // end of the frame-pointer chain
+    msr     tpidr_el1, x0           // logical CPU index (percpu.rs reads it)
+    adrp    x1, exception_vectors
+    add     x1, x1, :lo12:exception_vectors
+    msr     vbar_el1, x1
+    isb
+    msr     daifclr, #0xc           // debug and SError unmasked; IRQ/FIQ stay masked
+    ret
+
+// ---------------------------------------------------------------------------------
+// Exception vectors. Every entry saves a TrapFrame (kernel/src/arch/aarch64/
+// exception.rs: x0-x30, interrupted SP, ELR, SPSR, ESR, FAR) on SP_EL1 and calls
+// exception_entry(kind, &mut frame); kind = group * 4 + type, group 0 = EL1 with SP_EL0
+// (normal kernel code), 1 = EL1 with SP_EL1 (inside a handler), 2/3 = lower EL.
+// ---------------------------------------------------------------------------------
+.macro VENTRY kind
+    .balign 0x80
+    sub     sp, sp, #{FRAME_SIZE}
+    stp     x0, x1, [sp, #0]
+    mov     x0, #\kind
+    b       exception_common
+.endm
+
+.section .text.vectors, "ax"
+.balign 0x800
+.global exception_vectors
+exception_vectors:
+    VENTRY 0
+    VENTRY 1
+    VENTRY 2
+    VENTRY 3
+    VENTRY 4
+    VENTRY 5
+    VENTRY 6
+    VENTRY 7
+    VENTRY 8
+    VENTRY 9
+    VENTRY 10
+    VENTRY 11
+    VENTRY 12
+    VENTRY 13
+    VENTRY 14
+    VENTRY 15
+
+exception_common:
+    stp     x2, x3, [sp, #16]
+    stp     x4, x5, [sp, #32]
+    stp     x6, x7, [sp, #48]
+    stp     x8, x9, [sp, #64]
+    stp     x10, x11, [sp, #80]
+    stp     x12, x13, [sp, #96]
+    stp     x14, x15, [sp, #112]
+    stp     x16, x17, [sp, #128]
+    stp     x18, x19, [sp, #144]
+    stp     x20, x21, [sp, #160]
+    stp     x22, x23, [sp, #176]
+    stp     x24, x25, [sp, #192]
+    stp     x26, x27, [sp, #208]
+    stp     x28, x29, [sp, #224]
+    // Interrupted SP: SP_EL0, except for group 1 (already on SP_EL1).
+    mrs     x2, sp_el0
+    add     x3, sp, #{FRAME_SIZE}
+    and     x4, x0, #0xc
+    cmp     x4, #4
+    csel    x2, x3, x2, eq
+    stp     x30, x2, [sp, #240]
+    mrs     x2, elr_el1
+    mrs     x3, spsr_el1
+    stp     x2, x3, [sp, #256]
+    mrs     x2, esr_el1
+    mrs     x3, far_el1
+    stp     x2, x3, [sp, #272]
+    mov     x1, sp
+    bl      {EXCEPTION_ENTRY}
+    // The handler may have changed ELR/SPSR/x0-x30 (fault recovery).
+    ldp     x2, x3, [sp, #256]
+    msr     elr_el1, x2
+    msr     spsr_el1, x3
+    ldp     x0, x1, [sp, #0]
+    ldp     x2, x3, [sp, #16]
+    ldp     x4, x5, [sp, #32]
+    ldp     x6, x7, [sp, #48]
+    ldp     x8, x9, [sp, #64]
+    ldp     x10, x11, [sp, #80]
+    ldp     x12, x13, [sp, #96]
+    ldp     x14, x15, [sp, #112]
+    ldp     x16, x17, [sp, #128]
+    ldp     x18, x19, [sp, #144]
+    ldp     x20, x21, [sp, #160]
+    ldp     x22, x23, [sp, #176]
+    ldp     x24, x25, [sp, #192]
+    ldp     x26, x27, [sp, #208]
+    ldp     x28, x29, [sp, #224]
+    ldr     x30, [sp, #240]
+    add     sp, sp, #{FRAME_SIZE}
+    eret
+
+// ---------------------------------------------------------------------------------
+// probe_call(f, arg, stack_top, jmp) -> 0 if f(arg) returned, 1 if it faulted.
+// Saves callee-saved registers and SP in *jmp, optionally switches to stack_top
+// (non-zero), calls f(arg). A fault while the CPU's probe slot is armed makes the
+// exception handler resume at probe_resume with x0 = jmp, x1 = 1 (kernel/src/arch/
+// aarch64/exception.rs, `probe`). jmp = [x19..x30, sp] (13 words).
+// ---------------------------------------------------------------------------------
+.section .text.boot, "ax"
+.global probe_call
+probe_call:
+    stp     x19, x20, [x3, #0]
+    stp     x21, x22, [x3, #16]
+    stp     x23, x24, [x3, #32]
+    stp     x25, x26, [x3, #48]
+    stp     x27, x28, [x3, #64]
+    stp     x29, x30, [x3, #80]
+    mov     x9, sp
+    str     x9, [x3, #96]
+    mov     x19, x3
+    cbz     x2, 1f
+    mov     sp, x2
+    mov     x29, #0
+1:  mov     x9, x0
+    mov     x0, x1
+    blr     x9
+    mov     x0, x19
+    mov     x1, #0
+.global probe_resume
+probe_resume:
+    ldr     x9, [x0, #96]
+    mov     sp, x9
+    ldp     x19, x20, [x0, #0]
+    ldp     x21, x22, [x0, #16]
+    ldp     x23, x24, [x0, #32]
+    ldp     x25, x26, [x0, #48]
+    ldp     x27, x28, [x0, #64]
+    ldp     x29, x30, [x0, #80]
+    mov     x0, x1
+    ret
+
+// MmuParams for the early map: same MAIR/TCR as the final map, no WXN (the early
+// blocks are writable and executable).
+.section .rodata.early_mmu, "a"
+.balign 8
+early_mmu:
+    .quad   {MAIR}, {TCR}, early_tables, {SCTLR_EARLY}
+
+// Early translation tables: L0, L1 and two L2 tables (the kernel's GiB, the DTB's).
+.section .bss.early_tables, "aw", %nobits
+.balign 4096
+early_tables:
+    .space  {EARLY_TABLE_PAGES} * 4096

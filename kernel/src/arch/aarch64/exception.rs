@@ -1,0 +1,202 @@
+//! Exceptions other than IRQs: the trap frame the vectors (boot/head.s) save, dispatch
+//! (IRQs go to `irq::handle_irq`), recovery of expected faults (`probe`, like Linux's
+//! exception fixup tables) and the fatal report for everything else. Kernel code runs on
+//! SP_EL0; every exception runs on the CPU's own exception stack (SP_EL1), so a kernel
+//! stack overflow into its guard page is caught and reported like any other fault.
+
+use core::fmt::Write;
+use core::sync::atomic::{AtomicPtr, Ordering};
+
+use kernel::esr::Esr;
+
+use super::{MAX_CPUS, backtrace, irq};
+use crate::fatal_println;
+
+/// What the vectors save (layout fixed by boot/head.s).
+#[repr(C)]
+pub struct TrapFrame {
+    pub x: [u64; 31],
+    /// The interrupted code's stack pointer.
+    pub sp: u64,
+    pub elr: u64,
+    pub spsr: u64,
+    pub esr: u64,
+    pub far: u64,
+}
+
+/// Vector groups (`kind >> 2`).
+const GROUP_NAMES: [&str; 4] = [
+    "EL1 with SP_EL0 (kernel)",
+    "EL1 with SP_EL1 (inside an exception handler)",
+    "lower EL, AArch64",
+    "lower EL, AArch32",
+];
+/// Vector types (`kind & 3`).
+const TYPE_NAMES: [&str; 4] = ["synchronous", "IRQ", "FIQ", "SError"];
+const TYPE_SYNC: u64 = 0;
+const TYPE_IRQ: u64 = 1;
+
+/// Called by the vectors for every exception. Returns to the interrupted code (with
+/// `frame` possibly changed) or does not return.
+pub extern "C" fn exception_entry(kind: u64, frame: &mut TrapFrame) {
+    let (group, ty) = (kind >> 2, kind & 3);
+    if ty == TYPE_IRQ && group < 2 {
+        irq::handle_irq();
+        return;
+    }
+    if ty == TYPE_SYNC && group < 2 && probe::recover(frame) {
+        return;
+    }
+    crate::panic::begin_fatal();
+    fatal_println!(
+        "\n*** unexpected {} exception from {} on CPU {}",
+        TYPE_NAMES[ty as usize],
+        GROUP_NAMES[group as usize],
+        crate::percpu::this_cpu_id()
+    );
+    report(frame);
+    crate::panic::end_fatal()
+}
+
+fn report(frame: &TrapFrame) {
+    let esr = Esr(frame.esr);
+    fatal_println!("{esr}");
+    fatal_println!(
+        "ESR={:#018x} FAR={:#018x} ELR={:#018x} SPSR={:#018x}",
+        frame.esr,
+        frame.far,
+        frame.elr,
+        frame.spsr
+    );
+    for row in 0..8 {
+        let mut line = heapless_line();
+        for col in 0..4 {
+            let r = row * 4 + col;
+            let sep = if col == 0 { "" } else { "  " };
+            let _ = if r < 31 {
+                write!(line, "{sep}x{r:<2}={:#018x}", frame.x[r])
+            } else {
+                write!(line, "{sep}sp ={:#018x}", frame.sp)
+            };
+        }
+        fatal_println!("{}", line.as_str());
+    }
+    backtrace::print(frame.elr, frame.x[29]);
+}
+
+/// A line buffer on the stack (the report must not allocate: the heap may be the
+/// thing that broke).
+fn heapless_line() -> LineBuf {
+    LineBuf {
+        buf: [0; 128],
+        len: 0,
+    }
+}
+
+struct LineBuf {
+    buf: [u8; 128],
+    len: usize,
+}
+
+impl LineBuf {
+    fn as_str(&self) -> &str {
+        core::str::from_utf8(&self.buf[..self.len]).unwrap_or("?")
+    }
+}
+
+impl core::fmt::Write for LineBuf {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        let end = self.len + s.len();
+        let dst = self.buf.get_mut(self.len..end).ok_or(core::fmt::Error)?;
+        dst.copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
+    }
+}
+
+/// Expected faults: run a function that may fault and get the fault back as a value.
+///
+/// `probe::call(f, arg, stack)` saves the callee-saved registers and SP (boot/head.s
+/// `probe_call`, like `setjmp`), arms this CPU's slot and calls `f(arg)`, optionally on
+/// another stack. A synchronous exception while the slot is armed is recorded (ESR, FAR,
+/// ELR) and the handler resumes at `probe_resume`, which restores the saved state and
+/// returns "faulted" (like `longjmp`). Faults with the slot disarmed stay fatal.
+pub mod probe {
+    use super::*;
+
+    /// A recorded fault.
+    #[derive(Clone, Copy, Debug)]
+    pub struct Fault {
+        pub esr: Esr,
+        pub far: u64,
+        pub elr: u64,
+    }
+
+    /// Saved state (x19-x30, SP) plus the fault, if any.
+    #[repr(C)]
+    struct Probe {
+        jmp: [u64; 13],
+        fault: Option<Fault>,
+    }
+
+    static ARMED: [AtomicPtr<Probe>; MAX_CPUS] =
+        [const { AtomicPtr::new(core::ptr::null_mut()) }; MAX_CPUS];
+
+    unsafe extern "C" {
+        fn probe_call(f: extern "C" fn(usize), arg: usize, stack_top: usize, jmp: *mut u64) -> u64;
+        fn probe_resume();
+    }
+
+    /// Runs `f(arg)` on this CPU (on `stack_top` if given) and returns the first
+    /// synchronous fault it raised, or `Ok` if it returned.
+    pub fn call(
+        f: extern "C" fn(usize),
+        arg: usize,
+        stack_top: Option<usize>,
+    ) -> Result<(), Fault> {
+        let cpu = crate::percpu::this_cpu_id();
+        let mut probe = Probe {
+            jmp: [0; 13],
+            fault: None,
+        };
+        ARMED[cpu].store(&raw mut probe, Ordering::Relaxed);
+        // SAFETY: probe_call saves and restores every callee-saved register and SP, so
+        // to this function it is an ordinary call; `probe` outlives it. The handler
+        // writes `probe.fault` only while the slot is armed, on this CPU.
+        let faulted =
+            unsafe { probe_call(f, arg, stack_top.unwrap_or(0), (&raw mut probe.jmp).cast()) };
+        ARMED[cpu].store(core::ptr::null_mut(), Ordering::Relaxed);
+        // SAFETY: the slot is disarmed; nothing else writes `probe` now.
+        let fault = unsafe { (&raw const probe.fault).read_volatile() };
+        match (faulted, fault) {
+            (0, _) => Ok(()),
+            (_, Some(fault)) => Err(fault),
+            (_, None) => unreachable!("probe_resume without a recorded fault"),
+        }
+    }
+
+    /// From the vector: if this CPU's slot is armed, record the fault, disarm, and make
+    /// the exception return into `probe_resume`.
+    pub(super) fn recover(frame: &mut TrapFrame) -> bool {
+        let Some(slot) = ARMED.get(crate::percpu::this_cpu_id()) else {
+            return false;
+        };
+        let probe = slot.swap(core::ptr::null_mut(), Ordering::Relaxed);
+        if probe.is_null() {
+            return false;
+        }
+        // SAFETY: an armed slot points at the `Probe` of the `call` running on this CPU,
+        // which is suspended in this exception.
+        unsafe {
+            (&raw mut (*probe).fault).write_volatile(Some(Fault {
+                esr: Esr(frame.esr),
+                far: frame.far,
+                elr: frame.elr,
+            }));
+            frame.x[0] = (&raw mut (*probe).jmp) as u64;
+        }
+        frame.x[1] = 1;
+        frame.elr = probe_resume as *const () as u64;
+        true
+    }
+}

@@ -1,0 +1,142 @@
+//! The kernel console: the UART the DTB's `/chosen/stdout-path` names, behind
+//! `print!`/`println!` from any core. A spin lock keeps lines whole; the fatal path
+//! (`fatal_println!`) waits for it only briefly, then writes anyway, so a report from a
+//! core that faulted while another held the lock still comes out.
+
+use core::fmt::{self, Write};
+
+use platform::ConsoleKind;
+
+use crate::drivers::{ns16550::Ns16550, pl011::Pl011};
+
+pub enum Uart {
+    Pl011(Pl011),
+    Ns16550(Ns16550),
+}
+
+impl Uart {
+    fn write_byte(&self, byte: u8) {
+        match self {
+            Uart::Pl011(u) => u.write_byte(byte),
+            Uart::Ns16550(u) => u.write_byte(byte),
+        }
+    }
+
+    /// A received byte, if one is waiting (polled).
+    #[expect(
+        dead_code,
+        reason = "polled input for the interactive console (next issue)"
+    )]
+    pub fn read_byte(&self) -> Option<u8> {
+        match self {
+            Uart::Pl011(u) => u.read_byte(),
+            Uart::Ns16550(u) => u.read_byte(),
+        }
+    }
+
+    fn flush(&self) {
+        match self {
+            Uart::Pl011(u) => u.flush(),
+            Uart::Ns16550(u) => u.flush(),
+        }
+    }
+}
+
+// SAFETY: a UART is a set of MMIO registers used only through volatile accesses; the
+// console lock serialises writers, and a racing reader or fatal-path writer can at
+// worst interleave characters, never break memory safety.
+unsafe impl Sync for Uart {}
+// SAFETY: as above; the registers belong to no particular CPU.
+unsafe impl Send for Uart {}
+
+static UART: spin::Once<Uart> = spin::Once::new();
+static LOCK: spin::Mutex<()> = spin::Mutex::new(());
+
+/// How many times the fatal path retries the lock before writing without it.
+const FATAL_LOCK_TRIES: u32 = 1_000_000;
+
+/// Starts the console on `console` (already mapped as Device memory). Output before
+/// this is dropped.
+pub fn init(console: &platform::Console<'_>) {
+    UART.call_once(|| {
+        let base = console.base as usize;
+        let uart = match console.kind {
+            // SAFETY: the DTB names this UART as the console; the final map has it as
+            // Device memory; only the console drives it.
+            ConsoleKind::Pl011 => Uart::Pl011(unsafe { Pl011::new(base) }),
+            // SAFETY: as above, with the DTB's register stride and width.
+            ConsoleKind::Ns16550 => Uart::Ns16550(unsafe {
+                Ns16550::new(base, console.reg_shift, console.reg_io_width)
+            }),
+        };
+        match &uart {
+            Uart::Pl011(u) => u.init(),
+            Uart::Ns16550(u) => u.init(),
+        }
+        uart
+    });
+}
+
+/// The console UART, for polled input.
+#[expect(
+    dead_code,
+    reason = "polled input for the interactive console (next issue)"
+)]
+pub fn uart() -> Option<&'static Uart> {
+    UART.get()
+}
+
+struct Writer<'a>(&'a Uart);
+
+impl Write for Writer<'_> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        for b in s.bytes() {
+            if b == b'\n' {
+                self.0.write_byte(b'\r');
+            }
+            self.0.write_byte(b);
+        }
+        Ok(())
+    }
+}
+
+#[doc(hidden)]
+pub fn _print(args: fmt::Arguments<'_>) {
+    if let Some(uart) = UART.get() {
+        let _guard = LOCK.lock();
+        let _ = Writer(uart).write_fmt(args);
+    }
+}
+
+#[doc(hidden)]
+pub fn _print_fatal(args: fmt::Arguments<'_>) {
+    if let Some(uart) = UART.get() {
+        let guard = (0..FATAL_LOCK_TRIES).find_map(|_| LOCK.try_lock());
+        let _ = Writer(uart).write_fmt(args);
+        drop(guard);
+    }
+}
+
+/// Waits until the UART has sent everything (before powering off).
+pub fn flush() {
+    if let Some(uart) = UART.get() {
+        uart.flush();
+    }
+}
+
+#[macro_export]
+macro_rules! print {
+    ($($arg:tt)*) => ($crate::console::_print(format_args!($($arg)*)));
+}
+
+#[macro_export]
+macro_rules! println {
+    () => ($crate::print!("\n"));
+    ($($arg:tt)*) => ($crate::console::_print(format_args!("{}\n", format_args!($($arg)*))));
+}
+
+/// `println!` for fault and panic reports: takes the console lock only if it can.
+#[macro_export]
+macro_rules! fatal_println {
+    ($($arg:tt)*) => ($crate::console::_print_fatal(format_args!("{}\n", format_args!($($arg)*))));
+}

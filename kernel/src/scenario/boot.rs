@@ -1,0 +1,109 @@
+//! `scenario=boot`: prints what the kernel learned from the DTB and brought up, then
+//! `RESULT {"scenario":"boot",...}`. Passes when every CPU the kernel can run came online.
+
+use super::{BootInfo, print_result};
+use kernel::pgtable::MemAttr;
+
+use crate::arch::aarch64::{MAX_CPUS, gic, mmu};
+use crate::println;
+
+pub fn run(info: &BootInfo<'_>) -> u32 {
+    let board = info.board;
+    println!("boot: model \"{}\"", board.model);
+    for bank in &board.memory {
+        println!(
+            "boot: memory  [{:#012x}, {:#012x}) {} MiB",
+            bank.base,
+            bank.end(),
+            bank.size >> 20
+        );
+    }
+    for r in &board.reserved {
+        println!("boot: reserved [{:#012x}, {:#012x})", r.base, r.end());
+    }
+    let usable = board.usable_bytes();
+    println!(
+        "boot: usable {} bytes ({} MiB) in {} regions",
+        usable,
+        usable >> 20,
+        board.usable.len()
+    );
+    let console = board.console.as_ref().map_or("none", |c| c.kind.name());
+    if let Some(c) = &board.console {
+        println!(
+            "boot: console {} ({}) at {:#x}, reg-shift {}",
+            c.path, c.compatible, c.base, c.reg_shift
+        );
+    }
+    let gic_version = gic::version();
+    println!("boot: GICv{gic_version}");
+    let psci = board.psci.map_or("none", |m| m.name());
+    println!("boot: PSCI via {psci}, entered at EL{}", info.entry_el);
+    for cpu in &board.cpus {
+        let capacity = cpu.capacity.map_or(0, |c| c);
+        println!(
+            "boot: cpu@{:#x} {} capacity {}",
+            cpu.mpidr, cpu.compatible, capacity
+        );
+    }
+    let m = &info.mem;
+    println!(
+        "boot: heap [{:#x}, {:#x}) {} KiB; frames free {} of {} managed ({} memmap pages)",
+        m.heap.start,
+        m.heap.end,
+        (m.heap.end - m.heap.start) >> 10,
+        m.nr_free_pages,
+        m.managed_pages,
+        m.memmap_pages
+    );
+    for r in &m.unmanaged {
+        println!(
+            "boot: not managed (allocator range limit): [{:#x}, {:#x})",
+            r.base,
+            r.end()
+        );
+    }
+    println!(
+        "boot: page tables: {} of 4 KiB; kernel map:",
+        info.page_tables
+    );
+    print_map();
+    println!(
+        "boot: {} of {} CPUs online",
+        info.smp.online, info.smp.total
+    );
+
+    print_result(|o| {
+        o.str("scenario", "boot")?
+            .uint("cpus_online", info.smp.online as u64)?
+            .uint("cpus_total", info.smp.total as u64)?
+            .uint("entry_el", info.entry_el)?
+            .uint("gic", u64::from(gic_version))?
+            .str("psci", psci)?
+            .str("console", console)?
+            .uint("mem_usable_bytes", usable)?
+            .uint("frames_free", m.nr_free_pages)?;
+        Ok(())
+    });
+    let runnable = info.smp.total.min(MAX_CPUS);
+    u32::from(info.smp.online != runnable)
+}
+
+/// The live map, adjacent leaves with the same attributes merged.
+fn print_map() {
+    let mut run: Option<(u64, u64, MemAttr)> = None;
+    let show = |(start, end, attr): (u64, u64, MemAttr)| {
+        println!("boot:   [{start:#012x}, {end:#012x}) {attr:?}");
+    };
+    mmu::for_each_mapping(|start, end, attr| match &mut run {
+        Some((_, run_end, run_attr)) if *run_end == start && *run_attr == attr => *run_end = end,
+        _ => {
+            if let Some(done) = run.replace((start, end, attr)) {
+                show(done);
+            }
+        }
+    });
+    if let Some(done) = run {
+        show(done);
+    }
+}

@@ -1,0 +1,48 @@
+//! Scenarios: what the kernel runs after boot, picked by `scenario=` on the command
+//! line. Each prints what it checks, ends with one `RESULT {json}` line (written with
+//! `kernel::json`) and returns the exit status (0 pass).
+
+mod boot;
+mod protect;
+mod smp;
+
+use alloc::string::String;
+
+use platform::Board;
+use platform::cmdline::{CmdLine, Scenario};
+
+use crate::arch::aarch64::smp::SmpReport;
+use crate::mem::MemReport;
+
+/// Everything boot learned and brought up, for the scenarios to report or use.
+pub struct BootInfo<'a> {
+    pub board: &'a Board<'static>,
+    pub cmdline: &'a CmdLine,
+    pub entry_el: u64,
+    pub smp: SmpReport,
+    pub mem: MemReport,
+    pub page_tables: usize,
+}
+
+pub fn run(info: &BootInfo<'_>) -> u32 {
+    match info.cmdline.scenario {
+        Scenario::Boot => boot::run(info),
+        Scenario::Protect => protect::run(info),
+        Scenario::Smp => smp::run(info),
+    }
+}
+
+/// Prints `RESULT {json}` for the object `build` fills.
+fn print_result(
+    build: impl FnOnce(&mut kernel::json::Object<&mut String>) -> Result<(), core::fmt::Error>,
+) {
+    let mut line = String::new();
+    let written = kernel::json::Object::new(&mut line).and_then(|mut o| {
+        build(&mut o)?;
+        o.finish().map(|_| ())
+    });
+    match written {
+        Ok(()) => crate::println!("RESULT {line}"),
+        Err(_) => crate::println!("RESULT {{\"error\":\"could not format the result\"}}"),
+    }
+}

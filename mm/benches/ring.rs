@@ -1,0 +1,268 @@
+//! Cross-thread SPSC throughput: a producer thread pushes `ITEMS` sequence numbers
+//! through a 256-slot ring (the kcompressd kfifo size) to the consumer on the calling
+//! thread, which checks their order. Ours against `rtrb` and `heapless::spsc`, one
+//! item per operation and in batches of 32 (the LRU isolation batch; heapless has no
+//! batch API). Prints items/s and our ratio to each competitor at the end.
+//!
+//! `cargo bench -p mm --bench ring` (add `-- --quick` for a short run).
+
+use std::sync::Mutex;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, Throughput};
+use mm::ring::Ring;
+
+const ITEMS: u64 = 1 << 18;
+const BATCH: usize = 32;
+
+/// Total items moved and time taken per benchmark, to print the comparison.
+static TOTALS: Mutex<Vec<(&'static str, u64, Duration)>> = Mutex::new(Vec::new());
+
+/// Waits for the other side: spins briefly, then yields, so an oversubscribed host
+/// (the other thread descheduled) does not turn a full or empty ring into a stall of
+/// a whole time slice. `spins` is reset by the caller after progress.
+fn wait(spins: &mut u32) {
+    if *spins < 64 {
+        *spins += 1;
+        std::hint::spin_loop();
+    } else {
+        thread::yield_now();
+    }
+}
+
+fn check(expected: &mut u64, got: u64) {
+    assert_eq!(got, *expected, "item out of order");
+    *expected += 1;
+}
+
+fn ours_single() {
+    let ring = Ring::<u64, 256>::new();
+    let (mut tx, mut rx) = ring.split().unwrap();
+    thread::scope(|s| {
+        s.spawn(move || {
+            for i in 0..ITEMS {
+                let mut spins = 0;
+                while tx.push(i).is_err() {
+                    wait(&mut spins);
+                }
+            }
+        });
+        let mut expected = 0;
+        let mut spins = 0;
+        while expected < ITEMS {
+            match rx.pop() {
+                Some(v) => {
+                    spins = 0;
+                    check(&mut expected, v);
+                }
+                None => wait(&mut spins),
+            }
+        }
+    });
+}
+
+fn ours_batch() {
+    let ring = Ring::<u64, 256>::new();
+    let (mut tx, mut rx) = ring.split().unwrap();
+    thread::scope(|s| {
+        s.spawn(move || {
+            let mut next = 0;
+            let mut batch = [0u64; BATCH];
+            while next < ITEMS {
+                let n = BATCH.min((ITEMS - next) as usize);
+                for (k, slot) in batch[..n].iter_mut().enumerate() {
+                    *slot = next + k as u64;
+                }
+                let (mut sent, mut spins) = (0, 0);
+                while sent < n {
+                    let pushed = tx.push_slice(&batch[sent..n]);
+                    if pushed == 0 {
+                        wait(&mut spins);
+                    } else {
+                        spins = 0;
+                    }
+                    sent += pushed;
+                }
+                next += n as u64;
+            }
+        });
+        let (mut expected, mut spins) = (0, 0);
+        let mut out = [0u64; BATCH];
+        while expected < ITEMS {
+            let n = rx.pop_slice(&mut out);
+            if n == 0 {
+                wait(&mut spins);
+            } else {
+                spins = 0;
+            }
+            for &v in &out[..n] {
+                check(&mut expected, v);
+            }
+        }
+    });
+}
+
+fn rtrb_single() {
+    let (mut tx, mut rx) = rtrb::RingBuffer::<u64>::new(256);
+    thread::scope(|s| {
+        s.spawn(move || {
+            for i in 0..ITEMS {
+                let mut spins = 0;
+                while tx.push(i).is_err() {
+                    wait(&mut spins);
+                }
+            }
+        });
+        let mut expected = 0;
+        let mut spins = 0;
+        while expected < ITEMS {
+            match rx.pop() {
+                Ok(v) => {
+                    spins = 0;
+                    check(&mut expected, v);
+                }
+                Err(_) => wait(&mut spins),
+            }
+        }
+    });
+}
+
+fn rtrb_batch() {
+    let (mut tx, mut rx) = rtrb::RingBuffer::<u64>::new(256);
+    thread::scope(|s| {
+        s.spawn(move || {
+            let mut next = 0;
+            let mut batch = [0u64; BATCH];
+            while next < ITEMS {
+                let n = BATCH.min((ITEMS - next) as usize);
+                for (k, slot) in batch[..n].iter_mut().enumerate() {
+                    *slot = next + k as u64;
+                }
+                let (mut rest, mut spins) = (&batch[..n], 0);
+                while !rest.is_empty() {
+                    let (pushed, left) = tx.push_partial_slice(rest);
+                    if pushed.is_empty() {
+                        wait(&mut spins);
+                    } else {
+                        spins = 0;
+                    }
+                    rest = left;
+                }
+                next += n as u64;
+            }
+        });
+        let (mut expected, mut spins) = (0, 0);
+        let mut out = [0u64; BATCH];
+        while expected < ITEMS {
+            let (popped, _) = rx.pop_partial_slice(&mut out);
+            if popped.is_empty() {
+                wait(&mut spins);
+            } else {
+                spins = 0;
+            }
+            for &v in popped.iter() {
+                check(&mut expected, v);
+            }
+        }
+    });
+}
+
+fn heapless_single() {
+    // heapless holds N - 1 items: 255 here, against 256 for the others.
+    let mut queue = heapless::spsc::Queue::<u64, 256>::new();
+    let (mut tx, mut rx) = queue.split();
+    thread::scope(|s| {
+        s.spawn(move || {
+            for i in 0..ITEMS {
+                let mut spins = 0;
+                while tx.enqueue(i).is_err() {
+                    wait(&mut spins);
+                }
+            }
+        });
+        let mut expected = 0;
+        let mut spins = 0;
+        while expected < ITEMS {
+            match rx.dequeue() {
+                Some(v) => {
+                    spins = 0;
+                    check(&mut expected, v);
+                }
+                None => wait(&mut spins),
+            }
+        }
+    });
+}
+
+fn bench_ring(c: &mut Criterion) {
+    let mut group = c.benchmark_group("spsc_cross_thread");
+    group.throughput(Throughput::Elements(ITEMS));
+    group.sample_size(10);
+    let cases: [(&'static str, fn()); 5] = [
+        ("ours/single", ours_single),
+        ("rtrb/single", rtrb_single),
+        ("heapless/single", heapless_single),
+        ("ours/batch32", ours_batch),
+        ("rtrb/batch32", rtrb_batch),
+    ];
+    for (name, run) in cases {
+        group.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                let start = Instant::now();
+                for _ in 0..iters {
+                    run();
+                }
+                let elapsed = start.elapsed();
+                TOTALS.lock().unwrap().push((name, iters * ITEMS, elapsed));
+                elapsed
+            })
+        });
+    }
+    group.finish();
+}
+
+/// Items per second over every run criterion made of `name` (warm-up included).
+fn items_per_sec(name: &str) -> Option<f64> {
+    let totals = TOTALS.lock().unwrap();
+    let (items, time) = totals
+        .iter()
+        .filter(|(n, _, _)| *n == name)
+        .fold((0u64, Duration::ZERO), |(i, t), (_, di, dt)| {
+            (i + di, t + *dt)
+        });
+    (items > 0).then(|| items as f64 / time.as_secs_f64())
+}
+
+fn print_comparison() {
+    println!("\nSPSC cross-thread throughput, 256 slots, {ITEMS} u64 per run:");
+    let names = [
+        "ours/single",
+        "rtrb/single",
+        "heapless/single",
+        "ours/batch32",
+        "rtrb/batch32",
+    ];
+    for name in names {
+        if let Some(rate) = items_per_sec(name) {
+            println!("  {name:<16} {:>8.1} M items/s", rate / 1e6);
+        }
+    }
+    for (ours, theirs) in [
+        ("ours/single", "rtrb/single"),
+        ("ours/single", "heapless/single"),
+        ("ours/batch32", "rtrb/batch32"),
+        ("ours/batch32", "ours/single"),
+    ] {
+        if let (Some(a), Some(b)) = (items_per_sec(ours), items_per_sec(theirs)) {
+            println!("  {ours} / {theirs}: {:.2}x", a / b);
+        }
+    }
+}
+
+fn main() {
+    let mut criterion = Criterion::default().configure_from_args();
+    bench_ring(&mut criterion);
+    criterion.final_summary();
+    print_comparison();
+}

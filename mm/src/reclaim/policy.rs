@@ -1,0 +1,806 @@
+//! The reclaim policy, written once for the kernel and the host harness: kswapd's
+//! `balance_pgdat`, direct reclaim for allocations below `min`, the shrink step that
+//! isolates, ages, unmaps and hands pages to compression (sync, or async through the
+//! compressor rings with a selectable overflow order), the kcompressd loop body and
+//! the swap-in fault. It drives the zone, LRU, store and rings through their APIs and
+//! the caller's page tables through [`Mmu`]; it owns no memory of its own.
+//!
+//! Locks: the zone and its LRU sit under one lock (`Node`), the store under another;
+//! the store takes the node lock inside its `FrameSource` (order: store -> node). No
+//! lock is held while compressing, while calling [`Mmu`], or across two pages' worth
+//! of work; the node lock is taken about three times per batch of 32.
+
+use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+
+use spin::RelaxStrategy;
+use spin::mutex::Mutex;
+
+use super::swap::{Fault, SwapEntry, SwapMap};
+use crate::addr::{PAGE_SIZE, Pfn};
+use crate::frame::Zone;
+use crate::lru::{FolioReferences, IsolatedBatch, Lru, LruList, SWAP_CLUSTER_MAX};
+use crate::ring::{Consumer, Producer};
+use crate::vmstat::{CpuVmStat, VmEvent};
+use crate::zram::{self, Compressor, FrameSource, LoadError, ZramStore};
+
+/// Linux's `DEF_PRIORITY`: the first pass scans `lru_size >> 12`.
+pub const DEF_PRIORITY: u32 = 12;
+/// Linux's `MAX_RECLAIM_RETRIES`: direct reclaim rounds before an allocation fails.
+pub const MAX_RECLAIM_RETRIES: u32 = 16;
+
+/// The caller's page tables, as reclaim sees them (kernel: real PTEs, a reverse map
+/// from frame to PTE and TLB shootdown; host: simulated PTEs). Called without any of
+/// the policy's locks held.
+pub trait Mmu {
+    /// `folio_referenced()` for an anonymous page: tests and clears the access flag
+    /// of the PTE mapping `pfn`. False if nothing maps `pfn` (any more).
+    fn test_and_clear_young(&mut self, pfn: Pfn) -> bool;
+
+    /// `try_to_unmap()`: atomically replaces the PTE mapping `pfn` with `entry` and
+    /// makes sure no core can still reach the frame through a stale TLB entry, and
+    /// that every write made through the mapping is visible to this core (kernel:
+    /// break-before-make, `tlbi` broadcast, `dsb ish`; host: a CAS that Acquires the
+    /// workload's Release). Fails, leaving the PTE alone, if the page was accessed
+    /// since `test_and_clear_young` (access flag set again, or in use right now) or
+    /// if `pfn` is not mapped: reclaim then puts the page back on the LRU.
+    fn try_to_unmap(&mut self, pfn: Pfn, entry: SwapEntry) -> bool;
+}
+
+/// Who compresses the pages kswapd evicts.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum ReclaimMode {
+    /// kswapd compresses each page itself, as Linux does today.
+    Sync,
+    /// kswapd queues pages to kcompressd workers through SPSC rings.
+    Async,
+}
+
+/// What kswapd does when every compressor ring is full (see docs/reclaim-policy.md).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum RingFull {
+    /// Compress the page that did not fit, now; the queue keeps its order (the first
+    /// kcompressd patch: `kfifo_in` fails, zram writes the page synchronously).
+    New,
+    /// Take the oldest queued page out, compress it now, queue the new page in its
+    /// place: pages reach the store in LRU order (the later version of the patch,
+    /// which pops the fifo head under the fifo lock and writes it synchronously).
+    Oldest,
+}
+
+/// Policy settings.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct ReclaimConfig {
+    pub mode: ReclaimMode,
+    pub ring_full: RingFull,
+}
+
+/// The zone and its LRU, which the LRU's methods need together: one lock.
+pub struct Node {
+    pub zone: Zone,
+    pub lru: Lru,
+}
+
+/// A page handed to compression: its swap entry and the frame still holding it.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Ticket {
+    pub entry: SwapEntry,
+    pub pfn: Pfn,
+}
+
+/// One compressor worker's queue: the consumer side of its ring. Locked because in
+/// `ring_full=oldest` mode kswapd pops the oldest ticket too (as the patch does under
+/// its fifo lock); in `new` mode only the worker takes it, uncontended.
+pub struct CompressorQueue<'a, R, const N: usize> {
+    consumer: Mutex<Consumer<'a, Ticket, N>, R>,
+}
+
+impl<'a, R: RelaxStrategy, const N: usize> CompressorQueue<'a, R, N> {
+    pub fn new(consumer: Consumer<'a, Ticket, N>) -> Self {
+        CompressorQueue {
+            consumer: Mutex::new(consumer),
+        }
+    }
+
+    /// Before the worker sleeps on an empty ring (see `ring::Consumer::prepare_to_wait`).
+    pub fn prepare_to_wait(&self) -> bool {
+        self.consumer.lock().prepare_to_wait()
+    }
+
+    /// After the worker woke (see `ring::Consumer::finish_wait`).
+    pub fn finish_wait(&self) {
+        self.consumer.lock().finish_wait()
+    }
+
+    /// Tickets queued (a lower bound, see `ring::Consumer::len`).
+    pub fn len(&self) -> usize {
+        self.consumer.lock().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Counters Linux has no `/proc/vmstat` line for: how faults on pages in writeback
+/// ended, and stores the compressed store refused.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub struct SwapRaceStats {
+    /// Faults that took a queued page's frame back (no decompression).
+    pub rescued: u64,
+    /// Faults that waited for a compressor to finish, then swapped in.
+    pub waited: u64,
+    /// Pages the store refused (at `mem_limit` / out of frames), left in writeback.
+    pub writeback_failed: u64,
+}
+
+/// What every reclaiming context shares: the node, the store, the swap map.
+pub struct Reclaim<'a, F: FrameSource, R> {
+    node: &'a Mutex<Node, R>,
+    store: &'a Mutex<ZramStore<'a, F>, R>,
+    swap: &'a SwapMap<'a>,
+    config: ReclaimConfig,
+    /// Tickets queued to a compressor and not yet done: frames about to be freed,
+    /// which kswapd counts as free when judging the high watermark.
+    in_flight: AtomicUsize,
+    /// kswapd is running `balance_pgdat` (allocators need not wake it).
+    kswapd_awake: AtomicBool,
+    rescued: AtomicU64,
+    waited: AtomicU64,
+    writeback_failed: AtomicU64,
+}
+
+/// An allocation failed after direct reclaim made no progress: out of memory.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct OutOfMemory;
+
+/// How a swap-in fault ended (see [`Reclaim::do_swap_page`]).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum SwapIn {
+    /// The frame was still in writeback and is mapped again (`rescued`).
+    Rescued(Pfn),
+    /// The page was decompressed into this new frame, now mapped (`pswpin`).
+    Loaded(Pfn),
+    /// The PTE no longer holds this entry: re-read it.
+    Retry,
+}
+
+/// Why a swap-in fault failed. The entry is gone either way; the PTE still holds it.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum SwapInError {
+    /// No frame for the page.
+    OutOfMemory,
+    /// The store could not give the page back (`Corrupt` slot): the page is lost.
+    Load(LoadError),
+}
+
+/// One reclaiming context's private state: kswapd, or a task in direct reclaim.
+pub struct Reclaimer<'r, M> {
+    pub mmu: M,
+    pub compressor: &'r mut Compressor,
+    pub stat: &'r CpuVmStat,
+}
+
+/// Which reclaimer is scanning, for the `*_kswapd` / `*_direct` counters.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+enum Scanner {
+    Kswapd,
+    Direct,
+}
+
+/// What one shrink step did.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+struct Shrunk {
+    scanned: usize,
+    /// Pages freed now plus pages queued to a compressor.
+    reclaimed: usize,
+}
+
+/// kswapd's producer side: one producer per compressor worker, plus the queues for
+/// `ring_full=oldest`, and how to wake worker `i`.
+pub struct Queues<'q, 'r, R, W, const N: usize> {
+    pub producers: &'q mut [Producer<'r, Ticket, N>],
+    pub queues: &'q [CompressorQueue<'r, R, N>],
+    pub wake: W,
+}
+
+/// A batch's worth of frames to handle under one node lock: room for a batch plus,
+/// in `ring_full=oldest` mode, as many queued pages kswapd took back to store itself.
+struct PfnBatch {
+    pfns: [Pfn; 2 * SWAP_CLUSTER_MAX],
+    len: usize,
+}
+
+impl PfnBatch {
+    const fn new() -> Self {
+        PfnBatch {
+            pfns: [Pfn(0); 2 * SWAP_CLUSTER_MAX],
+            len: 0,
+        }
+    }
+
+    fn push(&mut self, pfn: Pfn) {
+        self.pfns[self.len] = pfn;
+        self.len += 1;
+    }
+
+    fn as_slice(&self) -> &[Pfn] {
+        &self.pfns[..self.len]
+    }
+}
+
+/// How a writeout (compress + store) of one ticket ended.
+enum Writeout {
+    /// Stored; the frame is ours to free.
+    Stored(Pfn),
+    /// A fault rescued the page first: nothing to do.
+    Stale,
+    /// The store refused it: the page stays in writeback until its next fault.
+    Failed,
+}
+
+impl<'a, F: FrameSource, R: RelaxStrategy> Reclaim<'a, F, R> {
+    pub fn new(
+        node: &'a Mutex<Node, R>,
+        store: &'a Mutex<ZramStore<'a, F>, R>,
+        swap: &'a SwapMap<'a>,
+        config: ReclaimConfig,
+    ) -> Self {
+        Reclaim {
+            node,
+            store,
+            swap,
+            config,
+            in_flight: AtomicUsize::new(0),
+            kswapd_awake: AtomicBool::new(false),
+            rescued: AtomicU64::new(0),
+            waited: AtomicU64::new(0),
+            writeback_failed: AtomicU64::new(0),
+        }
+    }
+
+    pub fn config(&self) -> ReclaimConfig {
+        self.config
+    }
+
+    pub fn node(&self) -> &'a Mutex<Node, R> {
+        self.node
+    }
+
+    pub fn store(&self) -> &'a Mutex<ZramStore<'a, F>, R> {
+        self.store
+    }
+
+    pub fn swap(&self) -> &'a SwapMap<'a> {
+        self.swap
+    }
+
+    /// Pages queued to compressors and not yet stored or dropped.
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.load(Ordering::Relaxed)
+    }
+
+    pub fn race_stats(&self) -> SwapRaceStats {
+        SwapRaceStats {
+            rescued: self.rescued.load(Ordering::Relaxed),
+            waited: self.waited.load(Ordering::Relaxed),
+            writeback_failed: self.writeback_failed.load(Ordering::Relaxed),
+        }
+    }
+
+    // ---- allocation: watermarks, kswapd wake-up, direct reclaim ----
+
+    /// Linux's `__alloc_pages()` for one anonymous page: from the free lists while
+    /// above `low`; between `low` and `min` also wakes kswapd; below `min` the caller
+    /// reclaims a batch itself (`allocstall`) and retries, up to
+    /// [`MAX_RECLAIM_RETRIES`] rounds without progress. When direct reclaim finds
+    /// nothing but pages are queued to compressors, `throttle` runs (a short wait)
+    /// and the round does not count.
+    pub fn alloc_page<M: Mmu>(
+        &self,
+        reclaimer: &mut Reclaimer<'_, M>,
+        wake_kswapd: &mut dyn FnMut(),
+        throttle: &mut dyn FnMut(),
+    ) -> Result<Pfn, OutOfMemory> {
+        let mut stalls = 0;
+        loop {
+            let (page, below_low) = {
+                let mut node = self.node.lock();
+                let marks = node.zone.watermarks();
+                if node.zone.zone_watermark_ok(0, marks.low) {
+                    (node.zone.alloc_pages(0).ok(), false)
+                } else if node.zone.zone_watermark_ok(0, marks.min) {
+                    (node.zone.alloc_pages(0).ok(), true)
+                } else {
+                    (None, true)
+                }
+            };
+            // Read after the node lock: kswapd clears the flag before its last check
+            // of the free count under that lock, so either it sees our allocation or
+            // we see it asleep (see `kswapd_try_to_sleep`).
+            if below_low && !self.kswapd_awake.load(Ordering::Relaxed) {
+                wake_kswapd();
+            }
+            if let Some(pfn) = page {
+                reclaimer.stat.count(VmEvent::PgAllocNormal);
+                return Ok(pfn);
+            }
+            if self.direct_reclaim(reclaimer) == 0 {
+                if self.in_flight() > 0 {
+                    // Linux's `reclaim_throttle(VMSCAN_THROTTLE_WRITEBACK)`: frames
+                    // are on their way back from the compressors; wait, not OOM.
+                    throttle();
+                    continue;
+                }
+                stalls += 1;
+                if stalls >= MAX_RECLAIM_RETRIES {
+                    return Err(OutOfMemory);
+                }
+            }
+        }
+    }
+
+    /// A page newly mapped by its first fault joins the LRU (inactive head).
+    pub fn lru_add_new(&self, pfn: Pfn) {
+        let mut node = self.node.lock();
+        let Node { zone, lru } = &mut *node;
+        // A page the caller just allocated and mapped is allocated and on no list.
+        let _ = lru.add(zone, pfn, LruList::InactiveAnon);
+    }
+
+    /// Linux's `try_to_free_pages()`: reclaim `SWAP_CLUSTER_MAX` pages at rising
+    /// priority, compressing synchronously (only kswapd hands pages to kcompressd,
+    /// as in the patch). Returns pages reclaimed.
+    fn direct_reclaim<M: Mmu>(&self, reclaimer: &mut Reclaimer<'_, M>) -> usize {
+        reclaimer.stat.count(VmEvent::AllocStall);
+        let mut reclaimed = 0;
+        for priority in (0..=DEF_PRIORITY).rev() {
+            let target = (self.nr_inactive() >> priority).max(SWAP_CLUSTER_MAX);
+            let mut scanned = 0;
+            while scanned < target && reclaimed < SWAP_CLUSTER_MAX {
+                let step = self.shrink_inactive_list(
+                    reclaimer,
+                    (target - scanned).min(SWAP_CLUSTER_MAX),
+                    Scanner::Direct,
+                    None::<&mut Queues<'_, '_, R, fn(usize), 1>>,
+                );
+                if step.scanned == 0 {
+                    break;
+                }
+                scanned += step.scanned;
+                reclaimed += step.reclaimed;
+            }
+            if reclaimed >= SWAP_CLUSTER_MAX {
+                break;
+            }
+        }
+        reclaimed
+    }
+
+    fn nr_inactive(&self) -> usize {
+        self.node.lock().lru.nr_inactive_anon() as usize
+    }
+
+    // ---- kswapd ----
+
+    /// Linux's `pgdat_balanced()`, counting pages queued to compressors as free
+    /// (they will be within a compression's time).
+    fn balanced(&self) -> bool {
+        let (free, high) = {
+            let node = self.node.lock();
+            (node.zone.nr_free_pages(), node.zone.watermarks().high)
+        };
+        free >= high
+    }
+
+    /// Linux's `balance_pgdat()`: from `DEF_PRIORITY` down, each pass scans
+    /// `inactive >> priority` pages in `SWAP_CLUSTER_MAX` batches until the zone is
+    /// balanced; the priority rises (the number falls) after a pass that scanned less
+    /// than `max(high, SWAP_CLUSTER_MAX)` or reclaimed nothing. Returns whether the
+    /// zone ended balanced (false: reclaim failed at every priority).
+    pub fn balance_pgdat<M: Mmu, W: FnMut(usize), const N: usize>(
+        &self,
+        reclaimer: &mut Reclaimer<'_, M>,
+        queues: &mut Queues<'_, '_, R, W, N>,
+    ) -> bool {
+        self.kswapd_awake.store(true, Ordering::Relaxed);
+        reclaimer.stat.count(VmEvent::PageOutRun);
+        let nr_to_reclaim = {
+            let node = self.node.lock();
+            (node.zone.watermarks().high as usize).max(SWAP_CLUSTER_MAX)
+        };
+        let mut priority = DEF_PRIORITY;
+        loop {
+            if self.balanced() {
+                return true;
+            }
+            if priority == 0 {
+                return false;
+            }
+            let target = self.nr_inactive() >> priority;
+            let mut pass = Shrunk::default();
+            while pass.scanned < target {
+                let queues = (self.config.mode == ReclaimMode::Async).then_some(&mut *queues);
+                let step = self.shrink_inactive_list(
+                    reclaimer,
+                    (target - pass.scanned).min(SWAP_CLUSTER_MAX),
+                    Scanner::Kswapd,
+                    queues,
+                );
+                if step.scanned == 0 {
+                    break;
+                }
+                pass.scanned += step.scanned;
+                pass.reclaimed += step.reclaimed;
+                if pass.reclaimed >= nr_to_reclaim || self.balanced() {
+                    break;
+                }
+            }
+            if pass.scanned < nr_to_reclaim || pass.reclaimed == 0 {
+                priority -= 1;
+            }
+        }
+    }
+
+    /// After `balance_pgdat` (which returned `balanced`): true if kswapd may sleep,
+    /// i.e. free is above `low`, or reclaim failed at every priority (Linux's
+    /// hopeless node: sleep until the next allocator wakes us rather than spin).
+    /// Clears the awake flag *before* the check under the node lock, so an
+    /// allocator that took the lock after us sees the flag clear and wakes us (no
+    /// lost wake-up; the caller's sleep must latch a wake-up sent before it sleeps:
+    /// SGI with IRQs masked + WFI, or thread park/unpark).
+    pub fn kswapd_try_to_sleep(&self, balanced: bool) -> bool {
+        self.kswapd_awake.store(false, Ordering::Relaxed);
+        let node = self.node.lock();
+        let marks = node.zone.watermarks();
+        let sleep = !balanced || node.zone.zone_watermark_ok(0, marks.low);
+        drop(node);
+        if !sleep {
+            self.kswapd_awake.store(true, Ordering::Relaxed);
+        }
+        sleep
+    }
+
+    // ---- the shrink step ----
+
+    /// Linux's `shrink_inactive_list()` + `shrink_folio_list()` for one batch of at
+    /// most `SWAP_CLUSTER_MAX` pages: deactivate if the inactive list is low, isolate,
+    /// second chance, allocate swap entries, unmap, then compress now (`queues` is
+    /// `None`) or queue to the compressors.
+    fn shrink_inactive_list<M: Mmu, W: FnMut(usize), const N: usize>(
+        &self,
+        reclaimer: &mut Reclaimer<'_, M>,
+        nr_to_scan: usize,
+        scanner: Scanner,
+        queues: Option<&mut Queues<'_, '_, R, W, N>>,
+    ) -> Shrunk {
+        let mut batch = IsolatedBatch::new();
+        let mut deactivated = PfnBatch::new();
+        let scanned = {
+            let mut node = self.node.lock();
+            let Node { zone, lru } = &mut *node;
+            if lru.inactive_is_low() {
+                let before = lru.stats();
+                lru.shrink_active_list(zone, SWAP_CLUSTER_MAX, |pfn| deactivated.push(pfn));
+                let after = lru.stats();
+                reclaimer
+                    .stat
+                    .add(VmEvent::PgRefill, after.pgrefill - before.pgrefill);
+                reclaimer.stat.add(
+                    VmEvent::PgDeactivate,
+                    after.pgdeactivate - before.pgdeactivate,
+                );
+            }
+            lru.isolate(zone, LruList::InactiveAnon, nr_to_scan, &mut batch)
+        };
+        // The access flags of the pages just deactivated are cleared outside the lock.
+        for &pfn in deactivated.as_slice() {
+            reclaimer.mmu.test_and_clear_young(pfn);
+        }
+        if scanned == 0 {
+            return Shrunk::default();
+        }
+        let (scan_event, steal_event) = match scanner {
+            Scanner::Kswapd => (VmEvent::PgScanKswapd, VmEvent::PgStealKswapd),
+            Scanner::Direct => (VmEvent::PgScanDirect, VmEvent::PgStealDirect),
+        };
+        reclaimer.stat.add(scan_event, scanned as u64);
+        reclaimer.stat.add(VmEvent::PgScanAnon, scanned as u64);
+
+        let mut young = [false; SWAP_CLUSTER_MAX];
+        for (young, &pfn) in young.iter_mut().zip(batch.as_slice()) {
+            *young = reclaimer.mmu.test_and_clear_young(pfn);
+        }
+        let mut victims = PfnBatch::new();
+        let mut keep = PfnBatch::new();
+        {
+            let mut node = self.node.lock();
+            let Node { zone, lru } = &mut *node;
+            let before = lru.stats().pgactivate;
+            for (&pfn, &young) in batch.as_slice().iter().zip(&young) {
+                match lru.folio_check_references(zone, pfn, young) {
+                    Ok(FolioReferences::Reclaim) => victims.push(pfn),
+                    Ok(FolioReferences::Activate | FolioReferences::Keep) | Err(_) => {
+                        let _ = lru.putback(zone, pfn);
+                    }
+                }
+            }
+            reclaimer
+                .stat
+                .add(VmEvent::PgActivate, lru.stats().pgactivate - before);
+        }
+
+        let mut tickets = [Ticket {
+            entry: SwapEntry::from_bits(0).expect("zero is a valid entry"),
+            pfn: Pfn(0),
+        }; SWAP_CLUSTER_MAX];
+        let mut nr_tickets = 0;
+        for &pfn in victims.as_slice() {
+            let Some(entry) = self.swap.alloc(pfn) else {
+                keep.push(pfn);
+                continue;
+            };
+            if reclaimer.mmu.try_to_unmap(pfn, entry) {
+                tickets[nr_tickets] = Ticket { entry, pfn };
+                nr_tickets += 1;
+            } else {
+                // No PTE ever held the entry: it is ours to give back.
+                let _ = self.swap.cancel(entry, pfn);
+                keep.push(pfn);
+            }
+        }
+
+        let mut freed = PfnBatch::new();
+        let mut queued = 0;
+        match queues {
+            Some(queues) => {
+                for &ticket in &tickets[..nr_tickets] {
+                    if self.queue(reclaimer, queues, ticket, &mut freed) {
+                        queued += 1;
+                    }
+                }
+                for (i, producer) in queues.producers.iter_mut().enumerate() {
+                    if producer.wake_needed() {
+                        reclaimer.stat.count(VmEvent::KcompressdWakeup);
+                        (queues.wake)(i);
+                    }
+                }
+            }
+            None => {
+                for &ticket in &tickets[..nr_tickets] {
+                    self.writeout_into(reclaimer.compressor, reclaimer.stat, ticket, &mut freed);
+                }
+            }
+        }
+        self.finish_batch(
+            keep.as_slice(),
+            freed.as_slice(),
+            reclaimer.stat,
+            steal_event,
+        );
+        Shrunk {
+            scanned,
+            reclaimed: freed.len + queued,
+        }
+    }
+
+    /// Queues one ticket to the compressor whose ring has the most room; when every
+    /// ring is full applies `ring_full`. True if the ticket was queued (the page is
+    /// in flight), false if kswapd stored it itself.
+    fn queue<M: Mmu, W: FnMut(usize), const N: usize>(
+        &self,
+        reclaimer: &mut Reclaimer<'_, M>,
+        queues: &mut Queues<'_, '_, R, W, N>,
+        ticket: Ticket,
+        freed: &mut PfnBatch,
+    ) -> bool {
+        let Some((best, _)) = queues
+            .producers
+            .iter()
+            .enumerate()
+            .min_by_key(|(_, p)| p.len())
+        else {
+            self.writeout_into(reclaimer.compressor, reclaimer.stat, ticket, freed);
+            return false;
+        };
+        // Counted before the push: the worker may finish the ticket at once.
+        self.in_flight.fetch_add(1, Ordering::Relaxed);
+        if queues.producers[best].push(ticket).is_ok() {
+            reclaimer.stat.count(VmEvent::KcompressdQueued);
+            return true;
+        }
+        reclaimer.stat.count(VmEvent::KcompressdRingFull);
+        match self.config.ring_full {
+            RingFull::New => {
+                self.in_flight.fetch_sub(1, Ordering::Relaxed);
+                self.writeout_into(reclaimer.compressor, reclaimer.stat, ticket, freed);
+                false
+            }
+            RingFull::Oldest => {
+                let oldest = queues.queues[best].consumer.lock().pop();
+                // The slot the pop freed (or the worker's pops) makes room.
+                let pushed = queues.producers[best].push(ticket).is_ok();
+                if pushed {
+                    reclaimer.stat.count(VmEvent::KcompressdQueued);
+                } else {
+                    self.in_flight.fetch_sub(1, Ordering::Relaxed);
+                    self.writeout_into(reclaimer.compressor, reclaimer.stat, ticket, freed);
+                }
+                if let Some(oldest) = oldest {
+                    self.writeout_into(reclaimer.compressor, reclaimer.stat, oldest, freed);
+                    self.in_flight.fetch_sub(1, Ordering::Relaxed);
+                }
+                pushed
+            }
+        }
+    }
+
+    /// Compresses and stores one ticket if it is still ours; its frame joins `freed`.
+    fn writeout_into(
+        &self,
+        compressor: &mut Compressor,
+        stat: &CpuVmStat,
+        ticket: Ticket,
+        freed: &mut PfnBatch,
+    ) {
+        if let Writeout::Stored(pfn) = self.writeout(compressor, stat, ticket) {
+            freed.push(pfn);
+        }
+    }
+
+    /// Linux's `swap_writepage()` to zram: claim the frame, compress it (no lock
+    /// held), store it (store lock), complete the entry.
+    fn writeout(&self, compressor: &mut Compressor, stat: &CpuVmStat, ticket: Ticket) -> Writeout {
+        let Some(pfn) = self.swap.claim(ticket.entry, ticket.pfn) else {
+            return Writeout::Stale;
+        };
+        // SAFETY: the claim made us the frame's only user until `complete`/`unclaim`
+        // (the PTE holds the swap entry, faults wait, the frame is on no list); the
+        // frame is a page of the zone, reachable through the direct map, and its
+        // contents were published to us through the ticket (see `swap`).
+        let page = unsafe { &*(pfn.page_address() as *const [u8; PAGE_SIZE]) };
+        let compressed = compressor.compress(page);
+        let stored = self
+            .store
+            .lock()
+            .store(zram::SwapEntry(ticket.entry.index()), &compressed);
+        let done = match stored {
+            Ok(()) => self
+                .swap
+                .complete(ticket.entry, pfn)
+                .map(|()| Writeout::Stored(pfn)),
+            Err(_) => {
+                self.writeback_failed.fetch_add(1, Ordering::Relaxed);
+                self.swap
+                    .unclaim(ticket.entry, pfn)
+                    .map(|()| Writeout::Failed)
+            }
+        };
+        match done {
+            Ok(Writeout::Stored(pfn)) => {
+                stat.count(VmEvent::PswpOut);
+                Writeout::Stored(pfn)
+            }
+            // We held the claim: the word cannot have moved. Leave the frame alone.
+            Ok(other) => other,
+            Err(_) => Writeout::Failed,
+        }
+    }
+
+    /// Under one node lock: pages that were not reclaimed go back to the LRU, the
+    /// frames of stored pages are freed and counted as stolen.
+    fn finish_batch(&self, keep: &[Pfn], freed: &[Pfn], stat: &CpuVmStat, steal: VmEvent) {
+        if keep.is_empty() && freed.is_empty() {
+            return;
+        }
+        let mut nr_freed = 0;
+        {
+            let mut node = self.node.lock();
+            let Node { zone, lru } = &mut *node;
+            for &pfn in keep {
+                let _ = lru.putback(zone, pfn);
+            }
+            for &pfn in freed {
+                if zone.free_pages(pfn, 0).is_ok() {
+                    nr_freed += 1;
+                }
+            }
+        }
+        stat.add(steal, nr_freed);
+        stat.add(VmEvent::PgStealAnon, nr_freed);
+        stat.add(VmEvent::PgFree, nr_freed);
+    }
+
+    // ---- kcompressd ----
+
+    /// The kcompressd loop body: pops up to `SWAP_CLUSTER_MAX` tickets, compresses
+    /// and stores each, frees the frames under one node lock. Returns tickets popped
+    /// (0: the ring was empty; sleep with `prepare_to_wait`).
+    pub fn kcompressd_run<const N: usize>(
+        &self,
+        queue: &CompressorQueue<'_, R, N>,
+        compressor: &mut Compressor,
+        stat: &CpuVmStat,
+    ) -> usize {
+        let mut tickets = [Ticket {
+            entry: SwapEntry::from_bits(0).expect("zero is a valid entry"),
+            pfn: Pfn(0),
+        }; SWAP_CLUSTER_MAX];
+        let n = queue.consumer.lock().pop_slice(&mut tickets);
+        let mut freed = PfnBatch::new();
+        for &ticket in &tickets[..n] {
+            self.writeout_into(compressor, stat, ticket, &mut freed);
+        }
+        // Queued pages were kswapd's reclaim.
+        self.finish_batch(&[], freed.as_slice(), stat, VmEvent::PgStealKswapd);
+        self.in_flight.fetch_sub(n, Ordering::Relaxed);
+        n
+    }
+
+    // ---- swap-in ----
+
+    /// Linux's `do_swap_page()` for a PTE holding `entry`: a frame is allocated
+    /// first (possibly through direct reclaim), then the entry decides: a page still
+    /// in writeback is rescued (its frame mapped again, the new one freed); a page
+    /// being compressed is waited for (`relax` between looks); a stored page is
+    /// decompressed into the new frame and its slot freed (`relax` also throttles the
+    /// allocation, see [`Reclaim::alloc_page`]). `map(pfn)` installs the
+    /// PTE; it runs before the entry is released and before the page rejoins the LRU.
+    pub fn do_swap_page<M: Mmu>(
+        &self,
+        reclaimer: &mut Reclaimer<'_, M>,
+        entry: SwapEntry,
+        wake_kswapd: &mut dyn FnMut(),
+        relax: &mut dyn FnMut(),
+        map: &mut dyn FnMut(Pfn),
+    ) -> Result<SwapIn, SwapInError> {
+        let new = self
+            .alloc_page(reclaimer, wake_kswapd, relax)
+            .map_err(|OutOfMemory| SwapInError::OutOfMemory)?;
+        reclaimer.stat.count(VmEvent::PgFault);
+        let outcome = self.swap.fault_wait(entry, relax);
+        if outcome.waited_for_compressor {
+            self.waited.fetch_add(1, Ordering::Relaxed);
+        }
+        match outcome.fault {
+            Fault::Rescued(pfn) => {
+                self.rescued.fetch_add(1, Ordering::Relaxed);
+                map(pfn);
+                let mut node = self.node.lock();
+                let Node { zone, lru } = &mut *node;
+                let _ = lru.putback(zone, pfn);
+                let _ = zone.free_pages(new, 0);
+                Ok(SwapIn::Rescued(pfn))
+            }
+            Fault::SwapIn => {
+                // SAFETY: `new` was just allocated for us: a page of the zone reached
+                // through the direct map, used by nobody else until we map it.
+                let dst = unsafe { &mut *(new.page_address() as *mut [u8; PAGE_SIZE]) };
+                let loaded = {
+                    let mut store = self.store.lock();
+                    let slot = zram::SwapEntry(entry.index());
+                    let loaded = store.load(slot, dst);
+                    // A corrupt slot is emptied too (its object leaked, not reused).
+                    let _ = store.free(slot);
+                    loaded
+                };
+                if let Err(error) = loaded {
+                    let _ = self.swap.swap_in_done(entry);
+                    let _ = self.node.lock().zone.free_pages(new, 0);
+                    return Err(SwapInError::Load(error));
+                }
+                map(new);
+                let _ = self.swap.swap_in_done(entry);
+                reclaimer.stat.count(VmEvent::PswpIn);
+                reclaimer.stat.count(VmEvent::PgMajFault);
+                // Every anonymous refault with a live shadow counts here in Linux.
+                reclaimer.stat.count(VmEvent::WorkingsetRefaultAnon);
+                self.lru_add_new(new);
+                Ok(SwapIn::Loaded(new))
+            }
+            _ => {
+                let _ = self.node.lock().zone.free_pages(new, 0);
+                Ok(SwapIn::Retry)
+            }
+        }
+    }
+}

@@ -1,0 +1,119 @@
+//! The reclaim harness run small in every mode: no page may come back corrupt, every
+//! frame must be accounted for at the end, and reclaim must really have happened.
+#![cfg(not(loom))]
+
+use mm::pagegen::PageMix;
+use mm::reclaim::harness::{self, HarnessConfig, HarnessReport, Pattern};
+use mm::reclaim::policy::{ReclaimMode, RingFull};
+use mm::vmstat::VmEvent;
+
+/// A working set twice the RAM: with the default mix (lz4 ratio ~2.7, ~2.2 counting
+/// zsmalloc's overhead) it only just fits in RAM + store, so these small runs use a
+/// more compressible mix and test the pipeline, not the out-of-memory path.
+fn small(mode: ReclaimMode) -> HarnessConfig {
+    HarnessConfig {
+        mode,
+        mix: PageMix {
+            zero: 10,
+            same_filled: 5,
+            text: 50,
+            structured: 35,
+            random: 0,
+        },
+        ram_frames: 512,
+        wss_pages: 1024,
+        ring_size: 64,
+        ops: 6_000,
+        ..HarnessConfig::default()
+    }
+}
+
+fn run_clean(cfg: &HarnessConfig) -> HarnessReport {
+    let report = harness::run(cfg).expect("harness runs");
+    assert_eq!(report.corrupt_pages, 0, "{}", report.render());
+    assert!(report.frames_accounted, "{}", report.render());
+    assert!(!report.oom, "{}", report.render());
+    assert!(
+        report.vmstat.get(VmEvent::PswpOut) > 0,
+        "no page was swapped out"
+    );
+    assert!(
+        report.vmstat.get(VmEvent::PswpIn) > 0,
+        "no page was swapped back in"
+    );
+    assert!(report.verified_pages > 0);
+    assert!(
+        report
+            .result_line()
+            .starts_with("RESULT {\"scenario\":\"reclaim\"")
+    );
+    report
+}
+
+#[test]
+fn harness_sync_mode_loses_nothing() {
+    let report = run_clean(&small(ReclaimMode::Sync));
+    assert_eq!(report.vmstat.get(VmEvent::KcompressdQueued), 0);
+}
+
+#[test]
+fn harness_async_mode_loses_nothing() {
+    let report = run_clean(&small(ReclaimMode::Async));
+    assert!(
+        report.vmstat.get(VmEvent::KcompressdQueued) > 0,
+        "nothing went through the ring"
+    );
+}
+
+#[test]
+fn harness_async_oldest_two_workers_small_ring_loses_nothing() {
+    let cfg = HarnessConfig {
+        ring_full: RingFull::Oldest,
+        workers: 2,
+        ring_size: 16,
+        workloads: 2,
+        pattern: Pattern::HotCold,
+        ..small(ReclaimMode::Async)
+    };
+    let report = run_clean(&cfg);
+    assert!(
+        report.vmstat.get(VmEvent::KcompressdRingFull) > 0,
+        "the ring never filled"
+    );
+}
+
+/// Re-touching pages just queued must hit both sides of the writeback race: frames
+/// taken back before compression (`rescued`) and faults that wait for a compressor
+/// (`waited`). Both are timing-dependent, so a few seeds are allowed.
+#[test]
+fn harness_refaults_on_pages_in_writeback_rescue_and_wait() {
+    let (mut rescued, mut waited) = (0, 0);
+    for seed in 1..=8 {
+        let cfg = HarnessConfig {
+            pattern: Pattern::Refault,
+            ops: 8_000,
+            seed,
+            ..small(ReclaimMode::Async)
+        };
+        let report = run_clean(&cfg);
+        rescued += report.race.rescued;
+        waited += report.race.waited;
+        if rescued > 0 && waited > 0 {
+            return;
+        }
+    }
+    panic!("race not hit: rescued {rescued}, waited {waited}");
+}
+
+#[test]
+fn harness_rejects_bad_command_lines() {
+    assert!(HarnessConfig::parse(["mode=fast"]).is_err());
+    assert!(HarnessConfig::parse(["colour=blue"]).is_err());
+    assert!(HarnessConfig::parse(["ram=1024", "wss=1500"]).is_err());
+    assert!(HarnessConfig::parse(["ring=100"]).is_err());
+    assert!(HarnessConfig::parse(["mix=50,50,0,0,1"]).is_err());
+    let cfg = HarnessConfig::parse(["mode=sync", "ram=1024", "ring_full=oldest"]).unwrap();
+    assert_eq!(cfg.mode, ReclaimMode::Sync);
+    assert_eq!(cfg.ring_full, RingFull::Oldest);
+    assert_eq!(cfg.wss_pages, 2048);
+}

@@ -1,0 +1,175 @@
+#!/usr/bin/env bash
+# Builds the kernel and boots it under qemu-system-aarch64 -machine virt, directly or
+# through U-Boot, and exits with the kernel's exit status (semihosting). The console is
+# on stdin/stdout; panic backtrace lines are symbolized from the kernel ELF.
+# ./qemu-run.sh --help for the options.
+set -euo pipefail
+
+# The headline demo: what `./qemu-run.sh` with no kernel command line runs.
+DEFAULT_CMDLINE="scenario=boot"
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+uboot_bin=/usr/lib/u-boot/qemu_arm64/u-boot.bin
+# Where U-Boot for QEMU expects the kernel (`printenv kernel_addr_r` in its default
+# environment); booti moves the Image to DRAM base + text_offset from there.
+uboot_kernel_addr_r=0x40400000
+
+usage() {
+    cat <<EOF
+usage: ./qemu-run.sh [options] [-- kernel command line]
+
+Builds the kernel (cargo, release, aarch64-unknown-none), boots it under
+qemu-system-aarch64 -machine virt and exits with the kernel's exit status.
+Without a kernel command line it runs the headline demo: $DEFAULT_CMDLINE.
+exit=semihosting is appended unless the command line has an exit= of its own.
+
+options:
+  --smp N         number of CPUs (default 4)
+  --mem SIZE      RAM, QEMU syntax: 128M, 2G, 5G... (default 512M)
+  --cpu MODEL     QEMU CPU model: cortex-a53, cortex-a72, cortex-a76, max... (default cortex-a53)
+  --gic 2|3       GIC version (default 3; GICv2 allows at most 8 CPUs)
+  --el2           enter the kernel at EL2 (virtualization=on; PSCI over SMC)
+  --uboot         boot the Image through Debian's U-Boot with booti, as on a board
+  --elf           boot the ELF instead of the Image (no DTB pointer in x0)
+  --gdb           wait for a debugger on localhost:1234 (QEMU -s -S)
+  --timeout SECS  stop QEMU after SECS seconds and exit 124 (default: none)
+  --no-build      do not run cargo; boot what was built last
+  --build-only    build the ELF and the Image, print their paths, do not boot
+  -h, --help      this text
+
+The console is QEMU's serial port on stdin/stdout (-nographic): Ctrl-A x quits QEMU,
+Ctrl-A h lists the other keys. Examples:
+  ./qemu-run.sh --smp 8 --mem 2G -- scenario=boot
+  ./qemu-run.sh --uboot --el2 -- scenario=protect
+EOF
+}
+
+die() {
+    echo "qemu-run.sh: $*" >&2
+    exit 2
+}
+
+smp=4 mem=512M cpu=cortex-a53 gic=3 el2=0 uboot=0 elf=0 gdb=0 timeout=0 build=1 build_only=0
+need_value() { [[ $# -ge 2 && -n $2 ]] || die "option $1 needs a value (see --help)"; }
+while (($#)); do
+    case $1 in
+    --smp) need_value "$@"; smp=$2; shift 2 ;;
+    --mem) need_value "$@"; mem=$2; shift 2 ;;
+    --cpu) need_value "$@"; cpu=$2; shift 2 ;;
+    --gic) need_value "$@"; gic=$2; shift 2 ;;
+    --timeout) need_value "$@"; timeout=$2; shift 2 ;;
+    --el2) el2=1; shift ;;
+    --uboot) uboot=1; shift ;;
+    --elf) elf=1; shift ;;
+    --gdb) gdb=1; shift ;;
+    --no-build) build=0; shift ;;
+    --build-only) build_only=1; shift ;;
+    -h | --help) usage; exit 0 ;;
+    --) shift; break ;;
+    *) die "unknown option '$1' (see --help)" ;;
+    esac
+done
+kernel_args=("$@")
+
+[[ $smp =~ ^[1-9][0-9]*$ ]] || die "--smp wants a positive number, not '$smp'"
+[[ $gic == 2 || $gic == 3 ]] || die "--gic wants 2 or 3, not '$gic'"
+[[ $gic == 3 || $smp -le 8 ]] || die "GICv2 supports at most 8 CPUs (--smp $smp)"
+[[ $mem =~ ^[1-9][0-9]*[MG]?$ ]] || die "--mem wants a size like 512M or 2G, not '$mem'"
+[[ $timeout =~ ^[0-9]+$ ]] || die "--timeout wants seconds, not '$timeout'"
+((uboot && elf)) && die "--uboot boots the Image; it cannot be combined with --elf"
+
+"$root/tools/setup.sh" --quiet
+
+# The kernel command line: the user's words, or the headline demo; exit through
+# semihosting so QEMU's exit status is the kernel's.
+((${#kernel_args[@]})) || read -ra kernel_args <<<"$DEFAULT_CMDLINE"
+cmdline="${kernel_args[*]}"
+[[ " $cmdline" == *" exit="* ]] || cmdline+=" exit=semihosting"
+
+# --- Build: the ELF (cargo) and the arm64 Image (raw binary of the ELF's load segments).
+sysroot_bin="$(rustc --print sysroot)/lib/rustlib/x86_64-unknown-linux-gnu/bin"
+target_dir=${CARGO_TARGET_DIR:-$root/target}
+[[ $target_dir == /* ]] || target_dir="$PWD/$target_dir"
+out="$target_dir/aarch64-unknown-none/release"
+elf_path="$out/kernel"
+image_path="$out/Image"
+if ((build || build_only)); then
+    (cd "$root" && CARGO_TARGET_DIR="$target_dir" cargo build -p kernel --release --target aarch64-unknown-none)
+    if [[ ! -f $image_path || $elf_path -nt $image_path ]]; then
+        # Write then rename, so a parallel run never boots a half-written Image.
+        "$sysroot_bin/llvm-objcopy" -O binary "$elf_path" "$image_path.tmp.$$"
+        mv -f "$image_path.tmp.$$" "$image_path"
+    fi
+fi
+[[ -f $elf_path && -f $image_path ]] || die "no kernel in $out: run ./qemu-run.sh --build-only"
+if ((build_only)); then
+    echo "$elf_path"
+    echo "$image_path"
+    exit 0
+fi
+
+# --- Machine.
+machine="virt,gic-version=$gic"
+((el2)) && machine+=",virtualization=on"
+qemu=(qemu-system-aarch64 -machine "$machine" -cpu "$cpu" -smp "$smp" -m "$mem"
+    -nographic -nic none -semihosting)
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+if ((uboot)); then
+    [[ $cmdline != *$'\n'* ]] || die "the kernel command line cannot contain a newline"
+    # U-Boot reads its environment from the second flash bank (0x4000000, 256 KiB,
+    # CRC32 first). Giving it one with bootcmd and bootdelay=-2 (boot at once, do not
+    # look at the keyboard) boots without racing its autoboot countdown, and leaves
+    # stdin for the kernel. QEMU's generic loader puts the Image at kernel_addr_r;
+    # U-Boot's fdtcontroladdr is QEMU's DTB; booti writes bootargs into its /chosen.
+    env_size=$((0x40000))
+    # shellcheck disable=SC2016 # ${...} is for U-Boot to expand, not bash
+    printf '%s\0' \
+        "bootdelay=-2" \
+        "kernel_addr_r=$uboot_kernel_addr_r" \
+        "bootargs=$cmdline" \
+        'bootcmd=booti ${kernel_addr_r} - ${fdtcontroladdr}' >"$tmp/env.data"
+    truncate -s $((env_size - 4)) "$tmp/env.data"
+    # gzip's trailer starts with the CRC32 of its input, little-endian as U-Boot wants.
+    gzip -c "$tmp/env.data" | tail -c 8 | head -c 4 >"$tmp/flash1.img"
+    cat "$tmp/env.data" >>"$tmp/flash1.img"
+    truncate -s 64M "$tmp/flash1.img"
+    qemu+=(-bios "$uboot_bin"
+        -drive "if=pflash,unit=1,format=raw,readonly=on,file=$tmp/flash1.img"
+        -device "loader,file=$image_path,addr=$uboot_kernel_addr_r,force-raw=on")
+elif ((elf)); then
+    # For an ELF QEMU passes no DTB pointer; it puts the DTB at the start of RAM only if
+    # it fits below the kernel (512 KiB), and its own DTB is 1 MiB, mostly padding (it
+    # then silently loads none). Hand it the same machine's DTB, packed by dtc: QEMU
+    # adds /chosen/bootargs and places it at the start of RAM, where the kernel looks.
+    qemu-system-aarch64 -machine "$machine,dumpdtb=$tmp/virt.dtb" -cpu "$cpu" -smp "$smp" \
+        -m "$mem" -nic none -display none -serial none -monitor none </dev/null 2>/dev/null ||
+        die "QEMU could not dump the machine's DTB"
+    dtc -q -I dtb -O dtb -o "$tmp/packed.dtb" "$tmp/virt.dtb"
+    qemu+=(-kernel "$elf_path" -dtb "$tmp/packed.dtb" -append "$cmdline")
+else
+    qemu+=(-kernel "$image_path" -append "$cmdline")
+fi
+if ((gdb)); then
+    qemu+=(-s -S)
+    cat >&2 <<EOF
+qemu-run.sh: QEMU waits for a debugger on localhost:1234. Attach with
+(Debian packages gdb-multiarch or lldb; the ELF's symbols fit the Image too):
+  gdb-multiarch $elf_path -ex 'target remote localhost:1234'
+  lldb $elf_path -o 'gdb-remote localhost:1234'
+EOF
+fi
+if ((timeout)); then
+    qemu=(timeout --foreground -k 5 "$timeout" "${qemu[@]}")
+fi
+
+symbolizer="$sysroot_bin/llvm-symbolizer"
+[[ -x $symbolizer ]] || symbolizer=$(command -v llvm-symbolizer)
+
+set +e
+"${qemu[@]}" | perl "$root/tools/symbolize-backtrace.pl" "$symbolizer" "$elf_path"
+status=${PIPESTATUS[0]}
+set -e
+((status == 124 && timeout)) && echo "qemu-run.sh: timed out after $timeout s" >&2
+exit "$status"

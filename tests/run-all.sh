@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# THE test command: runs every test of the repository, in order, and stops at the
+# first failure. Installs what it needs on a fresh machine (tools/setup.sh). Sections:
+# setup, fmt, clippy (host and aarch64), host tests, loom, benches (built, not run),
+# kernel build, QEMU boots. docs/testing.md says what each covers.
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# cargo reads a relative CARGO_TARGET_DIR from the caller's directory; keep that meaning.
+target_dir=${CARGO_TARGET_DIR:-$root/target}
+[[ $target_dir == /* ]] || target_dir="$PWD/$target_dir"
+export CARGO_TARGET_DIR=$target_dir
+cd "$root"
+logs=$(mktemp -d)
+
+start=$SECONDS
+timings=()
+passed=0
+current=""
+
+on_exit() {
+    local status=$?
+    if ((status != 0)) && [[ -n $current ]]; then
+        echo
+        echo "run-all: FAILED in section '$current' (exit status $status); nothing after it ran."
+        echo "run-all: total time $((SECONDS - start)) s"
+    fi
+    rm -rf "$logs"
+}
+trap on_exit EXIT
+
+# section NAME: prints a header; the section lasts until the next one (or `finish`).
+section_start=0
+section() {
+    finish_section
+    current=$1
+    section_start=$SECONDS
+    echo
+    echo "==================== $current ===================="
+}
+finish_section() {
+    if [[ -n $current ]]; then
+        timings+=("$(printf '%-34s %5d s' "$current" $((SECONDS - section_start)))")
+    fi
+    current=""
+}
+
+# cargo_tests NAME ARGS...: runs `cargo ARGS`, shows its output, and fails if it ran no
+# test at all (a filter that matches nothing must not pass for a green run).
+cargo_tests() {
+    local name=$1
+    shift
+    local log="$logs/$name.log"
+    cargo "$@" 2>&1 | tee "$log"
+    local n=0 count
+    while read -r count; do
+        n=$((n + count))
+    done < <(sed -n 's/^test result: [a-zA-Z]*\. \([0-9]*\) passed.*/\1/p' "$log")
+    if ((n == 0)); then
+        echo "run-all: '$name' ran no test (cargo $*)"
+        return 1
+    fi
+    passed=$((passed + n))
+    echo "run-all: $name: $n tests passed"
+}
+
+section "setup (tools/setup.sh)"
+tools/setup.sh
+
+section "cargo fmt --check"
+cargo fmt --all --check
+
+section "clippy, host (every crate, every target)"
+cargo clippy --workspace --all-targets -- -D warnings
+
+section "clippy, kernel (aarch64-unknown-none)"
+cargo clippy -p kernel --target aarch64-unknown-none -- -D warnings
+
+section "host tests (mm, platform, kernel's portable part)"
+cargo_tests host test --workspace --exclude qemu-tests
+
+section "loom tests (mm)"
+# --cfg loom changes every crate: its own target dir keeps the normal build cache.
+RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR="$target_dir/loom" cargo_tests loom test -p mm --release loom
+
+section "benches build (mm, not run)"
+cargo bench --no-run -p mm 2>&1 | tee "$logs/bench.log"
+grep -q 'Executable benches/' "$logs/bench.log" || {
+    echo "run-all: mm has no benchmark to build"
+    exit 1
+}
+
+section "kernel build (ELF and Image)"
+./qemu-run.sh --build-only
+
+section "QEMU boots (tests/, at most 2 QEMUs at a time)"
+cargo_tests qemu test -p qemu-tests
+
+finish_section
+echo
+echo "==================== summary ===================="
+printf '%s\n' "${timings[@]}"
+echo "total time $((SECONDS - start)) s"
+echo "run-all: $passed passed, 0 failed"

@@ -1,0 +1,413 @@
+//! Boots the kernel through `qemu-run.sh` and judges each run from the host, by its exit
+//! status and its `RESULT {json}` line (DESIGN.md section 3). Owns only the QEMU side of
+//! testing: the kernel is built once per test process, and at most `QEMU_TESTS_JOBS`
+//! (default 2) QEMUs run at a time, because MTTCG runs one host thread per vCPU.
+
+use serde_json::{Map, Value};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::{Condvar, Mutex, OnceLock};
+
+/// How the kernel reaches the CPU: the arm64 Image, the ELF, or the Image through U-Boot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Via {
+    Image,
+    Elf,
+    UBoot,
+}
+
+/// One QEMU machine configuration; `Boot::default()` is qemu-run.sh's default machine.
+#[derive(Clone, Debug)]
+pub struct Boot {
+    pub cpu: &'static str,
+    pub smp: u32,
+    pub mem: &'static str,
+    pub gic: u32,
+    pub el2: bool,
+    pub via: Via,
+    pub timeout_secs: u32,
+}
+
+impl Default for Boot {
+    fn default() -> Self {
+        Boot {
+            cpu: "cortex-a53",
+            smp: 4,
+            mem: "512M",
+            gic: 3,
+            el2: false,
+            via: Via::Image,
+            timeout_secs: 60,
+        }
+    }
+}
+
+/// What one run printed and how it ended.
+#[derive(Debug)]
+pub struct Run {
+    /// The command, as a shell would show it.
+    pub command: String,
+    /// QEMU's exit status (the kernel's, through semihosting); `None` if killed by a signal.
+    pub status: Option<i32>,
+    /// The console (the kernel's output), or for `--build-only` the built files' paths.
+    pub stdout: String,
+    /// What qemu-run.sh, cargo and QEMU said.
+    pub stderr: String,
+}
+
+impl Boot {
+    /// The qemu-run.sh options for this machine.
+    pub fn options(&self) -> Vec<String> {
+        let mut args = vec![
+            "--no-build".to_string(),
+            "--timeout".to_string(),
+            self.timeout_secs.to_string(),
+            "--cpu".to_string(),
+            self.cpu.to_string(),
+            "--smp".to_string(),
+            self.smp.to_string(),
+            "--mem".to_string(),
+            self.mem.to_string(),
+            "--gic".to_string(),
+            self.gic.to_string(),
+        ];
+        if self.el2 {
+            args.push("--el2".to_string());
+        }
+        match self.via {
+            Via::Image => {}
+            Via::Elf => args.push("--elf".to_string()),
+            Via::UBoot => args.push("--uboot".to_string()),
+        }
+        args
+    }
+
+    /// Boots with this kernel command line and waits for the end of the run.
+    pub fn run(&self, cmdline: &[&str]) -> Run {
+        build_kernel_once();
+        let mut args = self.options();
+        args.push("--".to_string());
+        args.extend(cmdline.iter().map(|s| s.to_string()));
+        let _slot = QemuSlot::take();
+        run_script(&args)
+    }
+}
+
+/// Runs `qemu-run.sh` with these arguments (no stdin), capturing everything it prints.
+pub fn run_script(args: &[String]) -> Run {
+    let script = repo_root().join("qemu-run.sh");
+    let command = format!("{} {}", script.display(), args.join(" "));
+    let out = Command::new(&script)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot start {command}: {e}"));
+    Run {
+        command,
+        status: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+impl Run {
+    /// Everything the run printed: the console, then stderr.
+    pub fn output(&self) -> String {
+        format!("{}{}", self.stdout, self.stderr)
+    }
+
+    /// The object of the run's single `RESULT {json}` line.
+    pub fn result(&self) -> Result<Map<String, Value>, String> {
+        parse_result(&self.stdout)
+    }
+
+    /// Panics with the command and the end of the output: every failed check says what
+    /// ran and what it printed.
+    pub fn fail(&self, why: &str) -> ! {
+        const TAIL_LINES: usize = 80;
+        let output = self.output();
+        let lines: Vec<&str> = output.lines().collect();
+        let tail = lines[lines.len().saturating_sub(TAIL_LINES)..].join("\n");
+        panic!(
+            "{why}\ncommand: {}\nexit status: {:?}\n--- output (last {TAIL_LINES} lines) ---\n{tail}\n---",
+            self.command, self.status
+        );
+    }
+
+    /// Fails unless the run exited 0 with a RESULT line of this scenario; returns it.
+    pub fn expect_pass(&self, scenario: &str) -> Map<String, Value> {
+        if self.status != Some(0) {
+            self.fail("the kernel did not exit with status 0");
+        }
+        let result = self.result().unwrap_or_else(|e| self.fail(&e));
+        if result.get("scenario").and_then(Value::as_str) != Some(scenario) {
+            self.fail(&format!("RESULT is not from scenario {scenario}"));
+        }
+        result
+    }
+
+    /// Fails unless the run exited non-zero and printed `needle` (e.g. the bad key).
+    pub fn expect_refusal(&self, needle: &str) {
+        match self.status {
+            Some(0) => self.fail("the kernel exited 0 where it had to refuse"),
+            Some(124) | Some(137) => self.fail("the run timed out instead of refusing"),
+            None => self.fail("the run was killed by a signal"),
+            Some(_) => {}
+        }
+        if !self.output().contains(needle) {
+            self.fail(&format!("the error does not name '{needle}'"));
+        }
+    }
+}
+
+/// Number field `key` of a RESULT object, or a failure that names it.
+pub fn number(run: &Run, result: &Map<String, Value>, key: &str) -> u64 {
+    result
+        .get(key)
+        .and_then(Value::as_u64)
+        .unwrap_or_else(|| run.fail(&format!("RESULT has no unsigned number '{key}'")))
+}
+
+/// String field `key` of a RESULT object, or a failure that names it.
+pub fn string<'a>(run: &Run, result: &'a Map<String, Value>, key: &str) -> &'a str {
+    result
+        .get(key)
+        .and_then(Value::as_str)
+        .unwrap_or_else(|| run.fail(&format!("RESULT has no string '{key}'")))
+}
+
+/// Boots `scenario=boot` on this machine and checks every field of its RESULT against
+/// the machine QEMU was asked for.
+pub fn expect_boot(boot: &Boot) {
+    let run = boot.run(&["scenario=boot"]);
+    let result = run.expect_pass("boot");
+    let mut wrong = Vec::new();
+    let expected: [(&str, Value); 6] = [
+        ("cpus_total", boot.smp.into()),
+        ("cpus_online", boot.smp.into()),
+        ("entry_el", (if boot.el2 { 2 } else { 1 }).into()),
+        ("gic", boot.gic.into()),
+        ("psci", (if boot.el2 { "smc" } else { "hvc" }).into()),
+        ("console", "pl011".into()),
+    ];
+    for (key, want) in expected {
+        match result.get(key) {
+            Some(got) if *got == want => {}
+            got => wrong.push(format!(
+                "{key} = {}, expected {want}",
+                got.map_or("(missing)".to_string(), Value::to_string)
+            )),
+        }
+    }
+
+    // All of RAM is usable on QEMU virt but what the firmware and DTB take: allow 64 MiB.
+    let mem = mem_bytes(boot.mem);
+    let usable = number(&run, &result, "mem_usable_bytes");
+    if usable > mem || usable + (64 << 20) < mem {
+        wrong.push(format!(
+            "mem_usable_bytes = {usable}, expected within 64 MiB below {mem}"
+        ));
+    }
+    let frames_free = number(&run, &result, "frames_free");
+    if frames_free == 0 || frames_free >= usable / 4096 {
+        wrong.push(format!(
+            "frames_free = {frames_free}, expected > 0 and < {} (usable frames)",
+            usable / 4096
+        ));
+    }
+    if !wrong.is_empty() {
+        run.fail(&format!(
+            "RESULT disagrees with the machine: {}",
+            wrong.join("; ")
+        ));
+    }
+}
+
+/// Bytes in a QEMU `-m` size: a number with an optional M or G suffix (default M).
+pub fn mem_bytes(size: &str) -> u64 {
+    let (digits, shift) = match size.as_bytes().last() {
+        Some(b'G') => (&size[..size.len() - 1], 30),
+        Some(b'M') => (&size[..size.len() - 1], 20),
+        _ => (size, 20),
+    };
+    let n: u64 = digits
+        .parse()
+        .unwrap_or_else(|_| panic!("bad memory size '{size}'"));
+    n << shift
+}
+
+/// The object of the single `RESULT {json}` line in a console log.
+pub fn parse_result(output: &str) -> Result<Map<String, Value>, String> {
+    let mut found = output.lines().filter_map(|line| {
+        line.find("RESULT {")
+            .map(|at| &line[at + "RESULT ".len()..])
+    });
+    let json = found.next().ok_or("no RESULT line")?.trim_end();
+    if found.next().is_some() {
+        return Err("more than one RESULT line".into());
+    }
+    match serde_json::from_str::<Value>(json) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err(format!("RESULT is not a JSON object: {json}")),
+        Err(e) => Err(format!("RESULT is not valid JSON ({e}): {json}")),
+    }
+}
+
+/// Panic backtrace lines (`backtrace #<n> pc=0x<16 hex>`), and whether qemu-run.sh
+/// appended `<function> at <file:line>` to each.
+pub fn backtrace_lines(output: &str) -> Vec<(&str, bool)> {
+    output
+        .lines()
+        .filter_map(|line| {
+            let at = line.find("backtrace #")?;
+            let rest = &line[at + "backtrace #".len()..];
+            let (frame, rest) = rest.split_once(" pc=0x")?;
+            if frame.is_empty() || !frame.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            let (pc, symbol) = rest.split_at_checked(16)?;
+            if !pc.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return None;
+            }
+            let symbolized = symbol
+                .trim_end()
+                .strip_prefix(' ')
+                .and_then(|s| s.rsplit_once(" at "))
+                .and_then(|(_, place)| place.rsplit_once(':'))
+                .is_some_and(|(file, line)| {
+                    !file.is_empty() && !line.is_empty() && line.bytes().all(|b| b.is_ascii_digit())
+                });
+            Some((line, symbolized))
+        })
+        .collect()
+}
+
+/// The repository root (this crate is its `tests/` directory).
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ sits in the repository root")
+        .to_path_buf()
+}
+
+/// The kernel files qemu-run.sh built and boots.
+#[derive(Debug)]
+pub struct Kernel {
+    pub elf: PathBuf,
+    pub image: PathBuf,
+}
+
+/// Builds the kernel (ELF and Image) the first time a test needs it; later boots use
+/// `--no-build`, so parallel tests never race cargo or each other.
+pub fn build_kernel_once() -> &'static Kernel {
+    static BUILT: OnceLock<Result<Kernel, String>> = OnceLock::new();
+    let built = BUILT.get_or_init(|| {
+        let run = run_script(&["--build-only".to_string()]);
+        // stdout is the ELF path, then the Image path.
+        let mut paths = run.stdout.lines();
+        match (run.status, paths.next(), paths.next()) {
+            (Some(0), Some(elf), Some(image)) => Ok(Kernel {
+                elf: elf.into(),
+                image: image.into(),
+            }),
+            _ => Err(format!("{}\n{}", run.command, run.output())),
+        }
+    });
+    built
+        .as_ref()
+        .unwrap_or_else(|log| panic!("building the kernel failed:\n{log}"))
+}
+
+/// A licence to run one QEMU; at most `QEMU_TESTS_JOBS` (default 2) exist at once.
+struct QemuSlot;
+
+struct Slots {
+    free: Mutex<usize>,
+    released: Condvar,
+}
+
+fn slots() -> &'static Slots {
+    static SLOTS: OnceLock<Slots> = OnceLock::new();
+    SLOTS.get_or_init(|| Slots {
+        free: Mutex::new(
+            std::env::var("QEMU_TESTS_JOBS")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .filter(|&n: &usize| n > 0)
+                .unwrap_or(2),
+        ),
+        released: Condvar::new(),
+    })
+}
+
+impl QemuSlot {
+    fn take() -> QemuSlot {
+        let slots = slots();
+        // A test that panicked holding the lock cannot corrupt a counter: keep going.
+        let mut free = slots.free.lock().unwrap_or_else(|e| e.into_inner());
+        while *free == 0 {
+            free = slots.released.wait(free).unwrap_or_else(|e| e.into_inner());
+        }
+        *free -= 1;
+        QemuSlot
+    }
+}
+
+impl Drop for QemuSlot {
+    fn drop(&mut self) {
+        let slots = slots();
+        *slots.free.lock().unwrap_or_else(|e| e.into_inner()) += 1;
+        slots.released.notify_one();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn result_line_is_found_and_parsed() {
+        let log =
+            "boot: 4 CPUs\r\n[cpu0] RESULT {\"scenario\":\"boot\",\"gic\":3}\r\npowering off\n";
+        let result = parse_result(log).unwrap();
+        assert_eq!(result["scenario"], "boot");
+        assert_eq!(result["gic"], 3);
+    }
+
+    #[test]
+    fn missing_duplicate_and_broken_result_lines_are_errors() {
+        assert!(parse_result("no result here\n").is_err());
+        assert!(parse_result("RESULT {\"a\":1}\nRESULT {\"a\":2}\n").is_err());
+        assert!(parse_result("RESULT {\"a\":\n").is_err());
+        assert!(parse_result("RESULT [1]\nRESULT {\"a\":1,}\n").is_err());
+    }
+
+    #[test]
+    fn memory_sizes_follow_qemu() {
+        assert_eq!(mem_bytes("128M"), 128 << 20);
+        assert_eq!(mem_bytes("5G"), 5 << 30);
+        assert_eq!(mem_bytes("512"), 512 << 20);
+    }
+
+    #[test]
+    fn backtrace_lines_tell_symbolized_from_raw() {
+        let log = "backtrace #0 pc=0x0000000040081234 kernel::panic at kernel/src/panic.rs:42\n\
+                   backtrace #1 pc=0x0000000040085678\r\n\
+                   not a backtrace #x pc=0x1\n";
+        let lines = backtrace_lines(log);
+        assert_eq!(lines.len(), 2);
+        assert!(lines[0].1);
+        assert!(!lines[1].1);
+    }
+
+    #[test]
+    fn options_match_the_machine() {
+        let boot = Boot {
+            el2: true,
+            via: Via::UBoot,
+            ..Boot::default()
+        };
+        let options = boot.options().join(" ");
+        assert!(options.contains("--smp 4 --mem 512M --gic 3 --el2 --uboot"));
+    }
+}

@@ -1,0 +1,174 @@
+//! The QEMU boot matrix and the kernel's refusals, judged from the host. Every CPU
+//! model, core count from 1 to 8, memory from 128 MiB to 2 GiB and above 4 GiB, GICv2
+//! and v3, EL1 and EL2 entry, and Image, ELF and U-Boot boots each appear at least once;
+//! not the full cross product (docs/testing.md lists the rows).
+
+use qemu_tests::{Boot, Via, backtrace_lines, build_kernel_once, expect_boot, number, repo_root};
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+/// One test per row: `name: CPU model, cores, memory, GIC version, entry EL, how it boots;`
+macro_rules! boot_matrix {
+    ($($name:ident: $cpu:literal, $smp:literal, $mem:literal, $gic:literal, $el:ident, $via:ident;)*) => {
+        $(
+            #[test]
+            fn $name() {
+                expect_boot(&Boot {
+                    cpu: $cpu,
+                    smp: $smp,
+                    mem: $mem,
+                    gic: $gic,
+                    el2: stringify!($el) == "el2",
+                    via: Via::$via,
+                    ..Boot::default()
+                });
+            }
+        )*
+    };
+}
+
+boot_matrix! {
+    // qemu-run.sh's defaults: what `./qemu-run.sh` boots.
+    a53_4cpu_512m_gic3_el1_image: "cortex-a53", 4, "512M", 3, el1, Image;
+    a53_1cpu_128m_gic2_el1_image: "cortex-a53", 1, "128M", 2, el1, Image;
+    a53_2cpu_256m_gic3_el2_image: "cortex-a53", 2, "256M", 3, el2, Image;
+    a53_8cpu_2g_gic2_el2_image: "cortex-a53", 8, "2G", 2, el2, Image;
+    a53_8cpu_5g_gic3_el1_image: "cortex-a53", 8, "5G", 3, el1, Image;
+    a72_1cpu_1g_gic3_el2_image: "cortex-a72", 1, "1G", 3, el2, Image;
+    a72_3cpu_5g_gic2_el1_image: "cortex-a72", 3, "5G", 2, el1, Image;
+    a72_6cpu_128m_gic3_el1_image: "cortex-a72", 6, "128M", 3, el1, Image;
+    a76_2cpu_2g_gic2_el1_image: "cortex-a76", 2, "2G", 2, el1, Image;
+    a76_4cpu_5g_gic3_el2_image: "cortex-a76", 4, "5G", 3, el2, Image;
+    a76_7cpu_1g_gic3_el1_image: "cortex-a76", 7, "1G", 3, el1, Image;
+    max_4cpu_2g_gic2_el2_image: "max", 4, "2G", 2, el2, Image;
+    max_5cpu_256m_gic3_el2_image: "max", 5, "256M", 3, el2, Image;
+    max_8cpu_5g_gic3_el1_image: "max", 8, "5G", 3, el1, Image;
+    // The ELF, as a debugger loads it.
+    a53_4cpu_512m_gic3_el1_elf: "cortex-a53", 4, "512M", 3, el1, Elf;
+    a76_3cpu_128m_gic2_el2_elf: "cortex-a76", 3, "128M", 2, el2, Elf;
+    max_1cpu_1g_gic3_el1_elf: "max", 1, "1G", 3, el1, Elf;
+    // Through U-Boot's booti, as on a board.
+    a53_4cpu_512m_gic3_el1_uboot: "cortex-a53", 4, "512M", 3, el1, UBoot;
+    a53_2cpu_512m_gic3_el2_uboot: "cortex-a53", 2, "512M", 3, el2, UBoot;
+    a72_8cpu_2g_gic2_el1_uboot: "cortex-a72", 8, "2G", 2, el1, UBoot;
+    max_6cpu_5g_gic3_el2_uboot: "max", 6, "5G", 3, el2, UBoot;
+}
+
+/// `scenario=protect`: writing text, executing data, touching address 0 and
+/// overflowing a stack each fault and are caught.
+fn expect_protect(boot: Boot) {
+    let run = boot.run(&["scenario=protect"]);
+    let result = run.expect_pass("protect");
+    let checks = number(&run, &result, "checks");
+    let caught = number(&run, &result, "caught");
+    if checks == 0 || caught != checks {
+        run.fail(&format!("protect caught {caught} of {checks} checks"));
+    }
+}
+
+#[test]
+fn protect_el1() {
+    expect_protect(Boot::default());
+}
+
+#[test]
+fn protect_el2_uboot() {
+    expect_protect(Boot {
+        el2: true,
+        via: Via::UBoot,
+        ..Boot::default()
+    });
+}
+
+#[test]
+fn unknown_command_line_key_is_refused() {
+    let run = Boot::default().run(&["scenario=boot", "no_such_key=1"]);
+    run.expect_refusal("no_such_key");
+}
+
+#[test]
+fn unknown_scenario_is_refused() {
+    let run = Boot::default().run(&["scenario=no_such_scenario"]);
+    run.expect_refusal("no_such_scenario");
+}
+
+#[test]
+fn qemu_run_rejects_unknown_options() {
+    let out = Command::new(repo_root().join("qemu-run.sh"))
+        .arg("--no-such-option")
+        .output()
+        .expect("qemu-run.sh starts");
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("unknown option '--no-such-option'"),
+        "{stderr}"
+    );
+}
+
+/// The console filter of qemu-run.sh appends `<function> at <file:line>` to backtrace
+/// lines: feed it the address of a function of the kernel ELF.
+#[test]
+fn backtrace_lines_are_symbolized_from_the_elf() {
+    let kernel = build_kernel_once();
+    let sysroot = Command::new("rustc")
+        .args(["--print", "sysroot"])
+        .output()
+        .expect("rustc runs");
+    let bin = format!(
+        "{}/lib/rustlib/x86_64-unknown-linux-gnu/bin",
+        String::from_utf8_lossy(&sysroot.stdout).trim()
+    );
+    let nm = Command::new(format!("{bin}/llvm-nm"))
+        .args(["--defined-only", "--demangle"])
+        .arg(&kernel.elf)
+        .output()
+        .expect("llvm-nm runs");
+    let symbols = String::from_utf8_lossy(&nm.stdout);
+    // Any plain function of the kernel crate will do: take the first one.
+    let (addr, name) = symbols
+        .lines()
+        .filter_map(|l| {
+            let mut f = l.splitn(3, ' ');
+            let (addr, kind, symbol) = (f.next()?, f.next()?, f.next()?);
+            let path = symbol.strip_prefix("kernel::")?;
+            // Legacy mangling keeps a "::h<16 hex>" hash at the end.
+            let path = match path.rsplit_once("::h") {
+                Some((p, hash)) if hash.len() == 16 => p,
+                _ => path,
+            };
+            let name = path.rsplit("::").next()?;
+            let plain = name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+            (kind.eq_ignore_ascii_case("t") && plain).then(|| (addr.to_string(), name.to_string()))
+        })
+        .next()
+        .expect("the kernel ELF has kernel:: functions");
+
+    let bundled = format!("{bin}/llvm-symbolizer");
+    let symbolizer = if Path::new(&bundled).exists() {
+        bundled
+    } else {
+        "llvm-symbolizer".to_string()
+    };
+    let mut filter = Command::new("perl")
+        .arg(repo_root().join("tools/symbolize-backtrace.pl"))
+        .arg(&symbolizer)
+        .arg(&kernel.elf)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("perl runs");
+    let input = format!("panic!\r\nbacktrace #0 pc=0x{addr:0>16}\r\n");
+    std::io::Write::write_all(&mut filter.stdin.take().expect("stdin"), input.as_bytes())
+        .expect("filter reads");
+    let out = filter.wait_with_output().expect("filter ends");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let lines = backtrace_lines(&text);
+    assert_eq!(lines.len(), 1, "{text}");
+    assert!(lines[0].1, "not symbolized: {text}");
+    assert!(text.contains(&name), "{name} not named in: {text}");
+    assert!(
+        text.starts_with("panic!\r\n") && text.ends_with("\r\n"),
+        "{text:?}"
+    );
+}

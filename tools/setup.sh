@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# Installs what building, booting and testing the kernel needs, and nothing else:
+# the pinned Rust toolchain with the aarch64-unknown-none target and the llvm-tools,
+# clippy and rustfmt components; QEMU, Debian's U-Boot for QEMU, dtc and
+# llvm-symbolizer. Idempotent and quick (a few checks) when everything is present.
+# Called by ./qemu-run.sh and tests/run-all.sh; run it by hand on a fresh machine too.
+# With --quiet it prints only what it changes.
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+quiet=0
+[[ ${1:-} == --quiet ]] && quiet=1
+
+say() { echo "setup: $*" >&2; }
+fail() {
+    say "error: $*"
+    exit 1
+}
+
+# --- Rust: the channel pinned in rust-toolchain.toml (RUSTUP_AUTO_INSTALL=0 may be set,
+# so nothing is installed behind our back: ask for every piece explicitly).
+command -v rustup >/dev/null || fail "rustup not found: install it from your distribution or rustup.rs, then rerun"
+channel=$(sed -n 's/^channel *= *"\(.*\)"/\1/p' "$root/rust-toolchain.toml")
+[[ -n $channel ]] || fail "no channel in $root/rust-toolchain.toml"
+
+if ! rustup toolchain list | grep -q "^$channel-"; then
+    say "installing Rust $channel"
+    rustup toolchain install "$channel" --profile minimal
+fi
+if ! rustup target list --installed --toolchain "$channel" | grep -qx aarch64-unknown-none; then
+    say "adding target aarch64-unknown-none"
+    rustup target add --toolchain "$channel" aarch64-unknown-none
+fi
+installed_components=$(rustup component list --installed --toolchain "$channel")
+for component in llvm-tools clippy rustfmt; do
+    if ! grep -q "^$component" <<<"$installed_components"; then
+        say "adding component $component"
+        rustup component add --toolchain "$channel" "$component"
+    fi
+done
+
+# --- Debian packages: QEMU (qemu-system-aarch64 comes in qemu-system-arm), U-Boot built
+# for QEMU's virt board, dtc for inspecting DTBs, llvm-symbolizer for panic backtraces
+# (rustup's llvm-tools does not ship it; Debian's llvm does).
+uboot_bin=/usr/lib/u-boot/qemu_arm64/u-boot.bin
+missing=()
+command -v qemu-system-aarch64 >/dev/null || missing+=(qemu-system-arm)
+[[ -f $uboot_bin ]] || missing+=(u-boot-qemu)
+command -v dtc >/dev/null || missing+=(device-tree-compiler)
+sysroot_bin="$(rustc +"$channel" --print sysroot)/lib/rustlib/x86_64-unknown-linux-gnu/bin"
+if [[ ! -x $sysroot_bin/llvm-symbolizer ]] && ! command -v llvm-symbolizer >/dev/null; then
+    missing+=(llvm)
+fi
+
+if ((${#missing[@]})); then
+    sudo=()
+    if ((EUID != 0)); then
+        if command -v sudo >/dev/null && sudo -n true 2>/dev/null; then
+            sudo=(sudo -n)
+        else
+            fail "missing Debian packages and no root rights to install them; run:
+    sudo apt-get update && sudo apt-get install -y ${missing[*]}"
+        fi
+    fi
+    command -v apt-get >/dev/null || fail "no apt-get here; install the equivalents of: ${missing[*]}"
+    say "installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    if ! { "${sudo[@]}" apt-get update -q && "${sudo[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"; }; then
+        fail "could not install; run: sudo apt-get update && sudo apt-get install -y ${missing[*]}"
+    fi
+fi
+
+# Re-check: the packages must really provide what we use.
+command -v qemu-system-aarch64 >/dev/null || fail "qemu-system-aarch64 still missing (Debian package qemu-system-arm)"
+[[ -f $uboot_bin ]] || fail "$uboot_bin still missing (Debian package u-boot-qemu)"
+command -v dtc >/dev/null || fail "dtc still missing (Debian package device-tree-compiler)"
+[[ -x $sysroot_bin/llvm-objcopy ]] || fail "llvm-objcopy missing from $sysroot_bin (rustup component llvm-tools)"
+if [[ ! -x $sysroot_bin/llvm-symbolizer ]] && ! command -v llvm-symbolizer >/dev/null; then
+    fail "llvm-symbolizer still missing (Debian package llvm)"
+fi
+((quiet)) || say "ok: Rust $channel (aarch64-unknown-none, llvm-tools, clippy, rustfmt), $(qemu-system-aarch64 --version | head -1), U-Boot, dtc, llvm-symbolizer"
