@@ -86,20 +86,17 @@ kernel_args=("$@")
 cmdline="${kernel_args[*]}"
 [[ " $cmdline" == *" exit="* ]] || cmdline+=" exit=semihosting"
 
-# --- Build: the ELF (cargo) and the arm64 Image (raw binary of the ELF's load segments).
-sysroot_bin="$(rustc --print sysroot)/lib/rustlib/x86_64-unknown-linux-gnu/bin"
+# --- Build: the ELF (cargo) and the arm64 Image next to it (kernel/mkimage.sh).
+host=$(rustc -vV | sed -n 's/^host: //p')
+sysroot_bin="$(rustc --print sysroot)/lib/rustlib/$host/bin"
 target_dir=${CARGO_TARGET_DIR:-$root/target}
 [[ $target_dir == /* ]] || target_dir="$PWD/$target_dir"
 out="$target_dir/aarch64-unknown-none/release"
 elf_path="$out/kernel"
 image_path="$out/Image"
 if ((build || build_only)); then
-    (cd "$root" && CARGO_TARGET_DIR="$target_dir" cargo build -p kernel --release --target aarch64-unknown-none)
-    if [[ ! -f $image_path || $elf_path -nt $image_path ]]; then
-        # Write then rename, so a parallel run never boots a half-written Image.
-        "$sysroot_bin/llvm-objcopy" -O binary "$elf_path" "$image_path.tmp.$$"
-        mv -f "$image_path.tmp.$$" "$image_path"
-    fi
+    [[ -f $elf_path ]] || echo "qemu-run.sh: building the kernel (the first build takes a few minutes)" >&2
+    CARGO_TARGET_DIR="$target_dir" "$root/kernel/mkimage.sh" >/dev/null
 fi
 [[ -f $elf_path && -f $image_path ]] || die "no kernel in $out: run ./qemu-run.sh --build-only"
 if ((build_only)); then

@@ -79,9 +79,10 @@ cargo clippy -p kernel --target aarch64-unknown-none -- -D warnings
 section "host tests (mm, platform, kernel's portable part)"
 cargo_tests host test --workspace --exclude qemu-tests
 
-section "loom tests (mm)"
+section "loom tests (mm, kernel)"
 # --cfg loom changes every crate: its own target dir keeps the normal build cache.
-RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR="$target_dir/loom" cargo_tests loom test -p mm --release loom
+RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR="$target_dir/loom" \
+    cargo_tests loom test --workspace --exclude qemu-tests --release loom
 
 section "benches build (mm, not run)"
 cargo bench --no-run -p mm 2>&1 | tee "$logs/bench.log"

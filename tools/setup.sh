@@ -47,7 +47,8 @@ missing=()
 command -v qemu-system-aarch64 >/dev/null || missing+=(qemu-system-arm)
 [[ -f $uboot_bin ]] || missing+=(u-boot-qemu)
 command -v dtc >/dev/null || missing+=(device-tree-compiler)
-sysroot_bin="$(rustc +"$channel" --print sysroot)/lib/rustlib/x86_64-unknown-linux-gnu/bin"
+host=$(rustc +"$channel" -vV | sed -n 's/^host: //p')
+sysroot_bin="$(rustc +"$channel" --print sysroot)/lib/rustlib/$host/bin"
 if [[ ! -x $sysroot_bin/llvm-symbolizer ]] && ! command -v llvm-symbolizer >/dev/null; then
     missing+=(llvm)
 fi

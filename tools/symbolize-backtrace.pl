@@ -10,17 +10,44 @@ my ($symbolizer, $elf) = @ARGV;
 die "usage: $0 LLVM_SYMBOLIZER KERNEL_ELF\n" unless defined $elf;
 $| = 1;
 
+# The ELF's executable segments (PT_LOAD with PF_X): addresses outside them are not the
+# kernel's code, and the debug info of functions the linker dropped sits at address 0,
+# so symbolizing them would name the wrong function.
+sub code_ranges {
+    my ($path) = @_;
+    open(my $f, '<:raw', $path) or die "$0: cannot read $path: $!\n";
+    local $/;
+    my $elf = <$f>;
+    close($f);
+    die "$0: $path is not a 64-bit little-endian ELF\n" unless substr($elf, 0, 6) eq "\x7fELF\x02\x01";
+    my ($phoff) = unpack('Q<', substr($elf, 0x20, 8));
+    my ($phentsize, $phnum) = unpack('v v', substr($elf, 0x36, 4));
+    my @ranges;
+    for my $i (0 .. $phnum - 1) {
+        my ($type, $flags, undef, $vaddr, undef, undef, $memsz) =
+            unpack('V V Q< Q< Q< Q< Q<', substr($elf, $phoff + $i * $phentsize, 48));
+        push @ranges, [$vaddr, $vaddr + $memsz] if $type == 1 && ($flags & 1);
+    }
+    return @ranges;
+}
+my @code = code_ranges($elf);
+
 # Where the address is in the kernel's source: the innermost (possibly inlined) frame.
 sub symbolize {
     my ($pc) = @_;
+    my $addr = hex($pc);
+    return '' unless grep { $addr >= $_->[0] && $addr < $_->[1] } @code;
     open(my $out, '-|', $symbolizer, "--obj=$elf", '--pretty-print', '--relativenames', $pc)
         or return '';
     my $first = <$out>;
     close($out);
     return '' unless defined $first;
     chomp $first;
-    $first =~ s/:\d+$//;    # drop the column: "<function> at <file>:<line>"
-    return $first =~ /^\?\?/ ? '' : " $first";
+    return '' if $first =~ /^\?\?/;
+    $first =~ s/:\d+$//;          # drop the column: "<function> at <file>:<line>"
+    $first =~ s/ at [^ ]*:0$//;    # assembly has no line: the function alone
+    $first =~ s/::h[0-9a-f]{16}( at |$)/$1/;    # the legacy mangling's hash says nothing
+    return " $first";
 }
 
 my $line = '';    # the current line as far as it has been printed

@@ -83,7 +83,7 @@ fn ring_stress_sleep_and_wake() {
     let items = ITEMS / 8;
     let ring = Ring::<u64, 16>::new();
     let (mut tx, mut rx) = ring.split().unwrap();
-    let wakeups = thread::scope(|s| {
+    thread::scope(|s| {
         let consumer = s.spawn(move || {
             let mut expected = 0;
             while expected < items {
@@ -101,18 +101,13 @@ fn ring_stress_sleep_and_wake() {
                 }
             }
         });
-        let mut wakeups = 0u64;
         for i in 0..items {
             while tx.push(i).is_err() {
                 thread::yield_now();
             }
             if tx.wake_needed() {
-                wakeups += 1;
                 consumer.thread().unpark();
             }
         }
-        consumer.join().unwrap();
-        wakeups
     });
-    assert!(wakeups <= items, "at most one wake-up per push");
 }

@@ -182,6 +182,10 @@ pub fn expect_boot(boot: &Boot) {
     let run = boot.run(&["scenario=boot"]);
     let result = run.expect_pass("boot");
     let mut wrong = Vec::new();
+    // U-Boot's last words before jumping to the kernel: booti really ran.
+    if boot.via == Via::UBoot && !run.stdout.contains("Starting kernel ...") {
+        wrong.push("U-Boot's booti did not start the kernel".to_string());
+    }
     let expected: [(&str, Value); 6] = [
         ("cpus_total", boot.smp.into()),
         ("cpus_online", boot.smp.into()),

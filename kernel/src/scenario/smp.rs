@@ -21,8 +21,7 @@ pub fn run(info: &BootInfo<'_>) -> u32 {
             .uint("cpus_offlined", c.offlined as u64)?;
         Ok(())
     });
-    let pass = c.cpus_online == info.smp.online
-        && c.jobs_ok == secondaries
-        && c.offlined == secondaries;
+    let pass =
+        c.cpus_online == info.smp.online && c.jobs_ok == secondaries && c.offlined == secondaries;
     u32::from(!pass)
 }

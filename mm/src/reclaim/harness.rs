@@ -502,8 +502,8 @@ fn run_with<const N: usize>(cfg: &HarnessConfig) -> Result<HarnessReport, String
 
     let mut meta = vec![0u64; ZramStore::<NodeFrames>::meta_words(cfg.wss_pages)];
     let store = Mutex::<_, YieldRelax>::new(ZramStore::new(NodeFrames(&node), &mut meta));
-    let words: Vec<std::sync::atomic::AtomicU64> = (0..cfg.wss_pages)
-        .map(|_| std::sync::atomic::AtomicU64::new(0))
+    let words: Vec<crate::sync::AtomicU64> = (0..cfg.wss_pages)
+        .map(|_| crate::sync::AtomicU64::new(0))
         .collect();
     let swap = SwapMap::new(&words).map_err(|e| format!("swap map: {e:?}"))?;
     let reclaim: Shared<'_> = Reclaim::new(

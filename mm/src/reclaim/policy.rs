@@ -87,6 +87,15 @@ pub struct Ticket {
     pub pfn: Pfn,
 }
 
+/// Filler for ticket arrays before they are written.
+const NO_TICKET: Ticket = Ticket {
+    entry: match SwapEntry::from_bits(0) {
+        Some(entry) => entry,
+        None => panic!("entry 0 is valid"),
+    },
+    pfn: Pfn(0),
+};
+
 /// One compressor worker's queue: the consumer side of its ring. Locked because in
 /// `ring_full=oldest` mode kswapd pops the oldest ticket too (as the patch does under
 /// its fifo lock); in `new` mode only the worker takes it, uncontended.
@@ -139,8 +148,8 @@ pub struct Reclaim<'a, F: FrameSource, R> {
     store: &'a Mutex<ZramStore<'a, F>, R>,
     swap: &'a SwapMap<'a>,
     config: ReclaimConfig,
-    /// Tickets queued to a compressor and not yet done: frames about to be freed,
-    /// which kswapd counts as free when judging the high watermark.
+    /// Tickets queued to a compressor and not yet done: frames about to be freed.
+    /// Direct reclaim that finds nothing else waits for them instead of failing.
     in_flight: AtomicUsize,
     /// kswapd is running `balance_pgdat` (allocators need not wake it).
     kswapd_awake: AtomicBool,
@@ -382,8 +391,9 @@ impl<'a, F: FrameSource, R: RelaxStrategy> Reclaim<'a, F, R> {
 
     // ---- kswapd ----
 
-    /// Linux's `pgdat_balanced()`, counting pages queued to compressors as free
-    /// (they will be within a compression's time).
+    /// Linux's `pgdat_balanced()`: free pages at or above `high`. Pages queued to a
+    /// compressor do not count, as pages under writeback do not in Linux: kswapd goes
+    /// on reclaiming, and when the rings are full compresses alongside the workers.
     fn balanced(&self) -> bool {
         let (free, high) = {
             let node = self.node.lock();
@@ -529,10 +539,7 @@ impl<'a, F: FrameSource, R: RelaxStrategy> Reclaim<'a, F, R> {
                 .add(VmEvent::PgActivate, lru.stats().pgactivate - before);
         }
 
-        let mut tickets = [Ticket {
-            entry: SwapEntry::from_bits(0).expect("zero is a valid entry"),
-            pfn: Pfn(0),
-        }; SWAP_CLUSTER_MAX];
+        let mut tickets = [NO_TICKET; SWAP_CLUSTER_MAX];
         let mut nr_tickets = 0;
         for &pfn in victims.as_slice() {
             let Some(entry) = self.swap.alloc(pfn) else {
@@ -721,10 +728,7 @@ impl<'a, F: FrameSource, R: RelaxStrategy> Reclaim<'a, F, R> {
         compressor: &mut Compressor,
         stat: &CpuVmStat,
     ) -> usize {
-        let mut tickets = [Ticket {
-            entry: SwapEntry::from_bits(0).expect("zero is a valid entry"),
-            pfn: Pfn(0),
-        }; SWAP_CLUSTER_MAX];
+        let mut tickets = [NO_TICKET; SWAP_CLUSTER_MAX];
         let n = queue.consumer.lock().pop_slice(&mut tickets);
         let mut freed = PfnBatch::new();
         for &ticket in &tickets[..n] {

@@ -551,6 +551,119 @@ mod tests {
     }
 }
 
+/// Random single-threaded sequences of every transition against a plain model: the
+/// word never disagrees with the model, stale holders never change anything, and
+/// `in_use` counts exactly the entries not FREE.
+#[cfg(all(test, not(loom)))]
+mod model_tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[derive(Copy, Clone, Debug)]
+    enum Op {
+        Alloc(u64),
+        Cancel(usize),
+        Claim(usize),
+        Complete(usize),
+        Unclaim(usize),
+        Fault(usize),
+        SwapInDone(usize),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            (0..MAX_PFN).prop_map(Op::Alloc),
+            any::<usize>().prop_map(Op::Cancel),
+            any::<usize>().prop_map(Op::Claim),
+            any::<usize>().prop_map(Op::Complete),
+            any::<usize>().prop_map(Op::Unclaim),
+            any::<usize>().prop_map(Op::Fault),
+            any::<usize>().prop_map(Op::SwapInDone),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn swap_map_follows_the_model(ops in proptest::collection::vec(op(), 1..200)) {
+            let words: Vec<AtomicU64> = (0..4).map(|_| AtomicU64::new(0)).collect();
+            let map = SwapMap::new(&words).unwrap();
+            // Per index: the entry of its latest allocation and its state.
+            let mut model: Vec<(Option<SwapEntry>, SwapState)> = vec![(None, SwapState::Free); 4];
+            // Every entry ever handed out, with its frame: live or stale.
+            let mut handles: Vec<(SwapEntry, Pfn)> = Vec::new();
+            for op in ops {
+                let pick = |i: usize| handles.get(i % handles.len().max(1)).copied();
+                let current = |h: SwapEntry, model: &[(Option<SwapEntry>, SwapState)]| {
+                    let (latest, state) = model[h.index() as usize];
+                    (latest == Some(h)).then_some(state).filter(|s| *s != SwapState::Free)
+                };
+                match op {
+                    Op::Alloc(pfn) => {
+                        let free = model.iter().any(|(_, s)| *s == SwapState::Free);
+                        let got = map.alloc(Pfn(pfn));
+                        prop_assert_eq!(got.is_some(), free);
+                        if let Some(e) = got {
+                            prop_assert_eq!(model[e.index() as usize].1, SwapState::Free);
+                            prop_assert!(handles.iter().all(|(h, _)| *h != e), "entry reused as is");
+                            model[e.index() as usize] = (Some(e), SwapState::Writeback(Pfn(pfn)));
+                            handles.push((e, Pfn(pfn)));
+                        }
+                    }
+                    Op::Fault(i) => {
+                        let Some((h, _)) = pick(i) else { continue };
+                        let expect = match current(h, &model) {
+                            None => Fault::Stale,
+                            Some(SwapState::Writeback(p)) => Fault::Rescued(p),
+                            Some(SwapState::Compressing(_)) => Fault::Compressing,
+                            Some(SwapState::Stored) => Fault::SwapIn,
+                            Some(_) => Fault::OtherFault,
+                        };
+                        prop_assert_eq!(map.fault(h), expect);
+                        let slot = &mut model[h.index() as usize].1;
+                        match expect {
+                            Fault::Rescued(_) => *slot = SwapState::Free,
+                            Fault::SwapIn => *slot = SwapState::SwapIn,
+                            _ => {}
+                        }
+                    }
+                    Op::Cancel(i) | Op::Claim(i) | Op::Complete(i) | Op::Unclaim(i) | Op::SwapInDone(i) => {
+                        let Some((h, pfn)) = pick(i) else { continue };
+                        let (from, to) = match op {
+                            Op::Cancel(_) => (SwapState::Writeback(pfn), SwapState::Free),
+                            Op::Claim(_) => (SwapState::Writeback(pfn), SwapState::Compressing(pfn)),
+                            Op::Complete(_) => (SwapState::Compressing(pfn), SwapState::Stored),
+                            Op::Unclaim(_) => (SwapState::Compressing(pfn), SwapState::Writeback(pfn)),
+                            _ => (SwapState::SwapIn, SwapState::Free),
+                        };
+                        let allowed = current(h, &model) == Some(from);
+                        let done = match op {
+                            Op::Cancel(_) => map.cancel(h, pfn).is_ok(),
+                            Op::Claim(_) => map.claim(h, pfn).is_some(),
+                            Op::Complete(_) => map.complete(h, pfn).is_ok(),
+                            Op::Unclaim(_) => map.unclaim(h, pfn).is_ok(),
+                            _ => map.swap_in_done(h).is_ok(),
+                        };
+                        prop_assert_eq!(done, allowed);
+                        if allowed {
+                            model[h.index() as usize].1 = to;
+                        }
+                    }
+                }
+                let busy = model.iter().filter(|(_, s)| *s != SwapState::Free).count();
+                prop_assert_eq!(map.in_use(), busy);
+                for &(h, _) in &handles {
+                    let expect = if model[h.index() as usize].0 == Some(h) {
+                        Some(model[h.index() as usize].1)
+                    } else {
+                        None
+                    };
+                    prop_assert_eq!(map.state(h), expect);
+                }
+            }
+        }
+    }
+}
+
 /// Model checks of the hand-off between reclaim, a compressor and faults on other
 /// cores. Frames and slots are `UnsafeCell`s, so a missing Acquire/Release shows up
 /// as a data race; the ring is stood in for by a one-ticket mailbox with the ring's
@@ -708,12 +821,6 @@ mod loom_tests {
         }
     }
 
-    fn loom_model(f: impl Fn() + Sync + Send + 'static) {
-        let mut builder = loom::model::Builder::new();
-        builder.preemption_bound = Some(3);
-        builder.check(f);
-    }
-
     /// kswapd unmaps and queues the page, kcompressd compresses it, while the
     /// workload writes the page again: whatever the interleaving, the workload
     /// reads back its last write, the frame is freed only if the page was stored,
@@ -723,7 +830,7 @@ mod loom_tests {
         static RESCUED: StdCount = StdCount::new(0);
         static WAITED: StdCount = StdCount::new(0);
         static SWAPPED_IN: StdCount = StdCount::new(0);
-        loom_model(|| {
+        loom::model(|| {
             let world = World::new(1);
             let kswapd = {
                 let world = world.clone();
@@ -773,7 +880,7 @@ mod loom_tests {
     /// one slot free), the other waits or finds it stale and then sees the new PTE.
     #[test]
     fn loom_two_faults_on_one_entry() {
-        loom_model(|| {
+        loom::model(|| {
             let world = World::new(7);
             world.reclaim();
             world.compress();
@@ -798,7 +905,7 @@ mod loom_tests {
     /// never both, and the frame is freed exactly when it was stored.
     #[test]
     fn loom_compressor_completion_vs_fault() {
-        loom_model(|| {
+        loom::model(|| {
             let world = World::new(5);
             world.reclaim();
             let kcompressd = {
