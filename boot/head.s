@@ -421,7 +421,8 @@ exception_common:
 // Saves callee-saved registers and SP in *jmp, optionally switches to stack_top
 // (non-zero), calls f(arg). A fault while the CPU's probe slot is armed makes the
 // exception handler resume at probe_resume with x0 = jmp, x1 = 1 (kernel/src/arch/
-// aarch64/exception.rs, `probe`). jmp = [x19..x30, sp] (13 words).
+// aarch64/exception.rs, `probe`). jmp = [x19..x30, sp, d8..d15] (21 words): every
+// register the AAPCS64 makes callee-saved, so a fault that cuts f short leaks nothing.
 // ---------------------------------------------------------------------------------
 .section .text.boot, "ax"
 .global probe_call
@@ -434,6 +435,10 @@ probe_call:
     stp     x29, x30, [x3, #80]
     mov     x9, sp
     str     x9, [x3, #96]
+    stp     d8, d9, [x3, #104]
+    stp     d10, d11, [x3, #120]
+    stp     d12, d13, [x3, #136]
+    stp     d14, d15, [x3, #152]
     mov     x19, x3
     cbz     x2, 1f
     mov     sp, x2
@@ -453,6 +458,10 @@ probe_resume:
     ldp     x25, x26, [x0, #48]
     ldp     x27, x28, [x0, #64]
     ldp     x29, x30, [x0, #80]
+    ldp     d8, d9, [x0, #104]
+    ldp     d10, d11, [x0, #120]
+    ldp     d12, d13, [x0, #136]
+    ldp     d14, d15, [x0, #152]
     mov     x0, x1
     ret
 

@@ -23,6 +23,7 @@ on_exit() {
     if ((status != 0)) && [[ -n $current ]]; then
         echo
         echo "run-all: FAILED in section '$current' (exit status $status); nothing after it ran."
+        ((${#timings[@]})) && printf '%s\n' "${timings[@]}"
         echo "run-all: total time $((SECONDS - start)) s"
     fi
     rm -rf "$logs"
@@ -40,7 +41,7 @@ section() {
 }
 finish_section() {
     if [[ -n $current ]]; then
-        timings+=("$(printf '%-34s %5d s' "$current" $((SECONDS - section_start)))")
+        timings+=("$(printf '%-52s %5d s' "$current" $((SECONDS - section_start)))")
     fi
     current=""
 }

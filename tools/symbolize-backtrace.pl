@@ -32,22 +32,35 @@ sub code_ranges {
 }
 my @code = code_ranges($elf);
 
-# Where the address is in the kernel's source: the innermost (possibly inlined) frame.
+# "<function> at <file>:<line>" as llvm-symbolizer prints it, tidied: no column, no
+# legacy-mangling hash, and no " at <cgu>:0" for assembly, which has no line.
+sub tidy {
+    my ($frame) = @_;
+    $frame =~ s/^\s+//;
+    $frame =~ s/:\d+$//;
+    $frame =~ s/ at [^ ]*:0$//;
+    $frame =~ s/::h[0-9a-f]{16}( at |$)/$1/;
+    return $frame;
+}
+
+# Where the address is in the kernel's source: the innermost frame (the exact line, maybe
+# in an inlined function) and, if that was inlined, the function it was inlined into.
 sub symbolize {
     my ($pc) = @_;
     my $addr = hex($pc);
     return '' unless grep { $addr >= $_->[0] && $addr < $_->[1] } @code;
     open(my $out, '-|', $symbolizer, "--obj=$elf", '--pretty-print', '--relativenames', $pc)
         or return '';
-    my $first = <$out>;
+    my @frames = grep { /\S/ } <$out>;
     close($out);
-    return '' unless defined $first;
-    chomp $first;
-    return '' if $first =~ /^\?\?/;
-    $first =~ s/:\d+$//;          # drop the column: "<function> at <file>:<line>"
-    $first =~ s/ at [^ ]*:0$//;    # assembly has no line: the function alone
-    $first =~ s/::h[0-9a-f]{16}( at |$)/$1/;    # the legacy mangling's hash says nothing
-    return " $first";
+    chomp @frames;
+    return '' if !@frames || $frames[0] =~ /^\?\?/;
+    my $where = ' ' . tidy($frames[0]);
+    if (@frames > 1 && $frames[-1] =~ /\(inlined by\) (.*)/) {
+        my ($outer) = tidy($1) =~ /^(.*?)(?: at |$)/;
+        $where .= " (inlined into $outer)";
+    }
+    return $where;
 }
 
 my $line = '';    # the current line as far as it has been printed

@@ -1,8 +1,9 @@
 //! The kernel's portable pieces, tested on the host with `cargo test -p kernel`:
-//! exception-syndrome decoding, the `RESULT` JSON writer, the cross-core job mailbox, translation-table building and
+//! exception-syndrome decoding, the workload region's PTE / swap-entry encoding, the `RESULT` JSON writer, the cross-core job mailbox, translation-table building and
 //! the kernel's memory map plan. No hardware access here; `main.rs` holds the glue.
 #![cfg_attr(target_os = "none", no_std)]
 
+pub mod anon_pte;
 pub mod esr;
 pub mod json;
 pub mod mailbox;

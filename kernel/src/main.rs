@@ -13,13 +13,21 @@ mod console;
 #[cfg(target_os = "none")]
 mod drivers;
 #[cfg(target_os = "none")]
+mod fault;
+#[cfg(target_os = "none")]
 mod mem;
 #[cfg(target_os = "none")]
 mod panic;
 #[cfg(target_os = "none")]
 mod percpu;
 #[cfg(target_os = "none")]
+mod reclaim;
+#[cfg(target_os = "none")]
 mod scenario;
+#[cfg(target_os = "none")]
+mod vm;
+#[cfg(target_os = "none")]
+mod workload;
 
 #[cfg(not(target_os = "none"))]
 fn main() {

@@ -19,8 +19,9 @@ static HEAP: LockedHeap = LockedHeap::empty();
 /// The physical frame allocator (one zone, like Linux's ZONE_NORMAL).
 pub static FRAMES: spin::Mutex<Option<Zone>> = spin::Mutex::new(None);
 
-/// Heap size: 1/16 of usable memory, at most this.
-const HEAP_MAX: u64 = 16 << 20;
+/// Heap size: 1/16 of usable memory, at most this. Reclaim's metadata (swap map and
+/// zram slot table, ~90 bytes per page of twice the RAM) lives on the heap.
+const HEAP_MAX: u64 = 256 << 20;
 const PAGE: u64 = mm::addr::PAGE_SIZE as u64;
 
 /// Free regions: the usable ones plus room for the holes `init` cuts.

@@ -24,17 +24,17 @@ pub const MAIR_VALUE: u64 = 0xff | (0x04 << 8);
 /// temporary map that lets Rust run with caches on; never used in the final map.
 pub const EARLY_BLOCK_ATTRS: u64 = VALID | AF | SH_INNER | (MAIR_NORMAL_WB << ATTR_INDEX_SHIFT);
 
-const VALID: u64 = 1 << 0;
+pub(crate) const VALID: u64 = 1 << 0;
 /// Bit 1: table (levels 0-2) or page (level 3); clear for a block.
-const TABLE_OR_PAGE: u64 = 1 << 1;
-const ATTR_INDEX_SHIFT: u64 = 2;
+pub(crate) const TABLE_OR_PAGE: u64 = 1 << 1;
+pub(crate) const ATTR_INDEX_SHIFT: u64 = 2;
 /// AP[2]: read-only at EL1.
 const AP_RO: u64 = 1 << 7;
-const SH_INNER: u64 = 3 << 8;
-const AF: u64 = 1 << 10;
-const PXN: u64 = 1 << 53;
-const UXN: u64 = 1 << 54;
-const ADDR_MASK: u64 = 0x0000_ffff_ffff_f000;
+pub(crate) const SH_INNER: u64 = 3 << 8;
+pub(crate) const AF: u64 = 1 << 10;
+pub(crate) const PXN: u64 = 1 << 53;
+pub(crate) const UXN: u64 = 1 << 54;
+pub(crate) const ADDR_MASK: u64 = 0x0000_ffff_ffff_f000;
 /// The attribute bits a block keeps when split into pages.
 const LEAF_ATTRS: u64 = !ADDR_MASK & !(VALID | TABLE_OR_PAGE);
 
@@ -239,6 +239,21 @@ impl<'a> PageTables<'a> {
             }
             addr = chunk_end;
         }
+        Ok(())
+    }
+
+    /// Links a level-1 table that lives outside the pool (the workload region's, built
+    /// from the frame allocator by the caller) into root slot `index`. The slot must be
+    /// empty; the pool's own walks skip it (`translate` answers `None` there).
+    pub fn link_root_slot(&mut self, index: usize, table_address: u64) -> Result<(), PgError> {
+        let slot = self.pool[0]
+            .0
+            .get_mut(index)
+            .ok_or(PgError::BadRange { start: 0, end: 0 })?;
+        if *slot & VALID != 0 || table_address & !ADDR_MASK != 0 {
+            return Err(PgError::Corrupt { desc: *slot });
+        }
+        *slot = table_address | TABLE_OR_PAGE | VALID;
         Ok(())
     }
 

@@ -32,7 +32,15 @@ macro_rules! word_enum {
 
 word_enum!(
     /// What the kernel runs after boot (`scenario=`).
-    Scenario { Boot = "boot", Protect = "protect", Smp = "smp" }
+    Scenario {
+        Boot = "boot",
+        Protect = "protect",
+        Smp = "smp",
+        Reclaim = "reclaim",
+        Race = "race",
+        Oom = "oom",
+        Soak = "soak",
+    }
 );
 word_enum!(
     /// How the kernel powers off (`exit=`): semihosting carries the exit status to
@@ -67,6 +75,9 @@ pub struct CmdLine {
     pub soak_s: Option<u64>,
     /// Workload random seed, if given.
     pub seed: Option<u64>,
+    /// Workload accesses after the first touch of every page (`ops=`), if given:
+    /// the fixed amount of work of `scenario=reclaim|race|oom`.
+    pub ops: Option<u64>,
 }
 
 impl Default for CmdLine {
@@ -82,6 +93,7 @@ impl Default for CmdLine {
             ring_full: RingFull::New,
             soak_s: None,
             seed: None,
+            ops: None,
         }
     }
 }
@@ -97,6 +109,7 @@ word_enum!(
         RingFull = "ring_full",
         SoakS = "soak_s",
         Seed = "seed",
+        Ops = "ops",
     }
 );
 
@@ -212,6 +225,7 @@ impl CmdLine {
                 }
                 Key::SoakS => cmd.soak_s = Some(number(value).ok_or(bad(NUMBER))?),
                 Key::Seed => cmd.seed = Some(number(value).ok_or(bad(NUMBER))?),
+                Key::Ops => cmd.ops = Some(number(value).ok_or(bad(NUMBER))?),
             }
         }
         Ok(cmd)
@@ -232,14 +246,14 @@ mod tests {
         assert_eq!(cmd.kswapd_cpu, 1);
         assert_eq!(cmd.kcompressd_cpu.as_slice(), &[2]);
         assert_eq!(cmd.ring_full, RingFull::New);
-        assert_eq!((cmd.soak_s, cmd.seed), (None, None));
+        assert_eq!((cmd.soak_s, cmd.seed, cmd.ops), (None, None, None));
     }
 
     #[test]
     fn every_key_is_parsed() {
         let cmd = CmdLine::parse(
             "scenario=protect exit=semihosting reclaim=sync kswapd_cpu=3 \
-             kcompressd_cpu=0,5,2 ring_full=oldest soak_s=30 seed=18446744073709551615",
+             kcompressd_cpu=0,5,2 ring_full=oldest soak_s=30 seed=18446744073709551615 ops=7",
         )
         .unwrap();
         assert_eq!(cmd.scenario, Scenario::Protect);
@@ -250,6 +264,7 @@ mod tests {
         assert_eq!(cmd.ring_full, RingFull::Oldest);
         assert_eq!(cmd.soak_s, Some(30));
         assert_eq!(cmd.seed, Some(u64::MAX));
+        assert_eq!(cmd.ops, Some(7));
     }
 
     fn error(line: &str) -> String {
@@ -269,11 +284,12 @@ mod tests {
         );
         assert_eq!(
             error("scenario=bench"),
-            "bad value in command-line word \"scenario=bench\": expected boot|protect"
+            "bad value in command-line word \"scenario=bench\": expected \
+             boot|protect|smp|reclaim|race|oom|soak"
         );
         assert_eq!(
             error("exit=hlt"),
-            "bad value in command-line word \"exit=hlt\": expected semihosting|psci"
+            "bad value in command-line word \"exit=hlt\": expected semihosting|psci|reset"
         );
         for bad in [
             "kswapd_cpu=",
@@ -284,6 +300,7 @@ mod tests {
             "kcompressd_cpu=2,2",
             "kcompressd_cpu=0,1,2,3,4,5,6,7,8",
             "soak_s=1s",
+            "ops=1e6",
             "seed=18446744073709551616",
             "reclaim=SYNC",
             "ring_full=",

@@ -258,7 +258,7 @@ pub fn parse_result(output: &str) -> Result<Map<String, Value>, String> {
 }
 
 /// Panic backtrace lines (`backtrace #<n> pc=0x<16 hex>`), and whether qemu-run.sh
-/// appended `<function> at <file:line>` to each.
+/// appended `<function> at <file:line>` to each (and maybe `(inlined into <function>)`).
 pub fn backtrace_lines(output: &str) -> Vec<(&str, bool)> {
     output
         .lines()
@@ -273,8 +273,10 @@ pub fn backtrace_lines(output: &str) -> Vec<(&str, bool)> {
             if !pc.bytes().all(|b| b.is_ascii_hexdigit()) {
                 return None;
             }
+            let symbol = symbol.trim_end();
+            // "<function> at <file:line>", maybe followed by " (inlined into <function>)".
+            let symbol = symbol.split(" (inlined into ").next().unwrap_or(symbol);
             let symbolized = symbol
-                .trim_end()
                 .strip_prefix(' ')
                 .and_then(|s| s.rsplit_once(" at "))
                 .and_then(|(_, place)| place.rsplit_once(':'))
@@ -397,11 +399,11 @@ mod tests {
     fn backtrace_lines_tell_symbolized_from_raw() {
         let log = "backtrace #0 pc=0x0000000040081234 kernel::panic at kernel/src/panic.rs:42\n\
                    backtrace #1 pc=0x0000000040085678\r\n\
+                   backtrace #2 pc=0x0000000040085678 ec at kernel/src/esr.rs:89 (inlined into kernel::vm::f)\r\n\
+                   backtrace #3 pc=0x00000000400800d8 primary_entry\n\
                    not a backtrace #x pc=0x1\n";
-        let lines = backtrace_lines(log);
-        assert_eq!(lines.len(), 2);
-        assert!(lines[0].1);
-        assert!(!lines[1].1);
+        let symbolized: Vec<bool> = backtrace_lines(log).iter().map(|l| l.1).collect();
+        assert_eq!(symbolized, [true, false, true, false]);
     }
 
     #[test]

@@ -80,6 +80,41 @@ fn protect_el2_uboot() {
     });
 }
 
+/// `scenario=smp`: a job runs on every secondary core (woken by an SGI), a 10 ms sleep on
+/// the timer lasts at least 10 ms, and every secondary powers off with PSCI CPU_OFF.
+fn expect_smp(boot: Boot) {
+    let run = boot.run(&["scenario=smp"]);
+    let result = run.expect_pass("smp");
+    let secondaries = u64::from(boot.smp - 1);
+    if number(&run, &result, "cpus_online") != u64::from(boot.smp) {
+        run.fail("not every CPU came online");
+    }
+    if number(&run, &result, "jobs_ok") != secondaries {
+        run.fail("not every secondary ran its job");
+    }
+    if number(&run, &result, "cpus_offlined") != secondaries {
+        run.fail("not every secondary powered off");
+    }
+    if number(&run, &result, "sleep_10ms_ns") < 10_000_000 {
+        run.fail("a 10 ms sleep woke early");
+    }
+}
+
+#[test]
+fn smp_gic3_el1() {
+    expect_smp(Boot::default());
+}
+
+#[test]
+fn smp_8cpu_gic2_el2() {
+    expect_smp(Boot {
+        smp: 8,
+        gic: 2,
+        el2: true,
+        ..Boot::default()
+    });
+}
+
 #[test]
 fn unknown_command_line_key_is_refused() {
     let run = Boot::default().run(&["scenario=boot", "no_such_key=1"]);

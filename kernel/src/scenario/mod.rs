@@ -4,6 +4,7 @@
 
 mod boot;
 mod protect;
+mod reclaim;
 mod smp;
 
 use alloc::string::String;
@@ -29,6 +30,7 @@ pub fn run(info: &BootInfo<'_>) -> u32 {
         Scenario::Boot => boot::run(info),
         Scenario::Protect => protect::run(info),
         Scenario::Smp => smp::run(info),
+        Scenario::Reclaim | Scenario::Race | Scenario::Oom | Scenario::Soak => reclaim::run(info),
     }
 }
 

@@ -560,13 +560,19 @@ impl<'a, F: FrameSource, R: RelaxStrategy> Reclaim<'a, F, R> {
         let mut queued = 0;
         match queues {
             Some(queues) => {
+                // Rings pushed to in this batch (bit i = worker i): only those may
+                // need a wake-up; asking an untouched ring would spend its one wake-up
+                // per sleep on a worker that has nothing to do.
+                let mut pushed = 0u64;
                 for &ticket in &tickets[..nr_tickets] {
-                    if self.queue(reclaimer, queues, ticket, &mut freed) {
+                    if let Some(ring) = self.queue(reclaimer, queues, ticket, &mut freed) {
                         queued += 1;
+                        pushed |= 1u64.checked_shl(ring as u32).unwrap_or(u64::MAX);
                     }
                 }
                 for (i, producer) in queues.producers.iter_mut().enumerate() {
-                    if producer.wake_needed() {
+                    let touched = pushed & 1u64.checked_shl(i as u32).unwrap_or(u64::MAX) != 0;
+                    if touched && producer.wake_needed() {
                         reclaimer.stat.count(VmEvent::KcompressdWakeup);
                         (queues.wake)(i);
                     }
@@ -591,15 +597,15 @@ impl<'a, F: FrameSource, R: RelaxStrategy> Reclaim<'a, F, R> {
     }
 
     /// Queues one ticket to the compressor whose ring has the most room; when every
-    /// ring is full applies `ring_full`. True if the ticket was queued (the page is
-    /// in flight), false if kswapd stored it itself.
+    /// ring is full applies `ring_full`. The ring it was queued on (the page is in
+    /// flight), or None if kswapd stored it itself.
     fn queue<M: Mmu, W: FnMut(usize), const N: usize>(
         &self,
         reclaimer: &mut Reclaimer<'_, M>,
         queues: &mut Queues<'_, '_, R, W, N>,
         ticket: Ticket,
         freed: &mut PfnBatch,
-    ) -> bool {
+    ) -> Option<usize> {
         let Some((best, _)) = queues
             .producers
             .iter()
@@ -607,20 +613,20 @@ impl<'a, F: FrameSource, R: RelaxStrategy> Reclaim<'a, F, R> {
             .min_by_key(|(_, p)| p.len())
         else {
             self.writeout_into(reclaimer.compressor, reclaimer.stat, ticket, freed);
-            return false;
+            return None;
         };
         // Counted before the push: the worker may finish the ticket at once.
         self.in_flight.fetch_add(1, Ordering::Relaxed);
         if queues.producers[best].push(ticket).is_ok() {
             reclaimer.stat.count(VmEvent::KcompressdQueued);
-            return true;
+            return Some(best);
         }
         reclaimer.stat.count(VmEvent::KcompressdRingFull);
         match self.config.ring_full {
             RingFull::New => {
                 self.in_flight.fetch_sub(1, Ordering::Relaxed);
                 self.writeout_into(reclaimer.compressor, reclaimer.stat, ticket, freed);
-                false
+                None
             }
             RingFull::Oldest => {
                 let oldest = queues.queues[best].consumer.lock().pop();
@@ -636,7 +642,7 @@ impl<'a, F: FrameSource, R: RelaxStrategy> Reclaim<'a, F, R> {
                     self.writeout_into(reclaimer.compressor, reclaimer.stat, oldest, freed);
                     self.in_flight.fetch_sub(1, Ordering::Relaxed);
                 }
-                pushed
+                pushed.then_some(best)
             }
         }
     }

@@ -44,6 +44,19 @@ pub extern "C" fn exception_entry(kind: u64, frame: &mut TrapFrame) {
         irq::handle_irq();
         return;
     }
+    if ty == TYPE_SYNC && group == 0 && crate::vm::is_region_fault(frame.esr, frame.far) {
+        match region_fault(frame.far) {
+            Ok(()) => return,
+            // The workload runs under `probe::call`: the fault ends it there.
+            Err(crate::fault::FaultError::OutOfMemory) if probe::recover(frame) => return,
+            Err(e) => {
+                crate::panic::begin_fatal();
+                fatal_println!("\n*** workload region fault not resolved: {e:?}");
+                report(frame);
+                crate::panic::end_fatal()
+            }
+        }
+    }
     if ty == TYPE_SYNC && group < 2 && probe::recover(frame) {
         return;
     }
@@ -56,6 +69,77 @@ pub extern "C" fn exception_entry(kind: u64, frame: &mut TrapFrame) {
     );
     report(frame);
     crate::panic::end_fatal()
+}
+
+/// The FP/SIMD registers of the interrupted code. The vectors save only x0-x30, and a
+/// fault can hit any load or store, with live values in any vector register; the
+/// fault handler is ordinary Rust that may use them all (IRQs need no such save: they
+/// are taken only at `irq::take_pending`, which declares the clobbers).
+#[repr(C, align(16))]
+struct FpSimd {
+    q: [u128; 32],
+    fpsr: u64,
+    fpcr: u64,
+}
+
+/// Runs the workload region's fault handler with the interrupted FP/SIMD state saved
+/// around it. Nothing before the save may use a vector register: the caller only
+/// decodes integers, and this function does the save first.
+#[inline(never)]
+fn region_fault(far: u64) -> Result<(), crate::fault::FaultError> {
+    // Uninitialised on purpose: zeroing it would call `memset`, which may use vector
+    // registers before they are saved.
+    let mut state = core::mem::MaybeUninit::<FpSimd>::uninit();
+    let p = state.as_mut_ptr();
+    // SAFETY: stores the vector registers, FPSR and FPCR into `state` (16-byte aligned,
+    // 528 bytes: offsets 0..512 and 512, 520).
+    unsafe {
+        core::arch::asm!(
+            "stp q0, q1, [{p}, #0]", "stp q2, q3, [{p}, #32]",
+            "stp q4, q5, [{p}, #64]", "stp q6, q7, [{p}, #96]",
+            "stp q8, q9, [{p}, #128]", "stp q10, q11, [{p}, #160]",
+            "stp q12, q13, [{p}, #192]", "stp q14, q15, [{p}, #224]",
+            "stp q16, q17, [{p}, #256]", "stp q18, q19, [{p}, #288]",
+            "stp q20, q21, [{p}, #320]", "stp q22, q23, [{p}, #352]",
+            "stp q24, q25, [{p}, #384]", "stp q26, q27, [{p}, #416]",
+            "stp q28, q29, [{p}, #448]", "stp q30, q31, [{p}, #480]",
+            "mrs {t}, fpsr", "str {t}, [{p}, #512]",
+            "mrs {t}, fpcr", "str {t}, [{p}, #520]",
+            p = in(reg) p,
+            t = out(reg) _,
+            options(nostack),
+        )
+    };
+    let result = crate::fault::handle(far);
+    // SAFETY: loads back what the asm above stored. The caller-saved vector registers
+    // are declared written. v8-v15 are not: their low halves are callee-saved, so they
+    // already hold their entry values here (this function keeps no values of its own
+    // in vector registers), and declaring them would make the epilogue reload d8-d15,
+    // which zeroes the upper halves just restored.
+    unsafe {
+        core::arch::asm!(
+            "ldp q0, q1, [{p}, #0]", "ldp q2, q3, [{p}, #32]",
+            "ldp q4, q5, [{p}, #64]", "ldp q6, q7, [{p}, #96]",
+            "ldp q8, q9, [{p}, #128]", "ldp q10, q11, [{p}, #160]",
+            "ldp q12, q13, [{p}, #192]", "ldp q14, q15, [{p}, #224]",
+            "ldp q16, q17, [{p}, #256]", "ldp q18, q19, [{p}, #288]",
+            "ldp q20, q21, [{p}, #320]", "ldp q22, q23, [{p}, #352]",
+            "ldp q24, q25, [{p}, #384]", "ldp q26, q27, [{p}, #416]",
+            "ldp q28, q29, [{p}, #448]", "ldp q30, q31, [{p}, #480]",
+            "ldr {t}, [{p}, #512]", "msr fpsr, {t}",
+            "ldr {t}, [{p}, #520]", "msr fpcr, {t}",
+            p = in(reg) p,
+            t = out(reg) _,
+            out("v0") _, out("v1") _, out("v2") _, out("v3") _,
+            out("v4") _, out("v5") _, out("v6") _, out("v7") _,
+            out("v16") _, out("v17") _, out("v18") _, out("v19") _,
+            out("v20") _, out("v21") _, out("v22") _, out("v23") _,
+            out("v24") _, out("v25") _, out("v26") _, out("v27") _,
+            out("v28") _, out("v29") _, out("v30") _, out("v31") _,
+            options(nostack),
+        )
+    };
+    result
 }
 
 fn report(frame: &TrapFrame) {
@@ -135,7 +219,7 @@ pub mod probe {
     /// Saved state (x19-x30, SP) plus the fault, if any.
     #[repr(C)]
     struct Probe {
-        jmp: [u64; 13],
+        jmp: [u64; 21],
         fault: Option<Fault>,
     }
 
@@ -156,7 +240,7 @@ pub mod probe {
     ) -> Result<(), Fault> {
         let cpu = crate::percpu::this_cpu_id();
         let mut probe = Probe {
-            jmp: [0; 13],
+            jmp: [0; 21],
             fault: None,
         };
         ARMED[cpu].store(&raw mut probe, Ordering::Relaxed);

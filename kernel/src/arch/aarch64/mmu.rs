@@ -3,10 +3,11 @@
 //! from the link layout and the DTB. Owns TTBR0/TCR/MAIR/SCTLR and the table pool;
 //! what goes where in the map is `memmap`'s business, the descriptor format `pgtable`'s.
 
-use aarch64_cpu::registers::{SCTLR_EL1, TCR_EL1};
+use aarch64_cpu::registers::{ID_AA64MMFR1_EL1, SCTLR_EL1, TCR_EL1};
 use kernel::memmap::{self, KernelImage, Span};
 use kernel::pgtable::{self, PageTables, PgError, Table};
 use platform::{ArrayVec, Board, MAX_USABLE};
+use tock_registers::interfaces::Readable;
 
 use super::stack;
 
@@ -129,7 +130,7 @@ pub fn init(board: &Board<'_>, dtb: Span) -> Result<usize, PgError> {
 
     let params = MmuParams {
         mair: MAIR,
-        tcr: TCR,
+        tcr: TCR | hardware_af_bits(),
         ttbr0: tables.root_address(),
         sctlr: SCTLR_FINAL,
     };
@@ -145,6 +146,36 @@ pub fn init(board: &Board<'_>, dtb: Span) -> Result<usize, PgError> {
     }
     *TABLES.lock() = Some(tables);
     Ok(used)
+}
+
+/// TCR_EL1.HA where ID_AA64MMFR1_EL1.HAFDBS says the CPU updates the access flag
+/// itself (e.g. `-cpu max`): an access through a descriptor with AF clear then sets
+/// it in the table instead of raising an access-flag fault. Every kernel descriptor
+/// has AF set, so only the workload region (`vm`) sees a difference. Read on the boot
+/// CPU; QEMU's cores are all the same model.
+fn hardware_af_bits() -> u64 {
+    if ID_AA64MMFR1_EL1.read(ID_AA64MMFR1_EL1::HAFDBS) >= 1 {
+        TCR_EL1::HA::Enable.value
+    } else {
+        0
+    }
+}
+
+/// Whether the live map has hardware access-flag updates on.
+pub fn hardware_af() -> bool {
+    TCR_EL1.is_set(TCR_EL1::HA)
+}
+
+/// Links a table built outside the pool (the workload region's) into root slot
+/// `index`, and makes the new entry visible to every core's table walker (`dsb ishst`)
+/// before this core goes on (`isb`). The slot was empty: no TLB holds it.
+pub fn link_root_slot(index: usize, table_address: u64) -> Result<(), PgError> {
+    let mut live = TABLES.lock();
+    let tables = live.as_mut().ok_or(PgError::PoolExhausted { tables: 0 })?;
+    tables.link_root_slot(index, table_address)?;
+    // SAFETY: barriers only.
+    unsafe { core::arch::asm!("dsb ishst", "isb", options(nostack)) };
+    Ok(())
 }
 
 /// Calls `f(start, end, attr)` for each leaf of the live map (for the boot report).

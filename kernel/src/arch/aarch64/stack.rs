@@ -9,7 +9,10 @@ use super::MAX_CPUS;
 
 const GUARD_SIZE: usize = 4096;
 pub const KERNEL_STACK_SIZE: usize = 64 * 1024;
-pub const EXCEPTION_STACK_SIZE: usize = 16 * 1024;
+/// Workload page faults run here: direct reclaim (a batch of 32 plus compression)
+/// or a swap-in, with the interrupted FP/SIMD state saved; `exception_stack_used`
+/// reports the high-water mark (docs/reclaim-kernel.md).
+pub const EXCEPTION_STACK_SIZE: usize = 32 * 1024;
 const PROBE_STACK_SIZE: usize = 16 * 1024;
 
 /// One CPU's stacks, lowest address first: kernel stack guard page, kernel stack,
@@ -59,6 +62,20 @@ pub fn guards() -> impl Iterator<Item = Span> {
     (0..MAX_CPUS)
         .flat_map(move |cpu| [span(cpu_base(cpu)), span(cpu_base(cpu) + KERNEL_STACK_TOP)])
         .chain([span((&raw const PROBE_STACK) as usize)])
+}
+
+/// Bytes of CPU `cpu`'s exception stack ever written, judged from the lowest non-zero
+/// word (the stacks are never cleared, so this holds where RAM starts zeroed, as under
+/// QEMU; on a board it may over-report).
+pub fn exception_stack_used(cpu: usize) -> usize {
+    let low = cpu_base(cpu) + KERNEL_STACK_TOP + GUARD_SIZE;
+    let words = EXCEPTION_STACK_SIZE / 8;
+    // SAFETY: the exception stack is mapped read/write kernel memory; a volatile read of
+    // it races only with the owning core's pushes, which can only make it more used.
+    let first_used = (0..words)
+        .find(|&i| unsafe { ((low + i * 8) as *const u64).read_volatile() } != 0)
+        .unwrap_or(words);
+    (words - first_used) * 8
 }
 
 /// The stack (as `[low, high)`) holding `addr`, among every mapped stack: a backtrace

@@ -1,0 +1,318 @@
+//! Workloads: in-kernel tasks, one per core, touching their slice of the workload
+//! region (`vm`) in a pattern. Every page's content is `pagegen`'s page (index,
+//! version); a write bumps the version the workload keeps, a read checks every byte.
+//! Faults are the MMU's business: the workload just loads and stores. Owns the
+//! workload loop and the final check of every page; never touches PTEs except to
+//! read them (the refault pattern, the final check).
+
+use alloc::vec::Vec;
+use core::sync::atomic::Ordering;
+
+use kernel::anon_pte::AnonPte;
+use mm::addr::{PAGE_SIZE, Pfn};
+use mm::pagegen::PageGen;
+use mm::reclaim::swap::{SwapEntry, SwapState};
+use mm::zram;
+
+use crate::arch::aarch64::exception::probe;
+use crate::arch::aarch64::{MAX_CPUS, timer};
+use crate::{fault, percpu, reclaim, vm};
+
+/// How a workload picks the next page after its first sequential pass.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pattern {
+    Sequential,
+    Random,
+    /// 80 % of accesses to a hot fifth of the pages.
+    HotCold,
+    /// Half the accesses go to a page reclaim has just queued or is compressing
+    /// (found by a short scan of the PTEs): faults on pages in writeback.
+    Refault,
+}
+
+/// One workload's assignment.
+#[derive(Clone, Copy, Debug)]
+pub struct Spec {
+    /// First page (index in the region) and number of pages.
+    pub first: usize,
+    pub pages: usize,
+    pub pattern: Pattern,
+    /// Accesses after the first pass over every page.
+    pub ops: u64,
+    /// Stop the accesses at this counter value (soak), if set.
+    pub deadline: Option<u64>,
+    pub write_pct: u64,
+    pub seed: u64,
+    pub generator: PageGen,
+}
+
+/// A page whose write an out-of-memory stop cut short: neither verified nor corrupt.
+const TORN: u32 = u32::MAX;
+
+/// What a workload did.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    /// Version of each page (0: never written).
+    pub versions: Vec<u32>,
+    pub accesses: u64,
+    /// Reads whose bytes were exact.
+    pub verified: u64,
+    pub corrupt: u64,
+    /// Stopped by an allocation that failed after direct reclaim.
+    pub oom: bool,
+    /// The page being written when the out-of-memory stop came, if any.
+    pub torn: Option<usize>,
+}
+
+struct Ctx {
+    spec: Spec,
+    out: Outcome,
+    /// The page a write is filling right now.
+    writing: Option<usize>,
+}
+
+/// A core's assignment and, once it ran, its outcome.
+type Slot = spin::Mutex<Option<(Spec, Option<Outcome>)>>;
+
+static SLOTS: [Slot; MAX_CPUS] = [const { spin::Mutex::new(None) }; MAX_CPUS];
+
+/// Leaves `spec` for the workload job that will run on `cpu`.
+pub fn assign(cpu: usize, spec: Spec) {
+    *SLOTS[cpu].lock() = Some((spec, None));
+}
+
+/// The outcome of the workload that ran on `cpu`, once.
+pub fn take_outcome(cpu: usize) -> Option<Outcome> {
+    SLOTS[cpu].lock().take().and_then(|(_, out)| out)
+}
+
+/// The job: runs the workload assigned to this core (`smp::run_on` or inline).
+pub fn job(_: usize) {
+    let cpu = percpu::this_cpu_id();
+    let Some(spec) = SLOTS[cpu].lock().as_ref().map(|(s, _)| *s) else {
+        return;
+    };
+    fault::prepare_this_cpu();
+    let mut ctx = Ctx {
+        spec,
+        out: Outcome {
+            versions: alloc::vec![0; spec.pages],
+            ..Outcome::default()
+        },
+        writing: None,
+    };
+    if run_guarded(&mut ctx).is_err() {
+        // Only an out-of-memory fault leaves through the probe (exception.rs); any
+        // other fault is fatal there.
+        ctx.out.oom = true;
+        if let Some(local) = ctx.writing {
+            ctx.out.versions[local] = TORN;
+            ctx.out.torn = Some(spec.first + local);
+        }
+    }
+    if let Some(slot) = SLOTS[cpu].lock().as_mut() {
+        slot.1 = Some(ctx.out);
+    }
+}
+
+/// Runs the loop under `probe::call`, so that an out-of-memory fault ends it.
+fn run_guarded(ctx: &mut Ctx) -> Result<(), probe::Fault> {
+    probe::call(body, core::ptr::from_mut(ctx) as usize, None)
+}
+
+extern "C" fn body(arg: usize) {
+    // SAFETY: `run_guarded` passes its `&mut Ctx`, live for the whole call.
+    let ctx = unsafe { &mut *(arg as *mut Ctx) };
+    ctx.run();
+}
+
+/// SplitMix64: the access sequence, fixed by the seed.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+impl Ctx {
+    fn run(&mut self) {
+        for local in 0..self.spec.pages {
+            self.write(local);
+        }
+        let mut rng = Rng(self.spec.seed);
+        let mut cursor = 0;
+        for n in 0..self.spec.ops {
+            if n % 256 == 0
+                && let Some(deadline) = self.spec.deadline
+                && timer::now_ticks() >= deadline
+            {
+                break;
+            }
+            let local = self.pick(&mut rng, &mut cursor);
+            if (rng.next() % 100) < self.spec.write_pct {
+                self.write(local);
+            } else {
+                self.read(local);
+            }
+        }
+    }
+
+    fn page(&self, local: usize) -> *mut [u8; PAGE_SIZE] {
+        vm::page_va(self.spec.first + local) as *mut [u8; PAGE_SIZE]
+    }
+
+    fn write(&mut self, local: usize) {
+        let version = self.out.versions[local].wrapping_add(1).max(1);
+        self.writing = Some(local);
+        // SAFETY: the page is in this workload's slice of the region, which nothing
+        // else reads or writes through the region; faults map it as needed.
+        let page = unsafe { &mut *self.page(local) };
+        self.spec
+            .generator
+            .fill((self.spec.first + local) as u64, version, page);
+        self.writing = None;
+        self.out.versions[local] = version;
+        self.out.accesses += 1;
+    }
+
+    fn read(&mut self, local: usize) {
+        let version = self.out.versions[local];
+        // SAFETY: as in `write`.
+        let page = unsafe { &*self.page(local) };
+        if self
+            .spec
+            .generator
+            .matches((self.spec.first + local) as u64, version, page)
+        {
+            self.out.verified += 1;
+        } else {
+            self.out.corrupt += 1;
+        }
+        self.out.accesses += 1;
+    }
+
+    fn pick(&self, rng: &mut Rng, cursor: &mut usize) -> usize {
+        let pages = self.spec.pages;
+        match self.spec.pattern {
+            Pattern::Sequential => {
+                *cursor = (*cursor + 1) % pages;
+                *cursor
+            }
+            Pattern::Random => rng.below(pages),
+            Pattern::HotCold => {
+                let hot = (pages / 5).max(1);
+                if rng.below(100) < 80 {
+                    rng.below(hot)
+                } else {
+                    hot + rng.below(pages - hot)
+                }
+            }
+            Pattern::Refault => {
+                let start = rng.below(pages);
+                if rng.below(2) == 0 {
+                    for step in 0..64 {
+                        let local = (start + step) % pages;
+                        if in_writeback(self.spec.first + local) {
+                            return local;
+                        }
+                    }
+                }
+                start
+            }
+        }
+    }
+}
+
+/// Whether page `index`'s PTE holds a swap entry whose frame is still queued or
+/// being compressed.
+fn in_writeback(index: usize) -> bool {
+    let (Some(pte), Some(sys)) = (vm::pte(index), reclaim::system()) else {
+        return false;
+    };
+    let AnonPte::Swap(bits) = AnonPte::decode(pte.load(Ordering::Relaxed)) else {
+        return false;
+    };
+    SwapEntry::from_bits(bits).is_some_and(|entry| {
+        matches!(
+            sys.policy.swap().state(entry),
+            Some(SwapState::Writeback(_) | SwapState::Compressing(_))
+        )
+    })
+}
+
+/// What the final check found.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Check {
+    pub verified: u64,
+    pub corrupt: u64,
+    /// Pages mapped, and pages left in writeback (the store refused them).
+    pub mapped: u64,
+    pub parked: u64,
+}
+
+#[repr(C, align(4096))]
+struct PageBuf([u8; PAGE_SIZE]);
+
+/// With every workload and daemon stopped: checks every written page of `outcome`
+/// (pages `first..`) wherever it is (mapped, in the store, parked in writeback).
+pub fn final_check(first: usize, outcome: &Outcome, generator: &PageGen) -> Check {
+    let mut check = Check::default();
+    let Some(sys) = reclaim::system() else {
+        return check;
+    };
+    let mut buf = alloc::boxed::Box::new(PageBuf([0; PAGE_SIZE]));
+    for (local, &version) in outcome.versions.iter().enumerate() {
+        let index = first + local;
+        let Some(pte) = vm::pte(index) else { continue };
+        let frame = |pfn: Pfn| {
+            // SAFETY: every core but this one is idle: the frame (mapped or parked)
+            // holds this page and nobody changes it; reached through the direct map.
+            unsafe { &*(pfn.page_address() as *const [u8; PAGE_SIZE]) }
+        };
+        let ok = match AnonPte::decode(pte.load(Ordering::Acquire)) {
+            AnonPte::Present { pa, .. } => {
+                check.mapped += 1;
+                version == TORN
+                    || generator.matches(index as u64, version, frame(Pfn::containing(pa)))
+            }
+            AnonPte::Swap(bits) => match SwapEntry::from_bits(bits)
+                .and_then(|entry| Some((entry, sys.policy.swap().state(entry)?)))
+            {
+                Some((entry, SwapState::Stored)) => {
+                    let loaded = sys
+                        .policy
+                        .store()
+                        .lock()
+                        .load(zram::SwapEntry(entry.index()), &mut buf.0);
+                    version == TORN
+                        || (loaded.is_ok() && generator.matches(index as u64, version, &buf.0))
+                }
+                Some((_, SwapState::Writeback(pfn))) => {
+                    check.parked += 1;
+                    version == TORN || generator.matches(index as u64, version, frame(pfn))
+                }
+                _ => false,
+            },
+            AnonPte::None => version == 0 || version == TORN,
+            AnonPte::Bad(_) => false,
+        };
+        if version == 0 || version == TORN {
+            continue;
+        }
+        if ok {
+            check.verified += 1;
+        } else {
+            check.corrupt += 1;
+        }
+    }
+    check
+}
