@@ -4,7 +4,7 @@
 use super::{BootInfo, print_result};
 use kernel::pgtable::MemAttr;
 
-use crate::arch::aarch64::{MAX_CPUS, gic, mmu};
+use crate::arch::aarch64::{MAX_CPUS, gic, mmu, timer};
 use crate::println;
 
 pub fn run(info: &BootInfo<'_>) -> u32 {
@@ -72,6 +72,10 @@ pub fn run(info: &BootInfo<'_>) -> u32 {
         "boot: {} of {} CPUs online",
         info.smp.online, info.smp.total
     );
+    // The virtual counter starts at 0 with the machine (QEMU: at start-up; on a board
+    // whenever the firmware left it), so this is time since reset up to the RESULT.
+    let uptime_us = timer::uptime().as_micros() as u64;
+    println!("boot: up {uptime_us} us since the counter started");
 
     print_result(|o| {
         o.str("scenario", "boot")?
@@ -82,7 +86,8 @@ pub fn run(info: &BootInfo<'_>) -> u32 {
             .str("psci", psci)?
             .str("console", console)?
             .uint("mem_usable_bytes", usable)?
-            .uint("frames_free", m.nr_free_pages)?;
+            .uint("frames_free", m.nr_free_pages)?
+            .uint("uptime_us", uptime_us)?;
         Ok(())
     });
     let runnable = info.smp.total.min(MAX_CPUS);
