@@ -4,6 +4,8 @@
 
 use core::fmt::{self, Write};
 
+use platform::write_json_string;
+
 /// A JSON object being written: `{` on creation, `}` on `finish`.
 pub struct Object<W: Write> {
     out: W,
@@ -21,7 +23,7 @@ impl<W: Write> Object<W> {
             self.out.write_char(',')?;
         }
         self.empty = false;
-        write_str(&mut self.out, key)?;
+        write_json_string(&mut self.out, key)?;
         self.out.write_char(':')
     }
 
@@ -56,7 +58,7 @@ impl<W: Write> Object<W> {
 
     pub fn str(&mut self, key: &str, value: &str) -> Result<&mut Self, fmt::Error> {
         self.key(key)?;
-        write_str(&mut self.out, value)?;
+        write_json_string(&mut self.out, value)?;
         Ok(self)
     }
 
@@ -65,23 +67,6 @@ impl<W: Write> Object<W> {
         self.out.write_char('}')?;
         Ok(self.out)
     }
-}
-
-/// Writes `s` as a JSON string literal (RFC 8259 escapes).
-pub fn write_str<W: Write>(out: &mut W, s: &str) -> fmt::Result {
-    out.write_char('"')?;
-    for c in s.chars() {
-        match c {
-            '"' => out.write_str("\\\"")?,
-            '\\' => out.write_str("\\\\")?,
-            '\n' => out.write_str("\\n")?,
-            '\r' => out.write_str("\\r")?,
-            '\t' => out.write_str("\\t")?,
-            c if (c as u32) < 0x20 => write!(out, "\\u{:04x}", c as u32)?,
-            c => out.write_char(c)?,
-        }
-    }
-    out.write_char('"')
 }
 
 #[cfg(test)]
