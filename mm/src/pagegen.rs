@@ -127,13 +127,13 @@ impl PageGen {
     /// The kind of page `index` at `version`.
     pub fn kind(&self, index: u64, version: u32) -> PageKind {
         let mut rng = self.rng(index, version);
-        self.mix.pick((rng.next() % 100) as u8)
+        self.mix.pick((rng.next_u64() % 100) as u8)
     }
 
     /// Writes page `index` at `version` into `page`; returns its kind.
     pub fn fill(&self, index: u64, version: u32, page: &mut [u8; PAGE_SIZE]) -> PageKind {
         let mut rng = self.rng(index, version);
-        let kind = self.mix.pick((rng.next() % 100) as u8);
+        let kind = self.mix.pick((rng.next_u64() % 100) as u8);
         fill_kind(kind, &mut rng, page);
         kind
     }
@@ -164,7 +164,7 @@ fn fill_kind(kind: PageKind, rng: &mut SplitMix64, page: &mut [u8; PAGE_SIZE]) {
         PageKind::Structured => fill_structured(rng, page),
         PageKind::Random => {
             for chunk in page.chunks_exact_mut(8) {
-                chunk.copy_from_slice(&rng.next().to_le_bytes());
+                chunk.copy_from_slice(&rng.next_u64().to_le_bytes());
             }
         }
     }
@@ -173,10 +173,10 @@ fn fill_kind(kind: PageKind, rng: &mut SplitMix64, page: &mut [u8; PAGE_SIZE]) {
 fn fill_same(rng: &mut SplitMix64, page: &mut [u8; PAGE_SIZE]) {
     // Common memset patterns first, then an arbitrary non-zero word.
     const PATTERNS: [u64; 3] = [u64::MAX, 0x0101_0101_0101_0101, 0xdead_beef_dead_beef];
-    let pick = rng.next();
+    let pick = rng.next_u64();
     let word = match (pick % 4) as usize {
         i @ 0..=2 => PATTERNS[i],
-        _ => rng.next() | 1,
+        _ => rng.next_u64() | 1,
     };
     for chunk in page.chunks_exact_mut(8) {
         chunk.copy_from_slice(&word.to_le_bytes());
@@ -214,7 +214,7 @@ fn fill_text(rng: &mut SplitMix64, page: &mut [u8; PAGE_SIZE]) {
     ];
     let mut pos = 0;
     while pos < PAGE_SIZE {
-        let r = rng.next();
+        let r = rng.next_u64();
         // Product of two uniform picks: a Zipf-like skew towards the first entries.
         let skewed = (((r & 0xff) * ((r >> 8) & 0xff)) >> 10) as usize;
         let token = if r & (1 << 40) != 0 {
@@ -253,11 +253,11 @@ fn fill_structured(rng: &mut SplitMix64, page: &mut [u8; PAGE_SIZE]) {
     // 64-byte heap objects: a vtable pointer (one of a few), a next pointer into the same
     // arena, an id that mostly counts up, a refcount, a small value, zero padding and a
     // second pointer; the mix of constants, near-constants and noise of real heaps.
-    let arena = 0xffff_8000_0000_0000u64 | ((rng.next() & 0xffff) << 20);
+    let arena = 0xffff_8000_0000_0000u64 | ((rng.next_u64() & 0xffff) << 20);
     let vtables = [0x4000u64, 0x4080, 0x4100, 0x4a40].map(|off| 0xffff_0000_1000_0000 | off);
-    let mut id = (rng.next() & 0xffff) as u32;
+    let mut id = (rng.next_u64() & 0xffff) as u32;
     for record in page.chunks_exact_mut(64) {
-        let r = rng.next();
+        let r = rng.next_u64();
         let next = arena + ((r & 0x3ff) << 5);
         id = id.wrapping_add(if r & 0x7000 == 0 {
             (r >> 16) as u32 & 0xff
@@ -297,13 +297,19 @@ const fn mix64(mut z: u64) -> u64 {
     z ^ (z >> 31)
 }
 
-/// SplitMix64: tiny, fast and good enough for content that only has to look realistic.
-struct SplitMix64(u64);
+/// SplitMix64: tiny, fast and good enough for content that only has to look realistic
+/// and for workloads' access sequences fixed by a seed (the kernel's and the harness's).
+pub struct SplitMix64(pub u64);
 
 impl SplitMix64 {
-    fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
         mix64(self.0)
+    }
+
+    /// A number in `0..n` (`n` > 0; the modulo bias is irrelevant for access patterns).
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next_u64() % n as u64) as usize
     }
 }
 

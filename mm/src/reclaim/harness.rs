@@ -23,7 +23,7 @@ use super::swap::{SwapEntry, SwapMap, SwapState};
 use crate::addr::{PAGE_SIZE, Pfn, PhysRange};
 use crate::frame::{Zone, ZoneConfig};
 use crate::lru::Lru;
-use crate::pagegen::{PageGen, PageMix};
+use crate::pagegen::{PageGen, PageMix, SplitMix64};
 use crate::ring::Ring;
 use crate::vmstat::{VmEvent, VmStat, VmStatSnapshot};
 use crate::zram::{self, Compressor, FrameSource, MmStat, ZramStore};
@@ -717,23 +717,6 @@ struct WorkloadResult {
     oom: bool,
 }
 
-/// SplitMix64: the workloads' access sequence, fixed by the seed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
-
 impl Workload<'_> {
     fn run(&self, ops: u64, stat: &crate::vmstat::CpuVmStat) -> WorkloadResult {
         let mut out = WorkloadResult {
@@ -748,7 +731,7 @@ impl Workload<'_> {
             compressor: &mut compressor,
             stat,
         };
-        let mut rng = Rng(self.seed);
+        let mut rng = SplitMix64(self.seed);
         let mut cursor = 0;
         for _ in 0..ops {
             let local = self.pick(&mut rng, &mut cursor);
@@ -761,7 +744,7 @@ impl Workload<'_> {
         out
     }
 
-    fn pick(&self, rng: &mut Rng, cursor: &mut usize) -> usize {
+    fn pick(&self, rng: &mut SplitMix64, cursor: &mut usize) -> usize {
         match self.pattern {
             Pattern::Sequential => {
                 *cursor = (*cursor + 1) % self.pages;
