@@ -6,7 +6,7 @@
 set -euo pipefail
 
 # The headline demo: what `./qemu-run.sh` with no kernel command line runs.
-DEFAULT_CMDLINE="scenario=boot"
+DEFAULT_CMDLINE="scenario=bench"
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 uboot_bin=/usr/lib/u-boot/qemu_arm64/u-boot.bin

@@ -2,26 +2,29 @@
 //! drives (the zone and LRU under the node lock, the compressed store, the swap map,
 //! the kcompressd rings), its `Mmu` over the workload region (`vm`), the store's frames
 //! from the zone, and the two daemons: kswapd on its core and kcompressd workers on
-//! theirs, each sleeping in WFI until an SGI says there is work. Owns those statics
-//! and the daemons' loops; the policy itself is `mm`'s, the PTEs `vm`'s.
+//! theirs, each sleeping in WFI until an SGI says there is work. Owns those statics,
+//! the daemons' loops and their busy times, and (for the benchmark) replacing the
+//! system between runs and emptying the region; the policy itself is `mm`'s, the PTEs
+//! `vm`'s.
 
 use alloc::boxed::Box;
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
 
+use kernel::anon_pte::AnonPte;
 use mm::addr::Pfn;
 use mm::frame::Zone;
 use mm::lru::Lru;
 use mm::reclaim::policy::{
     CompressorQueue, Mmu, Node, Queues, Reclaim, ReclaimConfig, Reclaimer, Ticket,
 };
-use mm::reclaim::swap::{SwapEntry, SwapMap};
+use mm::reclaim::swap::{Fault, SwapEntry, SwapMap, SwapState};
 use mm::ring::{Producer, Ring};
 use mm::vmstat::{CpuVmStat, VmStat};
 use mm::zram::{Compressor, FrameSource, ZramStore};
 use spin::relax::Spin;
 
-use crate::arch::aarch64::{MAX_CPUS, smp};
+use crate::arch::aarch64::{MAX_CPUS, smp, timer};
 use crate::{percpu, vm};
 
 /// kcompressd ring capacity: the patch's kfifo of 256 folios.
@@ -59,7 +62,9 @@ pub struct System {
     producers: spin::Mutex<Option<Vec<Producer<'static, Ticket, RING>>>>,
 }
 
-static SYSTEM: spin::Once<System> = spin::Once::new();
+/// The live system (leaked, never freed): `init` sets it, `switch_mode` replaces it
+/// between benchmark runs while no daemon or workload runs.
+static SYSTEM: AtomicPtr<System> = AtomicPtr::new(core::ptr::null_mut());
 /// An allocator saw free pages below `low` with kswapd asleep.
 static KSWAPD_PENDING: AtomicBool = AtomicBool::new(false);
 static STOP_KSWAPD: AtomicBool = AtomicBool::new(false);
@@ -78,9 +83,13 @@ pub struct Setup {
     pub mem_limit: u64,
 }
 
-/// Builds the reclaim system around `zone` (taken from `mem::FRAMES`). Once per boot.
+/// Builds the reclaim system around `zone` (taken from `mem::FRAMES`). Once per boot:
+/// a second call returns the live system.
 pub fn init(zone: Zone, setup: Setup) -> &'static System {
-    SYSTEM.call_once(|| {
+    if let Some(sys) = system() {
+        return sys;
+    }
+    publish({
         let node: &'static NodeLock = Box::leak(Box::new(NodeLock::new(Node {
             zone,
             lru: Lru::new(),
@@ -99,9 +108,20 @@ pub fn init(zone: Zone, setup: Setup) -> &'static System {
         let swap: &'static SwapMap<'static> = Box::leak(Box::new(
             SwapMap::new(words).unwrap_or_else(|e| panic!("swap map: {e:?}")),
         ));
+        System::with_rings(
+            Reclaim::new(node, store, swap, setup.config),
+            setup.kswapd_cpu,
+            setup.workers,
+        )
+    })
+}
+
+impl System {
+    /// A system around `policy` with one fresh ring per worker.
+    fn with_rings(policy: Policy, kswapd_cpu: Option<usize>, workers: Vec<usize>) -> System {
         let mut producers = Vec::new();
         let mut queues = Vec::new();
-        for _ in &setup.workers {
+        for _ in &workers {
             let ring: &'static Ring<Ticket, RING> = Box::leak(Box::new(Ring::new()));
             // A fresh ring: the first split succeeds.
             let Ok((producer, consumer)) = ring.split() else {
@@ -111,22 +131,106 @@ pub fn init(zone: Zone, setup: Setup) -> &'static System {
             queues.push(CompressorQueue::new(consumer));
         }
         System {
-            policy: Reclaim::new(node, store, swap, setup.config),
-            kswapd_cpu: setup.kswapd_cpu,
-            workers: setup.workers,
+            policy,
+            kswapd_cpu,
+            workers,
             queues: Box::leak(queues.into_boxed_slice()),
             producers: spin::Mutex::new(Some(producers)),
         }
-    })
+    }
+}
+
+fn publish(sys: System) -> &'static System {
+    let sys: &'static mut System = Box::leak(Box::new(sys));
+    // Release: the system's contents before any core that loads the pointer.
+    SYSTEM.store(sys, Ordering::Release);
+    sys
+}
+
+/// Replaces the live system by one in `config` with `workers`, over the same zone,
+/// LRU, store and swap map (the benchmark's next run). Call with no daemon or
+/// workload running and the region emptied by `release_region`.
+pub fn switch_mode(
+    config: ReclaimConfig,
+    kswapd_cpu: Option<usize>,
+    workers: Vec<usize>,
+) -> Option<&'static System> {
+    let old = system()?;
+    let p = &old.policy;
+    Some(publish(System::with_rings(
+        Reclaim::new(p.node(), p.store(), p.swap(), config),
+        kswapd_cpu,
+        workers,
+    )))
+}
+
+/// Empties pages `0..pages` of the region: frees every mapped frame (off the LRU),
+/// every stored slot and every page parked in writeback; PTEs become empty. Call with
+/// no daemon or workload running. Returns the pages it could not release (0 when the
+/// protocol held).
+pub fn release_region(pages: usize) -> u64 {
+    let Some(sys) = system() else { return 0 };
+    let policy = &sys.policy;
+    let mut stuck = 0;
+    for index in 0..pages {
+        let Some(pte) = vm::pte(index) else { continue };
+        let released = match AnonPte::decode(pte.load(Ordering::Acquire)) {
+            AnonPte::None => true,
+            AnonPte::Present { pa, .. } => {
+                pte.store(0, Ordering::Release);
+                vm::flush_tlb_page(vm::page_va(index));
+                let pfn = Pfn::containing(pa);
+                let mut node = policy.node().lock();
+                let Node { zone, lru } = &mut *node;
+                let off_lru = lru.del(zone, pfn).is_ok();
+                if let Some(page) = zone.page_mut(pfn) {
+                    page.set_owner(0);
+                }
+                off_lru && zone.free_pages(pfn, 0).is_ok()
+            }
+            AnonPte::Swap(bits) => {
+                pte.store(0, Ordering::Release);
+                SwapEntry::from_bits(bits).is_some_and(|entry| release_entry(sys, entry))
+            }
+            AnonPte::Bad(_) => false,
+        };
+        stuck += u64::from(!released);
+    }
+    stuck
+}
+
+/// Frees a swap entry nobody will fault on again: its slot, or its parked frame.
+fn release_entry(sys: &System, entry: SwapEntry) -> bool {
+    let policy = &sys.policy;
+    let parked = match policy.swap().state(entry) {
+        Some(SwapState::Writeback(pfn)) => Some(pfn),
+        _ => None,
+    };
+    match policy.swap().fault(entry) {
+        Fault::SwapIn => {
+            let freed = policy
+                .store()
+                .lock()
+                .free(mm::zram::SwapEntry(entry.index()))
+                .is_ok();
+            freed && policy.swap().swap_in_done(entry).is_ok()
+        }
+        Fault::Rescued(pfn) if parked == Some(pfn) => {
+            policy.node().lock().zone.free_pages(pfn, 0).is_ok()
+        }
+        _ => false,
+    }
 }
 
 fn vec_leak<T: Clone>(len: usize, value: T) -> &'static mut [T] {
     Box::leak(alloc::vec![value; len].into_boxed_slice())
 }
 
-/// The system `init` built (`None` before).
+/// The live system (`None` before `init`).
 pub fn system() -> Option<&'static System> {
-    SYSTEM.get()
+    let sys = SYSTEM.load(Ordering::Acquire);
+    // SAFETY: non-null only once `publish` stored a leaked, never-freed `System`.
+    unsafe { sys.as_ref() }
 }
 
 /// This CPU's vmstat block.
@@ -140,7 +244,7 @@ pub fn this_cpu_stat() -> &'static CpuVmStat {
 /// Linux's `wakeup_kswapd()`: latch the request, then the SGI (kswapd re-checks the
 /// latch before every sleep, so a wake-up sent while it runs is not lost).
 pub fn wake_kswapd() {
-    if let Some(cpu) = SYSTEM.get().and_then(|s| s.kswapd_cpu) {
+    if let Some(cpu) = system().and_then(|s| s.kswapd_cpu) {
         KSWAPD_PENDING.store(true, Ordering::Release);
         smp::wake(cpu);
     }
@@ -152,7 +256,7 @@ pub struct KernelMmu;
 
 impl KernelMmu {
     fn owner_va(pfn: Pfn) -> Option<u64> {
-        let sys = SYSTEM.get()?;
+        let sys = system()?;
         let va = sys.policy.node().lock().zone.page(pfn)?.owner();
         (va != 0).then_some(va)
     }
@@ -170,7 +274,7 @@ impl Mmu for KernelMmu {
 
 /// Records that `va` maps `pfn` (the reverse map), before the PTE is written.
 pub fn set_rmap(pfn: Pfn, va: u64) {
-    if let Some(sys) = SYSTEM.get()
+    if let Some(sys) = system()
         && let Some(page) = sys.policy.node().lock().zone.page_mut(pfn)
     {
         page.set_owner(va);
@@ -180,7 +284,7 @@ pub fn set_rmap(pfn: Pfn, va: u64) {
 /// kswapd's job on its core: `balance_pgdat` to the high watermark, then sleep in WFI
 /// until an allocator's SGI, until `stop`.
 pub fn kswapd(_: usize) {
-    let Some(sys) = SYSTEM.get() else { return };
+    let Some(sys) = system() else { return };
     let stat = this_cpu_stat();
     let mut compressor = Box::new(Compressor::new());
     let mut producers = sys.producers.lock().take().unwrap_or_default();
@@ -196,8 +300,11 @@ pub fn kswapd(_: usize) {
         wake: |i: usize| kick_worker(workers, i),
     };
     while !STOP_KSWAPD.load(Ordering::Acquire) {
+        let start = timer::now_ticks();
         let balanced = sys.policy.balance_pgdat(&mut reclaimer, &mut queues);
-        if sys.policy.kswapd_try_to_sleep(balanced) {
+        let sleep = sys.policy.kswapd_try_to_sleep(balanced);
+        KSWAPD_BUSY.fetch_add(timer::now_ticks() - start, Ordering::Relaxed);
+        if sleep {
             smp::wait_until(None, || {
                 KSWAPD_PENDING.swap(false, Ordering::Acquire) || STOP_KSWAPD.load(Ordering::Acquire)
             });
@@ -208,14 +315,18 @@ pub fn kswapd(_: usize) {
 /// kcompressd worker `i`'s job: pop, compress, store, free; when the ring is empty,
 /// mark itself asleep (so kswapd's next push sends the SGI) and WFI.
 pub fn kcompressd(i: usize) {
-    let Some(sys) = SYSTEM.get() else { return };
+    let Some(sys) = system() else { return };
     let (Some(queue), Some(kick)) = (sys.queues.get(i), KICKS.get(i)) else {
         return;
     };
     let stat = this_cpu_stat();
     let mut compressor = Box::new(Compressor::new());
     loop {
-        if sys.policy.kcompressd_run(queue, &mut compressor, stat) > 0 {
+        let start = timer::now_ticks();
+        let done = sys.policy.kcompressd_run(queue, &mut compressor, stat);
+        KCOMPRESSD_BUSY.fetch_add(timer::now_ticks() - start, Ordering::Relaxed);
+        if done > 0 {
+            KCOMPRESSD_PAGES.fetch_add(done as u64, Ordering::Relaxed);
             continue;
         }
         if STOP_WORKERS.load(Ordering::Acquire) {
@@ -243,8 +354,39 @@ fn kick_worker(workers: &[usize], i: usize) {
     }
 }
 
-/// Starts kswapd and the workers on their cores.
+/// Timer ticks kswapd and the kcompressd workers (all together) spent outside WFI
+/// since the daemons started, and pages the workers took from their rings.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct DaemonTimes {
+    pub kswapd_busy: u64,
+    pub kcompressd_busy: u64,
+    pub kcompressd_pages: u64,
+}
+
+static KSWAPD_BUSY: AtomicU64 = AtomicU64::new(0);
+static KCOMPRESSD_BUSY: AtomicU64 = AtomicU64::new(0);
+static KCOMPRESSD_PAGES: AtomicU64 = AtomicU64::new(0);
+
+pub fn daemon_times() -> DaemonTimes {
+    DaemonTimes {
+        kswapd_busy: KSWAPD_BUSY.load(Ordering::Relaxed),
+        kcompressd_busy: KCOMPRESSD_BUSY.load(Ordering::Relaxed),
+        kcompressd_pages: KCOMPRESSD_PAGES.load(Ordering::Relaxed),
+    }
+}
+
+/// Starts kswapd and the workers on their cores (again after `stop_daemons`: the
+/// stop requests, wake-up latches and busy times start over).
 pub fn start_daemons(sys: &'static System) -> Result<Vec<smp::Ticket>, smp::RunError> {
+    for flag in [&STOP_KSWAPD, &STOP_WORKERS, &KSWAPD_PENDING]
+        .into_iter()
+        .chain(&KICKS)
+    {
+        flag.store(false, Ordering::Relaxed);
+    }
+    for time in [&KSWAPD_BUSY, &KCOMPRESSD_BUSY, &KCOMPRESSD_PAGES] {
+        time.store(0, Ordering::Relaxed);
+    }
     let mut tickets = Vec::new();
     for (i, &cpu) in sys.workers.iter().enumerate() {
         tickets.push(smp::run_on(cpu, "kcompressd", kcompressd, i)?);

@@ -1,21 +1,23 @@
 //! Workloads: in-kernel tasks, one per core, touching their slice of the workload
 //! region (`vm`) in a pattern. Every page's content is `pagegen`'s page (index,
 //! version); a write bumps the version the workload keeps, a read checks every byte.
-//! Faults are the MMU's business: the workload just loads and stores. Owns the
-//! workload loop and the final check of every page; never touches PTEs except to
-//! read them (the refault pattern, the final check).
+//! Faults are the MMU's business: the workload just loads and stores (it reads the
+//! PTE first only to time the faults that need a frame). Owns the workload loop, its
+//! fault-latency histogram and the final check of every page; never touches PTEs
+//! except to read them (the refault pattern, fault timing, the final check).
 
 use alloc::vec::Vec;
-use core::sync::atomic::Ordering;
+use core::sync::atomic::{AtomicU64, Ordering};
+use core::time::Duration;
 
 use kernel::anon_pte::AnonPte;
 use mm::addr::{PAGE_SIZE, Pfn};
-use mm::pagegen::PageGen;
+use mm::pagegen::{PageGen, SplitMix64};
 use mm::reclaim::swap::{SwapEntry, SwapState};
 use mm::zram;
 
 use crate::arch::aarch64::exception::probe;
-use crate::arch::aarch64::{MAX_CPUS, timer};
+use crate::arch::aarch64::{MAX_CPUS, smp, timer};
 use crate::{fault, percpu, reclaim, vm};
 
 /// How a workload picks the next page after its first sequential pass.
@@ -28,6 +30,13 @@ pub enum Pattern {
     /// Half the accesses go to a page reclaim has just queued or is compressing
     /// (found by a short scan of the PTEs): faults on pages in writeback.
     Refault,
+    /// `apps` equal working sets (a phone's apps): the foreground one takes every
+    /// access, uniformly over its pages; every `switch_every` accesses another app
+    /// (picked from the seed) comes to the foreground, refaulting what reclaim took.
+    Apps {
+        apps: usize,
+        switch_every: u64,
+    },
 }
 
 /// One workload's assignment.
@@ -44,6 +53,69 @@ pub struct Spec {
     pub write_pct: u64,
     pub seed: u64,
     pub generator: PageGen,
+    /// Paced: at most this many accesses per second, in bursts of `PACE_BURST` with
+    /// WFI in between. `None`: as fast as the core goes.
+    pub pace: Option<u64>,
+}
+
+/// Accesses per burst of a paced workload.
+const PACE_BURST: u64 = 64;
+
+/// Fault latencies in timer ticks: log-linear buckets (four per power of two, exact
+/// below 8), so percentiles are within 25 %; the maximum is exact.
+#[derive(Clone, Debug)]
+pub struct LatencyHist {
+    buckets: [u64; 256],
+    pub count: u64,
+    pub max: u64,
+}
+
+impl Default for LatencyHist {
+    fn default() -> Self {
+        LatencyHist {
+            buckets: [0; 256],
+            count: 0,
+            max: 0,
+        }
+    }
+}
+
+impl LatencyHist {
+    fn bucket(ticks: u64) -> usize {
+        if ticks < 8 {
+            return ticks as usize;
+        }
+        let e = 63 - ticks.leading_zeros() as u64;
+        (8 + (e - 3) * 4 + ((ticks >> (e - 2)) & 3)) as usize
+    }
+
+    /// The largest value bucket `i` holds.
+    fn upper(i: usize) -> u64 {
+        if i < 8 {
+            return i as u64;
+        }
+        let (e, sub) = ((i as u64 - 8) / 4 + 3, (i as u64 - 8) % 4);
+        ((4 + sub + 1) << (e - 2)) - 1
+    }
+
+    pub fn record(&mut self, ticks: u64) {
+        self.buckets[Self::bucket(ticks)] += 1;
+        self.count += 1;
+        self.max = self.max.max(ticks);
+    }
+
+    /// The `pct`-th percentile (bucket upper bound, at most the maximum), 0 if empty.
+    pub fn percentile(&self, pct: u64) -> u64 {
+        let rank = (self.count * pct).div_ceil(100).max(1);
+        let mut seen = 0;
+        for (i, &n) in self.buckets.iter().enumerate() {
+            seen += n;
+            if seen >= rank {
+                return Self::upper(i).min(self.max);
+            }
+        }
+        0
+    }
 }
 
 /// A page whose write an out-of-memory stop cut short: neither verified nor corrupt.
@@ -62,6 +134,10 @@ pub struct Outcome {
     pub oom: bool,
     /// The page being written when the out-of-memory stop came, if any.
     pub torn: Option<usize>,
+    /// Latency of the faults that needed a frame (first touch, swap-in), in ticks.
+    pub faults: LatencyHist,
+    /// Counter ticks from the job's start to its end.
+    pub ticks: u64,
 }
 
 struct Ctx {
@@ -75,6 +151,14 @@ struct Ctx {
 type Slot = spin::Mutex<Option<(Spec, Option<Outcome>)>>;
 
 static SLOTS: [Slot; MAX_CPUS] = [const { spin::Mutex::new(None) }; MAX_CPUS];
+
+/// Accesses done so far by the workload on each core, for progress reports.
+static PROGRESS: [AtomicU64; MAX_CPUS] = [const { AtomicU64::new(0) }; MAX_CPUS];
+
+/// Accesses the workload on `cpu` has done so far (it is running or has run).
+pub fn progress(cpu: usize) -> u64 {
+    PROGRESS.get(cpu).map_or(0, |p| p.load(Ordering::Relaxed))
+}
 
 /// Leaves `spec` for the workload job that will run on `cpu`.
 pub fn assign(cpu: usize, spec: Spec) {
@@ -93,6 +177,8 @@ pub fn job(_: usize) {
         return;
     };
     fault::prepare_this_cpu();
+    PROGRESS[cpu].store(0, Ordering::Relaxed);
+    let start = timer::now_ticks();
     let mut ctx = Ctx {
         spec,
         out: Outcome {
@@ -110,6 +196,7 @@ pub fn job(_: usize) {
             ctx.out.torn = Some(spec.first + local);
         }
     }
+    ctx.out.ticks = timer::now_ticks() - start;
     if let Some(slot) = SLOTS[cpu].lock().as_mut() {
         slot.1 = Some(ctx.out);
     }
@@ -126,30 +213,14 @@ extern "C" fn body(arg: usize) {
     ctx.run();
 }
 
-/// SplitMix64: the access sequence, fixed by the seed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
-
 impl Ctx {
     fn run(&mut self) {
         for local in 0..self.spec.pages {
             self.write(local);
         }
-        let mut rng = Rng(self.spec.seed);
+        let mut rng = SplitMix64(self.spec.seed);
         let mut cursor = 0;
+        let (start, per_burst) = (timer::now_ticks(), self.spec.pace.map(burst_ticks));
         for n in 0..self.spec.ops {
             if n % 256 == 0
                 && let Some(deadline) = self.spec.deadline
@@ -157,8 +228,17 @@ impl Ctx {
             {
                 break;
             }
-            let local = self.pick(&mut rng, &mut cursor);
-            if (rng.next() % 100) < self.spec.write_pct {
+            if n % PACE_BURST == 0
+                && let Some(per_burst) = per_burst
+            {
+                let due = start + (n / PACE_BURST) * per_burst;
+                let now = timer::now_ticks();
+                if now < due {
+                    smp::sleep(timer::ticks_to_duration(due - now));
+                }
+            }
+            let local = self.pick(&mut rng, &mut cursor, n);
+            if (rng.next_u64() % 100) < self.spec.write_pct {
                 self.write(local);
             } else {
                 self.read(local);
@@ -170,7 +250,31 @@ impl Ctx {
         vm::page_va(self.spec.first + local) as *mut [u8; PAGE_SIZE]
     }
 
+    /// If page `local` has no frame (never touched, or swapped out), takes its fault
+    /// now with a one-byte load and records how long the fault took.
+    fn time_fault(&mut self, local: usize) {
+        let index = self.spec.first + local;
+        let needs_frame = vm::pte(index).is_some_and(|pte| {
+            matches!(
+                AnonPte::decode(pte.load(Ordering::Relaxed)),
+                AnonPte::None | AnonPte::Swap(_)
+            )
+        });
+        if needs_frame {
+            let start = timer::now_ticks();
+            // SAFETY: a page of this workload's slice (see `write`); a plain load.
+            unsafe { core::ptr::read_volatile(self.page(local) as *const u8) };
+            self.out.faults.record(timer::now_ticks() - start);
+        }
+    }
+
+    fn done_one(&mut self) {
+        self.out.accesses += 1;
+        PROGRESS[percpu::this_cpu_id()].store(self.out.accesses, Ordering::Relaxed);
+    }
+
     fn write(&mut self, local: usize) {
+        self.time_fault(local);
         let version = self.out.versions[local].wrapping_add(1).max(1);
         self.writing = Some(local);
         // SAFETY: the page is in this workload's slice of the region, which nothing
@@ -181,10 +285,11 @@ impl Ctx {
             .fill((self.spec.first + local) as u64, version, page);
         self.writing = None;
         self.out.versions[local] = version;
-        self.out.accesses += 1;
+        self.done_one();
     }
 
     fn read(&mut self, local: usize) {
+        self.time_fault(local);
         let version = self.out.versions[local];
         // SAFETY: as in `write`.
         let page = unsafe { &*self.page(local) };
@@ -197,10 +302,10 @@ impl Ctx {
         } else {
             self.out.corrupt += 1;
         }
-        self.out.accesses += 1;
+        self.done_one();
     }
 
-    fn pick(&self, rng: &mut Rng, cursor: &mut usize) -> usize {
+    fn pick(&self, rng: &mut SplitMix64, cursor: &mut usize, n: u64) -> usize {
         let pages = self.spec.pages;
         match self.spec.pattern {
             Pattern::Sequential => {
@@ -228,8 +333,20 @@ impl Ctx {
                 }
                 start
             }
+            Pattern::Apps { apps, switch_every } => {
+                let apps = apps.clamp(1, pages);
+                let set = pages / apps;
+                let switch = n / switch_every.max(1);
+                let foreground = SplitMix64(self.spec.seed ^ switch).below(apps);
+                foreground * set + rng.below(set)
+            }
         }
     }
+}
+
+/// Counter ticks between the starts of two bursts at `pace` accesses per second.
+fn burst_ticks(pace: u64) -> u64 {
+    timer::duration_to_ticks(Duration::from_secs(PACE_BURST)) / pace.max(1)
 }
 
 /// Whether page `index`'s PTE holds a swap entry whose frame is still queued or

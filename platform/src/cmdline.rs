@@ -40,6 +40,7 @@ word_enum!(
         Race = "race",
         Oom = "oom",
         Soak = "soak",
+        Bench = "bench",
     }
 );
 word_enum!(
@@ -78,6 +79,14 @@ pub struct CmdLine {
     /// Workload accesses after the first touch of every page (`ops=`), if given:
     /// the fixed amount of work of `scenario=reclaim|race|oom`.
     pub ops: Option<u64>,
+    /// `scenario=bench`: how many sync/async pairs to run (`bench_runs=`), if given.
+    pub bench_runs: Option<u64>,
+    /// `scenario=bench`: RAM the benchmark leaves to reclaim, in MiB (`bench_ram=`;
+    /// the rest is held back, like Linux's `mem=`), if given.
+    pub bench_ram: Option<u64>,
+    /// `scenario=bench`: paced workload, accesses per second in bursts with WFI in
+    /// between (`pace=`); absent: CPU-bound.
+    pub pace: Option<u64>,
 }
 
 impl Default for CmdLine {
@@ -94,6 +103,9 @@ impl Default for CmdLine {
             soak_s: None,
             seed: None,
             ops: None,
+            bench_runs: None,
+            bench_ram: None,
+            pace: None,
         }
     }
 }
@@ -110,6 +122,9 @@ word_enum!(
         SoakS = "soak_s",
         Seed = "seed",
         Ops = "ops",
+        BenchRuns = "bench_runs",
+        BenchRam = "bench_ram",
+        Pace = "pace",
     }
 );
 
@@ -226,6 +241,9 @@ impl CmdLine {
                 Key::SoakS => cmd.soak_s = Some(number(value).ok_or(bad(NUMBER))?),
                 Key::Seed => cmd.seed = Some(number(value).ok_or(bad(NUMBER))?),
                 Key::Ops => cmd.ops = Some(number(value).ok_or(bad(NUMBER))?),
+                Key::BenchRuns => cmd.bench_runs = Some(number(value).ok_or(bad(NUMBER))?),
+                Key::BenchRam => cmd.bench_ram = Some(number(value).ok_or(bad(NUMBER))?),
+                Key::Pace => cmd.pace = Some(number(value).ok_or(bad(NUMBER))?),
             }
         }
         Ok(cmd)
@@ -247,13 +265,18 @@ mod tests {
         assert_eq!(cmd.kcompressd_cpu.as_slice(), &[2]);
         assert_eq!(cmd.ring_full, RingFull::New);
         assert_eq!((cmd.soak_s, cmd.seed, cmd.ops), (None, None, None));
+        assert_eq!(
+            (cmd.bench_runs, cmd.bench_ram, cmd.pace),
+            (None, None, None)
+        );
     }
 
     #[test]
     fn every_key_is_parsed() {
         let cmd = CmdLine::parse(
             "scenario=protect exit=semihosting reclaim=sync kswapd_cpu=3 \
-             kcompressd_cpu=0,5,2 ring_full=oldest soak_s=30 seed=18446744073709551615 ops=7",
+             kcompressd_cpu=0,5,2 ring_full=oldest soak_s=30 seed=18446744073709551615 ops=7 \
+             bench_runs=3 bench_ram=64 pace=5000",
         )
         .unwrap();
         assert_eq!(cmd.scenario, Scenario::Protect);
@@ -265,6 +288,10 @@ mod tests {
         assert_eq!(cmd.soak_s, Some(30));
         assert_eq!(cmd.seed, Some(u64::MAX));
         assert_eq!(cmd.ops, Some(7));
+        assert_eq!(
+            (cmd.bench_runs, cmd.bench_ram, cmd.pace),
+            (Some(3), Some(64), Some(5000))
+        );
     }
 
     fn error(line: &str) -> String {
@@ -283,9 +310,9 @@ mod tests {
             "command-line key \"seed\" given twice (at \"seed=2\")"
         );
         assert_eq!(
-            error("scenario=bench"),
-            "bad value in command-line word \"scenario=bench\": expected \
-             boot|protect|smp|reclaim|race|oom|soak"
+            error("scenario=bechn"),
+            "bad value in command-line word \"scenario=bechn\": expected \
+             boot|protect|smp|reclaim|race|oom|soak|bench"
         );
         assert_eq!(
             error("exit=hlt"),
@@ -301,6 +328,8 @@ mod tests {
             "kcompressd_cpu=0,1,2,3,4,5,6,7,8",
             "soak_s=1s",
             "ops=1e6",
+            "pace=fast",
+            "bench_ram=64M",
             "seed=18446744073709551616",
             "reclaim=SYNC",
             "ring_full=",

@@ -2,6 +2,7 @@
 //! line. Each prints what it checks, ends with one `RESULT {json}` line (written with
 //! `kernel::json`) and returns the exit status (0 pass).
 
+mod bench;
 mod boot;
 mod protect;
 mod reclaim;
@@ -31,6 +32,7 @@ pub fn run(info: &BootInfo<'_>) -> u32 {
         Scenario::Protect => protect::run(info),
         Scenario::Smp => smp::run(info),
         Scenario::Reclaim | Scenario::Race | Scenario::Oom | Scenario::Soak => reclaim::run(info),
+        Scenario::Bench => bench::run(info),
     }
 }
 

@@ -169,6 +169,7 @@ pub fn run(info: &BootInfo<'_>) -> u32 {
                 write_pct: WRITE_PCT,
                 seed: seed ^ (w as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15),
                 generator,
+                pace: None,
             };
             (cpu, spec)
         })
