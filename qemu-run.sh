@@ -108,8 +108,10 @@ fi
 # --- Machine.
 machine="virt,gic-version=$gic"
 ((el2)) && machine+=",virtualization=on"
+# -no-reboot: a guest reset (exit=reset, PSCI SYSTEM_RESET) ends QEMU instead of
+# booting the kernel again in a loop.
 qemu=(qemu-system-aarch64 -machine "$machine" -cpu "$cpu" -smp "$smp" -m "$mem"
-    -nographic -nic none -semihosting)
+    -nographic -nic none -semihosting -no-reboot)
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
