@@ -36,14 +36,19 @@ fn check(expected: &mut u64, got: u64) {
     *expected += 1;
 }
 
-fn ours_single() {
-    let ring = Ring::<u64, 256>::new();
-    let (mut tx, mut rx) = ring.split().unwrap();
+/// One item per operation through any SPSC queue: a producer thread pushes 0..ITEMS
+/// (`push` gives false when full), this thread pops and checks the order (`pop` gives
+/// None when empty). Generic, so each queue's calls are inlined as if written out.
+fn single<P, C>(mut push: P, mut pop: C)
+where
+    P: FnMut(u64) -> bool + Send,
+    C: FnMut() -> Option<u64>,
+{
     thread::scope(|s| {
         s.spawn(move || {
             for i in 0..ITEMS {
                 let mut spins = 0;
-                while tx.push(i).is_err() {
+                while !push(i) {
                     wait(&mut spins);
                 }
             }
@@ -51,7 +56,7 @@ fn ours_single() {
         let mut expected = 0;
         let mut spins = 0;
         while expected < ITEMS {
-            match rx.pop() {
+            match pop() {
                 Some(v) => {
                     spins = 0;
                     check(&mut expected, v);
@@ -60,6 +65,12 @@ fn ours_single() {
             }
         }
     });
+}
+
+fn ours_single() {
+    let ring = Ring::<u64, 256>::new();
+    let (mut tx, mut rx) = ring.split().unwrap();
+    single(move |i| tx.push(i).is_ok(), move || rx.pop());
 }
 
 fn ours_batch() {
@@ -105,27 +116,7 @@ fn ours_batch() {
 
 fn rtrb_single() {
     let (mut tx, mut rx) = rtrb::RingBuffer::<u64>::new(256);
-    thread::scope(|s| {
-        s.spawn(move || {
-            for i in 0..ITEMS {
-                let mut spins = 0;
-                while tx.push(i).is_err() {
-                    wait(&mut spins);
-                }
-            }
-        });
-        let mut expected = 0;
-        let mut spins = 0;
-        while expected < ITEMS {
-            match rx.pop() {
-                Ok(v) => {
-                    spins = 0;
-                    check(&mut expected, v);
-                }
-                Err(_) => wait(&mut spins),
-            }
-        }
-    });
+    single(move |i| tx.push(i).is_ok(), move || rx.pop().ok());
 }
 
 fn rtrb_batch() {
@@ -172,27 +163,7 @@ fn heapless_single() {
     // heapless holds N - 1 items: 255 here, against 256 for the others.
     let mut queue = heapless::spsc::Queue::<u64, 256>::new();
     let (mut tx, mut rx) = queue.split();
-    thread::scope(|s| {
-        s.spawn(move || {
-            for i in 0..ITEMS {
-                let mut spins = 0;
-                while tx.enqueue(i).is_err() {
-                    wait(&mut spins);
-                }
-            }
-        });
-        let mut expected = 0;
-        let mut spins = 0;
-        while expected < ITEMS {
-            match rx.dequeue() {
-                Some(v) => {
-                    spins = 0;
-                    check(&mut expected, v);
-                }
-                None => wait(&mut spins),
-            }
-        }
-    });
+    single(move |i| tx.enqueue(i).is_ok(), move || rx.dequeue());
 }
 
 fn bench_ring(c: &mut Criterion) {
