@@ -166,6 +166,10 @@ fi
 symbolizer="$sysroot_bin/llvm-symbolizer"
 [[ -x $symbolizer ]] || symbolizer=$(command -v llvm-symbolizer)
 
+# Piped input: QEMU hands the PL011 its first byte before the kernel runs, and the
+# kernel turning the UART's FIFO on drops it; lead with a newline (an empty line for
+# scenario=shell), so what is piped arrives whole.
+[[ -t 0 ]] || exec < <(printf '\n' && cat)
 set +e
 "${qemu[@]}" | perl "$root/tools/symbolize-backtrace.pl" "$symbolizer" "$elf_path"
 status=${PIPESTATUS[0]}

@@ -1,7 +1,8 @@
 //! The kernel console: the UART the DTB's `/chosen/stdout-path` names, behind
-//! `print!`/`println!` from any core. A spin lock keeps lines whole; the fatal path
-//! (`fatal_println!`) waits for it only briefly, then writes anyway, so a report from a
-//! core that faulted while another held the lock still comes out.
+//! `print!`/`println!` from any core, and polled input for the shell. A spin lock keeps
+//! lines whole; the fatal path (`fatal_println!`) waits for it only briefly, then
+//! writes anyway, so a report from a core that faulted while another held the lock
+//! still comes out.
 
 use core::fmt::{self, Write};
 
@@ -23,11 +24,7 @@ impl Uart {
     }
 
     /// A received byte, if one is waiting (polled).
-    #[expect(
-        dead_code,
-        reason = "polled input for the interactive console (next issue)"
-    )]
-    pub fn read_byte(&self) -> Option<u8> {
+    fn read_byte(&self) -> Option<u8> {
         match self {
             Uart::Pl011(u) => u.read_byte(),
             Uart::Ns16550(u) => u.read_byte(),
@@ -77,13 +74,10 @@ pub fn init(console: &platform::Console<'_>) {
     });
 }
 
-/// The console UART, for polled input.
-#[expect(
-    dead_code,
-    reason = "polled input for the interactive console (next issue)"
-)]
-pub fn uart() -> Option<&'static Uart> {
-    UART.get()
+/// A byte received on the console, if one is waiting (polled; no interrupt). Only the
+/// shell on CPU 0 reads.
+pub fn read_byte() -> Option<u8> {
+    UART.get().and_then(Uart::read_byte)
 }
 
 struct Writer<'a>(&'a Uart);

@@ -13,6 +13,7 @@ use kernel::anon_pte::{AnonPte, PTE_AF};
 use mm::addr::{PAGE_SIZE, Pfn};
 use mm::reclaim::policy::{Reclaimer, SwapIn, SwapInError};
 use mm::reclaim::swap::SwapEntry;
+use mm::trace::{self, Event, FaultKind};
 use mm::vmstat::VmEvent;
 use mm::zram::Compressor;
 
@@ -59,7 +60,7 @@ pub fn handle(far: u64) -> Result<(), FaultError> {
     let compressor = slot.as_deref_mut().ok_or(FaultError::NotReady)?;
     let stat = reclaim::this_cpu_stat();
     let mut reclaimer = Reclaimer {
-        mmu: KernelMmu,
+        mmu: KernelMmu::default(),
         compressor,
         stat,
     };
@@ -68,6 +69,7 @@ pub fn handle(far: u64) -> Result<(), FaultError> {
         let v = pte.load(Ordering::Acquire);
         match AnonPte::decode(v) {
             AnonPte::None => {
+                trace::emit(Event::PageFault(FaultKind::FirstTouch));
                 let pfn = policy
                     .alloc_page(&mut reclaimer, &mut reclaim::wake_kswapd, &mut throttle)
                     .map_err(|_| FaultError::OutOfMemory)?;
@@ -80,6 +82,7 @@ pub fn handle(far: u64) -> Result<(), FaultError> {
                 return Ok(());
             }
             AnonPte::Present { young: false, .. } => {
+                trace::emit(Event::PageFault(FaultKind::AccessFlag));
                 // Software access flag (no hardware AF update): this access makes the
                 // page young again. A failed CAS means reclaim got there: look again.
                 if pte
@@ -94,6 +97,7 @@ pub fn handle(far: u64) -> Result<(), FaultError> {
             // Another core's old TLB entry, or a fault that raced an AF update: retry.
             AnonPte::Present { young: true, .. } => return Ok(()),
             AnonPte::Swap(bits) => {
+                trace::emit(Event::PageFault(FaultKind::Swap));
                 let entry = SwapEntry::from_bits(bits).ok_or(FaultError::BadPte(v))?;
                 let mut map_it = |pfn: Pfn| map(pte, va, pfn);
                 match policy.do_swap_page(

@@ -1,6 +1,8 @@
 //! The kernel's portable pieces, tested on the host with `cargo test -p kernel`:
-//! exception-syndrome decoding, the workload region's PTE / swap-entry encoding, the `RESULT` JSON writer, the cross-core job mailbox, translation-table building and
-//! the kernel's memory map plan. No hardware access here; `main.rs` holds the glue.
+//! exception-syndrome decoding, the workload region's PTE / swap-entry encoding, the
+//! `RESULT` JSON writer, the cross-core job mailbox, translation-table building, the
+//! kernel's memory map plan, frame pacing and the console's line editor, parser and reports. No
+//! hardware access here; `main.rs` holds the glue.
 #![cfg_attr(target_os = "none", no_std)]
 
 pub mod anon_pte;
@@ -8,4 +10,6 @@ pub mod esr;
 pub mod json;
 pub mod mailbox;
 pub mod memmap;
+pub mod pace;
 pub mod pgtable;
+pub mod shell;

@@ -25,6 +25,8 @@ mod reclaim;
 #[cfg(target_os = "none")]
 mod scenario;
 #[cfg(target_os = "none")]
+mod trace;
+#[cfg(target_os = "none")]
 mod vm;
 #[cfg(target_os = "none")]
 mod workload;
@@ -130,6 +132,8 @@ extern "C" fn kmain(dtb_pa: usize, entry_el: u64) -> ! {
         panic::exit(panic::FATAL_STATUS)
     }
     let smp = smp::bring_up(board);
+    let cmdline = scenario::place(cmdline, board);
+    trace::init(mem.heap.end - mem.heap.start, cmdline.trace);
     let info = scenario::BootInfo {
         board,
         cmdline: &cmdline,

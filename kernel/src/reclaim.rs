@@ -20,15 +20,17 @@ use mm::reclaim::policy::{
 };
 use mm::reclaim::swap::{Fault, SwapEntry, SwapMap, SwapState};
 use mm::ring::{Producer, Ring};
-use mm::vmstat::{CpuVmStat, VmStat};
+use mm::trace::{self, Event};
+use mm::vmstat::{CpuVmStat, VmEvent, VmStat};
 use mm::zram::{Compressor, FrameSource, ZramStore};
 use spin::relax::Spin;
 
 use crate::arch::aarch64::{MAX_CPUS, smp, timer};
 use crate::{percpu, vm};
 
-/// kcompressd ring capacity: the patch's kfifo of 256 folios.
-pub const RING: usize = 256;
+/// kcompressd ring capacity: the largest `ring=`; the policy's `ring_size` (default
+/// the patch's kfifo of 256 folios) is how much of it kswapd uses.
+pub const RING: usize = platform::cmdline::MAX_RING as usize;
 
 pub type NodeLock = spin::mutex::Mutex<Node, Spin>;
 pub type Policy = Reclaim<'static, NodeFrames, Spin>;
@@ -245,14 +247,19 @@ pub fn this_cpu_stat() -> &'static CpuVmStat {
 /// latch before every sleep, so a wake-up sent while it runs is not lost).
 pub fn wake_kswapd() {
     if let Some(cpu) = system().and_then(|s| s.kswapd_cpu) {
+        trace::emit(Event::WakeupKswapd);
         KSWAPD_PENDING.store(true, Ordering::Release);
         smp::wake(cpu);
     }
 }
 
 /// The policy's page tables: the workload region, found from a frame through the
-/// owner slot of its page descriptor (the VA mapping it).
-pub struct KernelMmu;
+/// owner slot of its page descriptor (the VA mapping it). Remembers whether a PTE
+/// changed since the last shootdown, so `flush_tlb` broadcasts only when needed.
+#[derive(Default)]
+pub struct KernelMmu {
+    flush_pending: bool,
+}
 
 impl KernelMmu {
     fn owner_va(pfn: Pfn) -> Option<u64> {
@@ -264,11 +271,22 @@ impl KernelMmu {
 
 impl Mmu for KernelMmu {
     fn test_and_clear_young(&mut self, pfn: Pfn) -> bool {
-        Self::owner_va(pfn).is_some_and(|va| vm::test_and_clear_young(va, pfn))
+        let young = Self::owner_va(pfn).is_some_and(|va| vm::test_and_clear_young(va, pfn));
+        self.flush_pending |= young;
+        young
     }
 
     fn try_to_unmap(&mut self, pfn: Pfn, entry: SwapEntry) -> bool {
-        Self::owner_va(pfn).is_some_and(|va| vm::try_to_unmap(va, pfn, entry.to_bits()))
+        let unmapped =
+            Self::owner_va(pfn).is_some_and(|va| vm::try_to_unmap(va, pfn, entry.to_bits()));
+        self.flush_pending |= unmapped;
+        unmapped
+    }
+
+    fn flush_tlb(&mut self) {
+        if core::mem::take(&mut self.flush_pending) {
+            vm::flush_tlb_all();
+        }
     }
 }
 
@@ -289,7 +307,7 @@ pub fn kswapd(_: usize) {
     let mut compressor = Box::new(Compressor::new());
     let mut producers = sys.producers.lock().take().unwrap_or_default();
     let mut reclaimer = Reclaimer {
-        mmu: KernelMmu,
+        mmu: KernelMmu::default(),
         compressor: &mut compressor,
         stat,
     };
@@ -300,16 +318,37 @@ pub fn kswapd(_: usize) {
         wake: |i: usize| kick_worker(workers, i),
     };
     while !STOP_KSWAPD.load(Ordering::Acquire) {
+        trace::emit(Event::KswapdWake);
+        trace_sample(sys);
         let start = timer::now_ticks();
         let balanced = sys.policy.balance_pgdat(&mut reclaimer, &mut queues);
         let sleep = sys.policy.kswapd_try_to_sleep(balanced);
         KSWAPD_BUSY.fetch_add(timer::now_ticks() - start, Ordering::Relaxed);
         if sleep {
+            trace_sample(sys);
+            trace::emit(Event::KswapdSleep);
             smp::wait_until(None, || {
                 KSWAPD_PENDING.swap(false, Ordering::Acquire) || STOP_KSWAPD.load(Ordering::Acquire)
             });
         }
     }
+}
+
+/// When tracing is on, emits a `reclaim_sample` event: free frames, tickets queued in
+/// the kcompressd rings and `pgsteal_anon`, for the host's plots. kswapd samples at
+/// each wake-up and sleep; the scenarios' progress loops add one a second.
+pub fn trace_sample(sys: &System) {
+    if !trace::enabled() {
+        return;
+    }
+    let nr_free = sys.policy.node().lock().zone.nr_free_pages();
+    let ring_depth: usize = sys.queues.iter().map(|q| q.len()).sum();
+    trace::emit(Event::Sample {
+        nr_free: nr_free as u32,
+        ring_depth: ring_depth as u32,
+        // Modulo 2^32, as the event documents: the host takes differences.
+        pgsteal_anon: VMSTAT.read(VmEvent::PgStealAnon) as u32,
+    });
 }
 
 /// kcompressd worker `i`'s job: pop, compress, store, free; when the ring is empty,

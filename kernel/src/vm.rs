@@ -167,7 +167,25 @@ pub fn flush_tlb_page(va: u64) {
     };
 }
 
-/// `Mmu::test_and_clear_young` on the PTE at `va` mapping `pfn`.
+/// Invalidates every EL1 translation on every core and waits until no core can still
+/// use one (`flush_tlb_page`'s sequence with `tlbi vmalle1is`): the end of a reclaim
+/// batch, Linux's `try_to_unmap_flush()`. One broadcast for a batch of 32 pages
+/// instead of one per page; the kernel's own entries are refilled from the tables.
+pub fn flush_tlb_all() {
+    // SAFETY: TLB maintenance and barriers only.
+    unsafe {
+        asm!(
+            "dsb ishst",
+            "tlbi vmalle1is",
+            "dsb ish",
+            "isb",
+            options(nostack)
+        )
+    };
+}
+
+/// `Mmu::test_and_clear_young` on the PTE at `va` mapping `pfn`. The caller owes a
+/// `flush_tlb_all` (a TLB entry still holding AF = 1 hides accesses until then).
 pub fn test_and_clear_young(va: u64, pfn: Pfn) -> bool {
     let Some(pte) = pte_of_va(va) else {
         return false;
@@ -179,19 +197,16 @@ pub fn test_and_clear_young(va: u64, pfn: Pfn) -> bool {
             _ => return false,
         }
         match pte.compare_exchange(v, v & !PTE_AF, Ordering::Relaxed, Ordering::Relaxed) {
-            Ok(_) => {
-                // A TLB entry still holding AF = 1 would hide the next access.
-                flush_tlb_page(va);
-                return true;
-            }
+            Ok(_) => return true,
             Err(now) => v = now,
         }
     }
 }
 
 /// `Mmu::try_to_unmap`: the PTE at `va` goes from "maps `pfn`, not accessed" to the
-/// swap entry `bits`, then the TLB shootdown. Fails if the access flag is set (by an
-/// access-flag fault or by the hardware) or the PTE maps something else.
+/// swap entry `bits`; the caller owes a `flush_tlb_all` before anyone reads the frame.
+/// Fails if the access flag is set (by an access-flag fault or by the hardware) or
+/// the PTE maps something else.
 pub fn try_to_unmap(va: u64, pfn: Pfn, bits: u64) -> bool {
     let (Some(pte), Some(old), Some(new)) = (
         pte_of_va(va),
@@ -210,7 +225,6 @@ pub fn try_to_unmap(va: u64, pfn: Pfn, bits: u64) -> bool {
     {
         return false;
     }
-    flush_tlb_page(va);
     true
 }
 

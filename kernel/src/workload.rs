@@ -2,8 +2,8 @@
 //! region (`vm`) in a pattern. Every page's content is `pagegen`'s page (index,
 //! version); a write bumps the version the workload keeps, a read checks every byte.
 //! Faults are the MMU's business: the workload just loads and stores (it reads the
-//! PTE first only to time the faults that need a frame). Owns the workload loop, its
-//! fault-latency histogram and the final check of every page; never touches PTEs
+//! PTE first only to time the faults that need a frame, into `mm::latency`'s histogram).
+//! Owns the workload loop and the final check of every page; never touches PTEs
 //! except to read them (the refault pattern, fault timing, the final check).
 
 use alloc::vec::Vec;
@@ -11,7 +11,9 @@ use core::sync::atomic::{AtomicU64, Ordering};
 use core::time::Duration;
 
 use kernel::anon_pte::AnonPte;
+use kernel::pace::Pacer;
 use mm::addr::{PAGE_SIZE, Pfn};
+use mm::latency::LatencyHist;
 use mm::pagegen::{PageGen, SplitMix64};
 use mm::reclaim::swap::{SwapEntry, SwapState};
 use mm::zram;
@@ -53,70 +55,15 @@ pub struct Spec {
     pub write_pct: u64,
     pub seed: u64,
     pub generator: PageGen,
-    /// Paced: at most this many accesses per second, in bursts of `PACE_BURST` with
-    /// WFI in between. `None`: as fast as the core goes.
+    /// Paced: this many accesses per second (first touches included), in bursts of
+    /// `PACE_BURST` due on a fixed grid with WFI in between; a late burst drops the
+    /// slots it missed rather than catching up (`kernel::pace`). `None`: as fast as
+    /// the core goes.
     pub pace: Option<u64>,
 }
 
 /// Accesses per burst of a paced workload.
 const PACE_BURST: u64 = 64;
-
-/// Fault latencies in timer ticks: log-linear buckets (four per power of two, exact
-/// below 8), so percentiles are within 25 %; the maximum is exact.
-#[derive(Clone, Debug)]
-pub struct LatencyHist {
-    buckets: [u64; 256],
-    pub count: u64,
-    pub max: u64,
-}
-
-impl Default for LatencyHist {
-    fn default() -> Self {
-        LatencyHist {
-            buckets: [0; 256],
-            count: 0,
-            max: 0,
-        }
-    }
-}
-
-impl LatencyHist {
-    fn bucket(ticks: u64) -> usize {
-        if ticks < 8 {
-            return ticks as usize;
-        }
-        let e = 63 - ticks.leading_zeros() as u64;
-        (8 + (e - 3) * 4 + ((ticks >> (e - 2)) & 3)) as usize
-    }
-
-    /// The largest value bucket `i` holds.
-    fn upper(i: usize) -> u64 {
-        if i < 8 {
-            return i as u64;
-        }
-        let (e, sub) = ((i as u64 - 8) / 4 + 3, (i as u64 - 8) % 4);
-        ((4 + sub + 1) << (e - 2)) - 1
-    }
-
-    pub fn record(&mut self, ticks: u64) {
-        self.buckets[Self::bucket(ticks)] += 1;
-        self.count += 1;
-        self.max = self.max.max(ticks);
-    }
-
-    /// The `pct`-th percentile (bucket upper bound, at most the maximum), 0 if empty.
-    pub fn percentile(&self, pct: u64) -> u64 {
-        let rank = (self.count * pct).div_ceil(100).max(1);
-        let mut seen = 0;
-        for (i, &n) in self.buckets.iter().enumerate() {
-            seen += n;
-            if seen >= rank {
-                return Self::upper(i).min(self.max);
-            }
-        }
-        0
-    }
-}
 
 /// A page whose write an out-of-memory stop cut short: neither verified nor corrupt.
 const TORN: u32 = u32::MAX;
@@ -138,6 +85,9 @@ pub struct Outcome {
     pub faults: LatencyHist,
     /// Counter ticks from the job's start to its end.
     pub ticks: u64,
+    /// Paced: bursts run and grid slots dropped because a burst started late.
+    pub bursts: u64,
+    pub bursts_missed: u64,
 }
 
 struct Ctx {
@@ -215,12 +165,17 @@ extern "C" fn body(arg: usize) {
 
 impl Ctx {
     fn run(&mut self) {
+        let mut pacer = self
+            .spec
+            .pace
+            .map(|pace| Pacer::new(timer::now_ticks(), burst_ticks(pace)));
         for local in 0..self.spec.pages {
+            Self::pace(&mut pacer, local as u64);
             self.write(local);
         }
+        let first = self.spec.pages as u64;
         let mut rng = SplitMix64(self.spec.seed);
         let mut cursor = 0;
-        let (start, per_burst) = (timer::now_ticks(), self.spec.pace.map(burst_ticks));
         for n in 0..self.spec.ops {
             if n % 256 == 0
                 && let Some(deadline) = self.spec.deadline
@@ -228,20 +183,27 @@ impl Ctx {
             {
                 break;
             }
-            if n % PACE_BURST == 0
-                && let Some(per_burst) = per_burst
-            {
-                let due = start + (n / PACE_BURST) * per_burst;
-                let now = timer::now_ticks();
-                if now < due {
-                    smp::sleep(timer::ticks_to_duration(due - now));
-                }
-            }
+            Self::pace(&mut pacer, first + n);
             let local = self.pick(&mut rng, &mut cursor, n);
             if (rng.next_u64() % 100) < self.spec.write_pct {
                 self.write(local);
             } else {
                 self.read(local);
+            }
+        }
+        if let Some(pacer) = pacer {
+            (self.out.bursts, self.out.bursts_missed) = (pacer.bursts(), pacer.missed());
+        }
+    }
+
+    /// Before access number `n`: at the start of a burst, wait for its grid slot.
+    fn pace(pacer: &mut Option<Pacer>, n: u64) {
+        if n.is_multiple_of(PACE_BURST)
+            && let Some(pacer) = pacer
+        {
+            let now = timer::now_ticks();
+            if let Some(due) = pacer.start_burst(now) {
+                smp::sleep(timer::ticks_to_duration(due - now));
             }
         }
     }

@@ -5,11 +5,13 @@
 
 pub mod addr;
 pub mod frame;
+pub mod latency;
 pub mod lru;
 pub mod page;
 pub mod pagegen;
 pub mod reclaim;
 pub mod ring;
 pub mod sync;
+pub mod trace;
 pub mod vmstat;
 pub mod zram;

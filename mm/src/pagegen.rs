@@ -1,6 +1,7 @@
 //! Deterministic page contents for tests, the reclaim harness and the kernel's workloads:
 //! a page is a pure function of (page index, version, seed), so anyone can regenerate it
-//! and check a swapped-in page byte for byte. No allocation, no state; owns no memory.
+//! and check a swapped-in page byte for byte. No allocation, no state; owns no memory
+//! (a `PagePool` lives in memory its user lends).
 
 use crate::addr::PAGE_SIZE;
 
@@ -107,20 +108,92 @@ impl Default for PageMix {
     }
 }
 
-/// A page-content generator: a seed and a mix.
+/// A page-content generator: a seed, a mix, and optionally a pool of pre-generated
+/// pages to draw text, structured and random pages from.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub struct PageGen {
     seed: u64,
     mix: PageMix,
+    pool: Option<&'static PagePool>,
 }
+
+/// Pages of the kinds that are costly to generate (text, structured, random), made
+/// once: a pooled generator's page is one of them, chosen by (index, version), with a
+/// 16-byte stamp of (index, version) at its start. Filling or checking a page is then a
+/// copy or a compare, so a workload's own CPU per access stays small next to
+/// reclaim's, as an app's does (generating a page from scratch costs about as much as
+/// compressing it). Each page compresses like its pool page, so the mix's ratio holds.
+pub struct PagePool {
+    pages: &'static [[u8; PAGE_SIZE]],
+}
+
+/// Pool pages per pooled kind.
+pub const POOL_PAGES_PER_KIND: usize = 16;
+/// Kinds a pool holds, in this order.
+const POOLED: [PageKind; 3] = [PageKind::Text, PageKind::Structured, PageKind::Random];
+/// Pages a pool needs: `POOL_PAGES_PER_KIND` of each pooled kind.
+pub const POOL_PAGES: usize = POOLED.len() * POOL_PAGES_PER_KIND;
+const STAMP: usize = 16;
+
+impl PagePool {
+    /// Fills `pages` (exactly `POOL_PAGES` of them) from `seed`. `None` for another
+    /// length.
+    pub fn generate(seed: u64, pages: &'static mut [[u8; PAGE_SIZE]]) -> Option<PagePool> {
+        if pages.len() != POOL_PAGES {
+            return None;
+        }
+        for (i, page) in pages.iter_mut().enumerate() {
+            let kind = POOLED[i / POOL_PAGES_PER_KIND];
+            fill_kind(
+                kind,
+                &mut SplitMix64(mix64(seed ^ mix64(i as u64 ^ 0x9001))),
+                page,
+            );
+        }
+        Some(PagePool { pages })
+    }
+
+    fn page(&self, kind: PageKind, pick: u64) -> Option<&[u8; PAGE_SIZE]> {
+        let k = POOLED.iter().position(|&p| p == kind)?;
+        self.pages
+            .get(k * POOL_PAGES_PER_KIND + (pick % POOL_PAGES_PER_KIND as u64) as usize)
+    }
+}
+
+impl core::fmt::Debug for PagePool {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "PagePool({} pages)", self.pages.len())
+    }
+}
+
+impl PartialEq for PagePool {
+    fn eq(&self, other: &Self) -> bool {
+        core::ptr::eq(self.pages, other.pages)
+    }
+}
+
+impl Eq for PagePool {}
 
 impl PageGen {
     /// `None` when the mix's shares do not sum to 100.
     pub const fn new(seed: u64, mix: PageMix) -> Option<PageGen> {
         if mix.is_valid() {
-            Some(PageGen { seed, mix })
+            Some(PageGen {
+                seed,
+                mix,
+                pool: None,
+            })
         } else {
             None
+        }
+    }
+
+    /// The same generator drawing text, structured and random pages from `pool`
+    /// (different contents, same kinds and compressibility).
+    pub const fn with_pool(self, pool: &'static PagePool) -> PageGen {
+        PageGen {
+            pool: Some(pool),
+            ..self
         }
     }
 
@@ -134,15 +207,45 @@ impl PageGen {
     pub fn fill(&self, index: u64, version: u32, page: &mut [u8; PAGE_SIZE]) -> PageKind {
         let mut rng = self.rng(index, version);
         let kind = self.mix.pick((rng.next_u64() % 100) as u8);
-        fill_kind(kind, &mut rng, page);
+        match self.pooled(kind, &mut rng) {
+            Some(source) => {
+                page.copy_from_slice(source);
+                page[..STAMP].copy_from_slice(&self.stamp(index, version));
+            }
+            None => fill_kind(kind, &mut rng, page),
+        }
         kind
     }
 
-    /// Whether `page` is exactly page `index` at `version`. Needs one page of stack.
+    /// Whether `page` is exactly page `index` at `version`. Needs one page of stack
+    /// (none for a pooled page: it is compared with its pool page in place).
     pub fn matches(&self, index: u64, version: u32, page: &[u8; PAGE_SIZE]) -> bool {
+        let mut rng = self.rng(index, version);
+        let kind = self.mix.pick((rng.next_u64() % 100) as u8);
+        if let Some(source) = self.pooled(kind, &mut rng) {
+            return page[..STAMP] == self.stamp(index, version) && page[STAMP..] == source[STAMP..];
+        }
         let mut expected = [0u8; PAGE_SIZE];
         self.fill(index, version, &mut expected);
         expected == *page
+    }
+
+    /// The pool page for a page of `kind`, if this generator has a pool holding `kind`.
+    fn pooled(&self, kind: PageKind, rng: &mut SplitMix64) -> Option<&'static [u8; PAGE_SIZE]> {
+        let pool: &'static PagePool = self.pool?;
+        if !POOLED.contains(&kind) {
+            return None;
+        }
+        pool.page(kind, rng.next_u64())
+    }
+
+    /// (index, version) as 16 bytes unique to this generator's seed.
+    fn stamp(&self, index: u64, version: u32) -> [u8; STAMP] {
+        let a = mix64(self.seed ^ mix64(index ^ mix64(u64::from(version) ^ 0x57a4)));
+        let mut out = [0u8; STAMP];
+        out[..8].copy_from_slice(&a.to_le_bytes());
+        out[8..].copy_from_slice(&mix64(a).to_le_bytes());
+        out
     }
 
     fn rng(&self, index: u64, version: u32) -> SplitMix64 {
@@ -360,6 +463,55 @@ mod tests {
                 _ => assert!(!same),
             }
         }
+    }
+
+    fn pool(seed: u64) -> &'static PagePool {
+        let pages = Box::leak(vec![[0u8; PAGE_SIZE]; POOL_PAGES].into_boxed_slice());
+        Box::leak(Box::new(PagePool::generate(seed, pages).unwrap()))
+    }
+
+    #[test]
+    fn a_pooled_generator_keeps_kinds_and_checks_every_byte() {
+        let plain = PageGen::new(9, PageMix::DEFAULT).unwrap();
+        let pooled = plain.with_pool(pool(9));
+        let mut page = [0u8; PAGE_SIZE];
+        for index in 0..300 {
+            let kind = pooled.fill(index, 5, &mut page);
+            assert_eq!(kind, plain.kind(index, 5));
+            assert!(pooled.matches(index, 5, &page));
+            assert!(!pooled.matches(index, 6, &page), "{kind:?}");
+            if matches!(kind, PageKind::Zero | PageKind::SameFilled) {
+                continue;
+            }
+            assert!(!pooled.matches(index + 1, 5, &page));
+            for byte in [0, STAMP, PAGE_SIZE - 1] {
+                page[byte] ^= 1;
+                assert!(!pooled.matches(index, 5, &page), "{kind:?} byte {byte}");
+                page[byte] ^= 1;
+            }
+        }
+        assert!(
+            PagePool::generate(1, Box::leak(vec![[0u8; PAGE_SIZE]; 3].into_boxed_slice()))
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn a_pooled_mix_compresses_like_a_generated_one() {
+        let ratio = |generator: PageGen| {
+            let mut compressor = crate::zram::Compressor::new();
+            let (mut orig, mut compressed) = (0usize, 0usize);
+            let mut page = [0u8; PAGE_SIZE];
+            for index in 0..2000 {
+                generator.fill(index, 1, &mut page);
+                orig += PAGE_SIZE;
+                compressed += compressor.compress(&page).compressed_len();
+            }
+            orig as f64 / compressed as f64
+        };
+        let plain = PageGen::new(3, PageMix::DEFAULT).unwrap();
+        let (a, b) = (ratio(plain), ratio(plain.with_pool(pool(3))));
+        assert!((a - b).abs() / a < 0.1, "generated {a:.2}, pooled {b:.2}");
     }
 
     #[test]

@@ -238,6 +238,29 @@ fn watermark_checks_follow_linux() {
 }
 
 #[test]
+fn watermark_scale_factor_is_a_sysctl_write() {
+    let ram = HostRam::new(16 * MIB as usize, 4 * MIB as usize);
+    let mut zone = zone(&[ram.range(0, 16 * MIB)]);
+    let cfg = |wsf| ZoneConfig {
+        min_free_kbytes: None,
+        watermark_scale_factor: wsf,
+    };
+    // 4072 managed pages: delta = max(127 / 4, 4072 * 1000 / 10000) = 407.
+    let wm = zone.set_config(cfg(1000)).unwrap();
+    assert_eq!((wm.min, wm.low, wm.high), (127, 534, 941));
+    assert_eq!(zone.watermarks(), wm);
+    for bad in [0, 3001] {
+        assert_eq!(
+            zone.set_config(cfg(bad)),
+            Err(ZoneInitError::BadWatermarkScaleFactor)
+        );
+        assert_eq!(zone.watermarks(), wm, "a refused write changes nothing");
+    }
+    let wm = zone.set_config(ZoneConfig::default()).unwrap();
+    assert_eq!((wm.min, wm.low, wm.high), (127, 158, 189));
+}
+
+#[test]
 fn high_order_watermark_needs_a_block_of_that_order() {
     let ram = HostRam::new(8 * MIB as usize, PAGE_SIZE);
     let mut zone = zone(&[ram.range(0, 8 * MIB)]);

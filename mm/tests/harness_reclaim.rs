@@ -2,7 +2,7 @@
 //! frame must be accounted for at the end, and reclaim must really have happened.
 #![cfg(not(loom))]
 
-use mm::pagegen::PageMix;
+use mm::pagegen::{PageKind, PageMix};
 use mm::reclaim::harness::{self, HarnessConfig, HarnessReport, Pattern};
 use mm::reclaim::policy::{ReclaimMode, RingFull};
 use mm::vmstat::VmEvent;
@@ -110,10 +110,19 @@ fn harness_rejects_bad_command_lines() {
     assert!(HarnessConfig::parse(["mode=fast"]).is_err());
     assert!(HarnessConfig::parse(["colour=blue"]).is_err());
     assert!(HarnessConfig::parse(["ram=1024", "wss=1500"]).is_err());
-    assert!(HarnessConfig::parse(["ring=100"]).is_err());
+    assert!(HarnessConfig::parse(["ring=0"]).is_err());
+    assert!(HarnessConfig::parse(["ring=5000"]).is_err());
+    assert!(HarnessConfig::parse(["apps=4"]).is_err());
+    assert!(HarnessConfig::parse(["pattern=apps", "apps=0"]).is_err());
+    assert!(HarnessConfig::parse(["mix=pebbles"]).is_err());
     assert!(HarnessConfig::parse(["mix=50,50,0,0,1"]).is_err());
     let cfg = HarnessConfig::parse(["mode=sync", "ram=1024", "ring_full=oldest"]).unwrap();
     assert_eq!(cfg.mode, ReclaimMode::Sync);
     assert_eq!(cfg.ring_full, RingFull::Oldest);
     assert_eq!(cfg.wss_pages, 2048);
+    let cfg = HarnessConfig::parse(["ring=100", "mix=text", "pattern=apps", "apps=4"]).unwrap();
+    assert_eq!(cfg.ring_size, 100);
+    assert_eq!(cfg.mix, PageMix::only(PageKind::Text));
+    // 12 app switches of an app's pages (8192 / 4) after the launch.
+    assert_eq!(cfg.ops, 12 * 2048);
 }

@@ -10,13 +10,15 @@ use mm::addr::{PAGE_SIZE, Pfn, PhysRange};
 use mm::frame::{Zone, ZoneConfig};
 use mm::lru::Lru;
 use mm::reclaim::policy::{
-    Mmu, Node, Queues, Reclaim, ReclaimConfig, ReclaimMode, Reclaimer, RingFull, SwapIn, Ticket,
+    CompressorQueue, DEFAULT_RING_SIZE, Mmu, Node, Queues, Reclaim, ReclaimConfig, ReclaimMode,
+    Reclaimer, RingFull, SwapIn, Ticket,
 };
 use mm::reclaim::swap::{SwapEntry, SwapMap};
-use mm::ring::Producer;
+use mm::ring::{Producer, Ring};
 use mm::vmstat::{VmEvent, VmStat};
 use mm::zram::{Compressor, FrameSource, ZramStore};
 use spin::mutex::Mutex;
+use spin::relax::Spin;
 
 #[repr(C, align(4096))]
 struct HostPage([u8; PAGE_SIZE]);
@@ -40,6 +42,8 @@ impl Mmu for OldPages {
         }
         mapped
     }
+
+    fn flush_tlb(&mut self) {}
 }
 
 struct ZoneFrames<'a>(&'a Mutex<Node>);
@@ -86,6 +90,7 @@ fn reclaim_kswapd_balances_to_high_and_pages_come_back() {
         ReclaimConfig {
             mode: ReclaimMode::Sync,
             ring_full: RingFull::New,
+            ring_size: DEFAULT_RING_SIZE,
         },
     );
     let vmstat = VmStat::<1>::new();
@@ -164,4 +169,82 @@ fn reclaim_kswapd_balances_to_high_and_pages_come_back() {
         assert_eq!(page_byte(new), index);
     }
     assert_eq!(vmstat.snapshot().get(VmEvent::PswpIn), stolen);
+}
+
+#[test]
+fn ring_size_caps_what_kswapd_queues() {
+    let mut ram: Vec<HostPage> = (0..1100).map(|_| HostPage([0; PAGE_SIZE])).collect();
+    let range = PhysRange {
+        base: ram.as_mut_ptr() as u64,
+        size: (ram.len() * PAGE_SIZE) as u64,
+    };
+    // SAFETY: `ram` is ours and outlives the zone; only the zone hands out its frames.
+    let zone = unsafe { Zone::new(&[range], ZoneConfig::default()) }.unwrap();
+    let marks = zone.watermarks();
+    let node = Mutex::new(Node {
+        zone,
+        lru: Lru::new(),
+    });
+    let mut meta = vec![0u64; ZramStore::<ZoneFrames>::meta_words(2048)];
+    let store = Mutex::new(ZramStore::new(ZoneFrames(&node), &mut meta));
+    let words: Vec<AtomicU64> = (0..2048).map(|_| AtomicU64::new(0)).collect();
+    let swap = SwapMap::new(&words).unwrap();
+    let ring_size = 8;
+    let reclaim = Reclaim::new(
+        &node,
+        &store,
+        &swap,
+        ReclaimConfig {
+            mode: ReclaimMode::Async,
+            ring_full: RingFull::New,
+            ring_size,
+        },
+    );
+    let vmstat = VmStat::<1>::new();
+    let mut compressor = Compressor::new();
+    let mut reclaimer = Reclaimer {
+        mmu: OldPages::default(),
+        compressor: &mut compressor,
+        stat: vmstat.cpu(0).unwrap(),
+    };
+    while node.lock().zone.nr_free_pages() > marks.min + 1 {
+        let pfn = reclaim
+            .alloc_page(&mut reclaimer, &mut || {}, &mut || {})
+            .unwrap();
+        reclaimer.mmu.mapped.insert(pfn.0);
+        reclaim.lru_add_new(pfn);
+    }
+    // A ring of 64 slots with nobody popping: kswapd may fill only `ring_size` of
+    // them and must compress the rest itself (ring_full=new).
+    let ring = Ring::<Ticket, 64>::new();
+    let (producer, consumer) = ring.split().unwrap();
+    let mut producers = [producer];
+    let compressors = [CompressorQueue::<Spin, 64>::new(consumer)];
+    let mut wakeups = 0;
+    let mut queues = Queues {
+        producers: &mut producers,
+        queues: &compressors,
+        wake: |_: usize| wakeups += 1,
+    };
+    assert!(reclaim.balance_pgdat(&mut reclaimer, &mut queues));
+    assert_eq!(producers[0].len(), ring_size);
+    let stat = vmstat.snapshot();
+    assert_eq!(stat.get(VmEvent::KcompressdQueued), ring_size as u64);
+    assert!(stat.get(VmEvent::KcompressdRingFull) > 0);
+    assert_eq!(
+        stat.get(VmEvent::PswpOut) + ring_size as u64,
+        reclaimer.mmu.unmapped.len() as u64
+    );
+    assert_eq!(reclaim.in_flight(), ring_size);
+    // The worker finishes what was queued.
+    let mut worker = Compressor::new();
+    assert_eq!(
+        reclaim.kcompressd_run(&compressors[0], &mut worker, vmstat.cpu(0).unwrap()),
+        ring_size
+    );
+    assert_eq!(reclaim.in_flight(), 0);
+    assert_eq!(
+        vmstat.snapshot().get(VmEvent::PswpOut),
+        reclaimer.mmu.unmapped.len() as u64
+    );
 }

@@ -92,6 +92,36 @@ fn each_kind_round_trips_and_is_counted() {
 }
 
 #[test]
+fn take_empties_the_slot_and_expands_outside_the_store() {
+    let mut meta = vec![0u64; ZramStore::<HostFrames>::meta_words(SLOTS)];
+    let mut store = ZramStore::new(HostFrames::new(64), &mut meta);
+    let mut compressor = Compressor::new();
+    for (entry, kind) in PageKind::ALL.into_iter().enumerate() {
+        let page = page_of(kind, 7);
+        store_page(&mut store, &mut compressor, entry as u32, &page).unwrap();
+        let mut payload = [0u8; PAGE_SIZE];
+        let taken = store.take(SwapEntry(entry as u32), &mut payload).unwrap();
+        assert!(!store.contains(SwapEntry(entry as u32)), "{kind:?}");
+        let mut out = [0u8; PAGE_SIZE];
+        taken.expand(&payload, &mut out).unwrap();
+        assert_eq!(out, page, "{kind:?}");
+        // A bit flipped in the copied payload after the lock is caught too.
+        if !matches!(kind, PageKind::Zero | PageKind::SameFilled) {
+            payload[3] ^= 0x10;
+            assert_eq!(taken.expand(&payload, &mut out), Err(LoadError::Corrupt));
+        }
+    }
+    assert_eq!(
+        store.take(SwapEntry(0), &mut [0u8; PAGE_SIZE]).err(),
+        Some(LoadError::Empty)
+    );
+    let stat = store.mm_stat();
+    assert_eq!((stat.num_reads, stat.failed_reads), (6, 1));
+    assert_eq!((stat.orig_data_size, stat.mem_used_total), (0, 0));
+    assert_eq!(store.frames().outstanding(), 0);
+}
+
+#[test]
 fn slot_errors_are_reported() {
     let mut meta = vec![0u64; ZramStore::<HostFrames>::meta_words(4)];
     let mut store = ZramStore::new(HostFrames::new(8), &mut meta);

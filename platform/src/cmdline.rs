@@ -41,6 +41,7 @@ word_enum!(
         Oom = "oom",
         Soak = "soak",
         Bench = "bench",
+        Shell = "shell",
     }
 );
 word_enum!(
@@ -87,7 +88,24 @@ pub struct CmdLine {
     /// `scenario=bench`: paced workload, accesses per second in bursts with WFI in
     /// between (`pace=`); absent: CPU-bound.
     pub pace: Option<u64>,
+    /// Per-core event tracing from boot (`trace=on|off`, default off).
+    pub trace: bool,
+    /// Tickets a kcompressd ring holds at most (`ring=`, 1..=`MAX_RING`; the patch's
+    /// kfifo holds 256), if given.
+    pub ring: Option<u32>,
+    /// The zone's `watermark_scale_factor` (`watermark_scale_factor=`, 1..=3000 as in
+    /// Linux's sysctl), if given.
+    pub watermark_scale_factor: Option<u32>,
+    /// Workload page mix in percent (`mix=ZERO,SAME,TEXT,STRUCTURED,RANDOM`, summing
+    /// to 100), if given.
+    pub mix: Option<[u8; 5]>,
+    pub placement: Placement,
 }
+
+/// Largest `ring=`: the kernel's rings are built with this capacity.
+pub const MAX_RING: u32 = 1024;
+/// Linux's limit on `vm.watermark_scale_factor`.
+pub const MAX_WATERMARK_SCALE_FACTOR: u32 = 3000;
 
 impl Default for CmdLine {
     fn default() -> Self {
@@ -106,6 +124,11 @@ impl Default for CmdLine {
             bench_runs: None,
             bench_ram: None,
             pace: None,
+            trace: false,
+            ring: None,
+            watermark_scale_factor: None,
+            mix: None,
+            placement: Placement::Fixed,
         }
     }
 }
@@ -125,7 +148,23 @@ word_enum!(
         BenchRuns = "bench_runs",
         BenchRam = "bench_ram",
         Pace = "pace",
+        Trace = "trace",
+        Ring = "ring",
+        WatermarkScaleFactor = "watermark_scale_factor",
+        Mix = "mix",
+        Placement = "placement",
     }
+);
+word_enum!(
+    /// `trace=`.
+    OnOff { On = "on", Off = "off" }
+);
+word_enum!(
+    /// Where kswapd, kcompressd and the workload run (`placement=`): the CPUs the
+    /// command line names (`fixed`), or chosen from the DTB's `capacity-dmips-mhz` on
+    /// a big.LITTLE SoC (`capacity`, see `placement`; falls back to `fixed` when every
+    /// core is alike).
+    Placement { Fixed = "fixed", Capacity = "capacity" }
 );
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -199,54 +238,99 @@ fn cpu_list(value: &str) -> Option<ArrayVec<u32, MAX_KCOMPRESSD_CPUS>> {
     Some(cpus)
 }
 
+fn number_in(value: &str, range: core::ops::RangeInclusive<u32>) -> Option<u32> {
+    number(value)
+        .and_then(|n| u32::try_from(n).ok())
+        .filter(|n| range.contains(n))
+}
+
+/// Five percentages summing to 100.
+fn mix(value: &str) -> Option<[u8; 5]> {
+    let mut out = [0u8; 5];
+    let mut parts = value.split(',');
+    for slot in &mut out {
+        *slot = u8::try_from(number_in(parts.next()?, 0..=100)?).ok()?;
+    }
+    let sum: u32 = out.iter().map(|&p| u32::from(p)).sum();
+    (parts.next().is_none() && sum == 100).then_some(out)
+}
+
 impl CmdLine {
+    /// Parses a whole command line: every key at most once.
     pub fn parse(line: &str) -> Result<CmdLine, CmdLineError<'_>> {
         let mut cmd = CmdLine::default();
         let mut seen = [false; Key::ALL.len()];
         for word in line.split_ascii_whitespace() {
-            let err = |kind| CmdLineError { word, kind };
-            let (key, value) = word
-                .split_once('=')
-                .ok_or(err(CmdLineErrorKind::MissingEquals))?;
-            let key = Key::from_name(key).ok_or(err(CmdLineErrorKind::UnknownKey))?;
+            let key = cmd.set(word)?;
             if core::mem::replace(&mut seen[key as usize], true) {
-                return Err(err(CmdLineErrorKind::DuplicateKey));
-            }
-            let bad = |expected| err(CmdLineErrorKind::BadValue { expected });
-            const NUMBER: &str = "a decimal number";
-            match key {
-                Key::Scenario => {
-                    cmd.scenario = Scenario::from_name(value).ok_or(bad(Scenario::EXPECTED))?;
-                }
-                Key::Exit => {
-                    cmd.exit = ExitMethod::from_name(value).ok_or(bad(ExitMethod::EXPECTED))?;
-                }
-                Key::Reclaim => {
-                    cmd.reclaim =
-                        ReclaimMode::from_name(value).ok_or(bad(ReclaimMode::EXPECTED))?;
-                }
-                Key::RingFull => {
-                    cmd.ring_full = RingFull::from_name(value).ok_or(bad(RingFull::EXPECTED))?;
-                }
-                Key::KswapdCpu => {
-                    cmd.kswapd_cpu = number(value)
-                        .and_then(|n| u32::try_from(n).ok())
-                        .ok_or(bad("a CPU number"))?;
-                }
-                Key::KcompressdCpu => {
-                    cmd.kcompressd_cpu = cpu_list(value).ok_or(bad(
-                        "a comma-separated list of at most 8 distinct CPU numbers",
-                    ))?;
-                }
-                Key::SoakS => cmd.soak_s = Some(number(value).ok_or(bad(NUMBER))?),
-                Key::Seed => cmd.seed = Some(number(value).ok_or(bad(NUMBER))?),
-                Key::Ops => cmd.ops = Some(number(value).ok_or(bad(NUMBER))?),
-                Key::BenchRuns => cmd.bench_runs = Some(number(value).ok_or(bad(NUMBER))?),
-                Key::BenchRam => cmd.bench_ram = Some(number(value).ok_or(bad(NUMBER))?),
-                Key::Pace => cmd.pace = Some(number(value).ok_or(bad(NUMBER))?),
+                return Err(CmdLineError {
+                    word,
+                    kind: CmdLineErrorKind::DuplicateKey,
+                });
             }
         }
         Ok(cmd)
+    }
+
+    /// Applies one `key=value` word over the current settings (the console's `set`),
+    /// with the same checks as `parse`; on error nothing changes. Returns the key.
+    pub fn set<'w>(&mut self, word: &'w str) -> Result<Key, CmdLineError<'w>> {
+        let err = |kind| CmdLineError { word, kind };
+        let (key, value) = word
+            .split_once('=')
+            .ok_or(err(CmdLineErrorKind::MissingEquals))?;
+        let key = Key::from_name(key).ok_or(err(CmdLineErrorKind::UnknownKey))?;
+        let bad = |expected| err(CmdLineErrorKind::BadValue { expected });
+        const NUMBER: &str = "a decimal number";
+        match key {
+            Key::Scenario => {
+                self.scenario = Scenario::from_name(value).ok_or(bad(Scenario::EXPECTED))?;
+            }
+            Key::Exit => {
+                self.exit = ExitMethod::from_name(value).ok_or(bad(ExitMethod::EXPECTED))?;
+            }
+            Key::Reclaim => {
+                self.reclaim = ReclaimMode::from_name(value).ok_or(bad(ReclaimMode::EXPECTED))?;
+            }
+            Key::RingFull => {
+                self.ring_full = RingFull::from_name(value).ok_or(bad(RingFull::EXPECTED))?;
+            }
+            Key::KswapdCpu => {
+                self.kswapd_cpu = number(value)
+                    .and_then(|n| u32::try_from(n).ok())
+                    .ok_or(bad("a CPU number"))?;
+            }
+            Key::KcompressdCpu => {
+                self.kcompressd_cpu = cpu_list(value).ok_or(bad(
+                    "a comma-separated list of at most 8 distinct CPU numbers",
+                ))?;
+            }
+            Key::SoakS => self.soak_s = Some(number(value).ok_or(bad(NUMBER))?),
+            Key::Seed => self.seed = Some(number(value).ok_or(bad(NUMBER))?),
+            Key::Ops => self.ops = Some(number(value).ok_or(bad(NUMBER))?),
+            Key::BenchRuns => self.bench_runs = Some(number(value).ok_or(bad(NUMBER))?),
+            Key::BenchRam => self.bench_ram = Some(number(value).ok_or(bad(NUMBER))?),
+            Key::Pace => self.pace = Some(number(value).ok_or(bad(NUMBER))?),
+            Key::Trace => {
+                self.trace = OnOff::from_name(value).ok_or(bad(OnOff::EXPECTED))? == OnOff::On;
+            }
+            Key::Ring => {
+                self.ring = Some(number_in(value, 1..=MAX_RING).ok_or(bad("1..=1024"))?);
+            }
+            Key::WatermarkScaleFactor => {
+                self.watermark_scale_factor =
+                    Some(number_in(value, 1..=MAX_WATERMARK_SCALE_FACTOR).ok_or(bad("1..=3000"))?);
+            }
+            Key::Placement => {
+                self.placement = Placement::from_name(value).ok_or(bad(Placement::EXPECTED))?;
+            }
+            Key::Mix => {
+                self.mix = Some(mix(value).ok_or(bad(
+                    "five percentages ZERO,SAME,TEXT,STRUCTURED,RANDOM summing to 100",
+                ))?);
+            }
+        }
+        Ok(key)
     }
 }
 
@@ -276,7 +360,8 @@ mod tests {
         let cmd = CmdLine::parse(
             "scenario=protect exit=semihosting reclaim=sync kswapd_cpu=3 \
              kcompressd_cpu=0,5,2 ring_full=oldest soak_s=30 seed=18446744073709551615 ops=7 \
-             bench_runs=3 bench_ram=64 pace=5000",
+             bench_runs=3 bench_ram=64 pace=5000 trace=on ring=64 \
+             watermark_scale_factor=200 mix=3,1,30,59,7 placement=capacity",
         )
         .unwrap();
         assert_eq!(cmd.scenario, Scenario::Protect);
@@ -292,6 +377,26 @@ mod tests {
             (cmd.bench_runs, cmd.bench_ram, cmd.pace),
             (Some(3), Some(64), Some(5000))
         );
+        assert!(cmd.trace);
+        assert_eq!(cmd.placement, Placement::Capacity);
+        assert_eq!(
+            (cmd.ring, cmd.watermark_scale_factor, cmd.mix),
+            (Some(64), Some(200), Some([3, 1, 30, 59, 7]))
+        );
+    }
+
+    #[test]
+    fn set_applies_one_word_or_changes_nothing() {
+        let mut cmd = CmdLine::parse("reclaim=sync").unwrap();
+        assert_eq!(cmd.set("reclaim=async"), Ok(Key::Reclaim));
+        assert_eq!(cmd.reclaim, ReclaimMode::Async);
+        let before = cmd.clone();
+        for bad in ["reclaim=fast", "ring=0", "nokey=1", "ring"] {
+            assert!(cmd.set(bad).is_err(), "{bad}");
+            assert_eq!(cmd, before, "{bad}");
+        }
+        assert_eq!(cmd.set("trace=off"), Ok(Key::Trace));
+        assert!(!cmd.trace);
     }
 
     fn error(line: &str) -> String {
@@ -312,7 +417,7 @@ mod tests {
         assert_eq!(
             error("scenario=bechn"),
             "bad value in command-line word \"scenario=bechn\": expected \
-             boot|protect|smp|reclaim|race|oom|soak|bench"
+             boot|protect|smp|reclaim|race|oom|soak|bench|shell"
         );
         assert_eq!(
             error("exit=hlt"),
@@ -334,6 +439,17 @@ mod tests {
             "reclaim=SYNC",
             "ring_full=",
             "scenario=boot=1",
+            "trace=1",
+            "placement=big",
+            "ring=0",
+            "ring=1025",
+            "watermark_scale_factor=0",
+            "watermark_scale_factor=3001",
+            "mix=3,1,30,59",
+            "mix=3,1,30,59,8",
+            "mix=3,1,30,59,7,0",
+            "mix=-3,1,30,59,13",
+            "mix=300,1,30,59,7",
         ] {
             assert!(error(bad).starts_with("bad value"), "{bad}");
         }

@@ -8,6 +8,7 @@ mod board;
 pub mod cmdline;
 mod fdt;
 mod json;
+pub mod placement;
 mod regions;
 mod tree;
 

@@ -482,3 +482,34 @@ fn edge_cases() {
         0xf_0000 + (0xc000_0000 - 0x8020_0000) + 4 * GIB - 0x1000
     );
 }
+
+/// `placement=capacity` on the real boards: compression on a big core, kswapd on a
+/// little one; on QEMU's DTBs (no capacities) nothing is chosen.
+#[test]
+fn placement_by_capacity_on_real_boards() {
+    use platform::placement::{PlacementError, by_capacity};
+    for (file, kswapd, kcompressd, workload) in [
+        ("mt8173-elm.dtb", 1, 2, 3),
+        ("mt8183-evb.dtb", 1, 4, 5),
+        ("mt8192-asurada-spherion-r0.dtb", 1, 4, 5),
+        ("mt8195-cherry-tomato-r2.dtb", 1, 4, 5),
+    ] {
+        let bytes = dtb(file);
+        let b = Board::from_dtb(&bytes).unwrap();
+        let caps: Vec<Option<u32>> = b.cpus.iter().map(|c| c.capacity).collect();
+        let online: Vec<u32> = (0..caps.len() as u32).collect();
+        let p = by_capacity(&caps, &online, 1).unwrap_or_else(|e| panic!("{file}: {e}"));
+        assert_eq!(
+            (p.kswapd, p.kcompressd.as_slice(), p.workload),
+            (kswapd, &[kcompressd][..], workload),
+            "{file}"
+        );
+    }
+    let bytes = dtb("qemu-virt-a53-smp4-256m.dtb");
+    let b = Board::from_dtb(&bytes).unwrap();
+    let caps: Vec<Option<u32>> = b.cpus.iter().map(|c| c.capacity).collect();
+    assert_eq!(
+        by_capacity(&caps, &[0, 1, 2, 3], 1),
+        Err(PlacementError::Uniform)
+    );
+}

@@ -2,8 +2,14 @@
 //! status and its `RESULT {json}` line (DESIGN.md section 3). Owns only the QEMU side of
 //! testing: the kernel is built once per test process, and at most `QEMU_TESTS_JOBS`
 //! (default 2) QEMUs run at a time, because MTTCG runs one host thread per vCPU.
+//! The host tools' shared parts are modules here: `plot` (SVG line plots) and
+//! `trace_convert` (trace dumps to Perfetto JSON and plots).
+
+pub mod plot;
+pub mod trace_convert;
 
 use serde_json::{Map, Value};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::{Condvar, Mutex, OnceLock};
@@ -84,24 +90,54 @@ impl Boot {
 
     /// Boots with this kernel command line and waits for the end of the run.
     pub fn run(&self, cmdline: &[&str]) -> Run {
+        self.run_with_input(cmdline, None)
+    }
+
+    /// `run`, with `input` piped to the console (QEMU's serial on stdin), if given.
+    pub fn run_with_input(&self, cmdline: &[&str], input: Option<&[u8]>) -> Run {
         build_kernel_once();
         let mut args = self.options();
         args.push("--".to_string());
         args.extend(cmdline.iter().map(|s| s.to_string()));
         let _slot = QemuSlot::take();
-        run_script(&args)
+        run_script_with_input(&args, input)
     }
 }
 
 /// Runs `qemu-run.sh` with these arguments (no stdin), capturing everything it prints.
 pub fn run_script(args: &[String]) -> Run {
+    run_script_with_input(args, None)
+}
+
+/// `run_script` with `input` written to its stdin (then closed), if given. QEMU reads
+/// it only as fast as the UART takes it, so it is written from a thread of its own.
+pub fn run_script_with_input(args: &[String], input: Option<&[u8]>) -> Run {
     let script = repo_root().join("qemu-run.sh");
     let command = format!("{} {}", script.display(), args.join(" "));
-    let out = Command::new(&script)
+    let mut child = Command::new(&script)
         .args(args)
-        .stdin(Stdio::null())
-        .output()
+        .stdin(if input.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .unwrap_or_else(|e| panic!("cannot start {command}: {e}"));
+    let writer = child.stdin.take().zip(input).map(|(mut stdin, input)| {
+        let input = input.to_vec();
+        // The kernel may power off before reading everything: a broken pipe is fine.
+        std::thread::spawn(move || {
+            let _ = stdin.write_all(&input);
+        })
+    });
+    let out = child
+        .wait_with_output()
+        .unwrap_or_else(|e| panic!("waiting for {command}: {e}"));
+    if let Some(writer) = writer {
+        let _ = writer.join();
+    }
     Run {
         command,
         status: out.status.code(),

@@ -6,6 +6,10 @@ mod bench;
 mod boot;
 mod protect;
 mod reclaim;
+mod settings;
+
+pub use settings::place;
+mod shell;
 mod smp;
 
 use alloc::string::String;
@@ -33,6 +37,7 @@ pub fn run(info: &BootInfo<'_>) -> u32 {
         Scenario::Smp => smp::run(info),
         Scenario::Reclaim | Scenario::Race | Scenario::Oom | Scenario::Soak => reclaim::run(info),
         Scenario::Bench => bench::run(info),
+        Scenario::Shell => shell::run(info),
     }
 }
 

@@ -5,23 +5,28 @@
 //! race: faults aimed at pages in writeback; oom: incompressible pages and a small
 //! store, ending in the out-of-memory stop; soak: runs for `soak_s=` seconds.
 //! Passes when no page was corrupt (and, for oom, when the stop came).
+//! The console's `run pressure` is the reclaim run with CPU 0 left to the console
+//! (`run_from_shell`): it can run again, over the same region emptied, in new settings.
 
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt::Write;
+use core::sync::atomic::{AtomicBool, Ordering};
 use core::time::Duration;
 
 use mm::addr::PAGE_SIZE;
 use mm::pagegen::{PageGen, PageMix};
-use mm::reclaim::policy::{ReclaimConfig, ReclaimMode, RingFull};
+use mm::reclaim::policy::ReclaimMode;
 use mm::vmstat::VmEvent;
-use platform::cmdline::{self, Scenario};
+use platform::Board;
+use platform::cmdline::{self, CmdLine, Scenario};
 
-use super::{BootInfo, print_result};
+use super::{BootInfo, print_result, settings};
 use crate::arch::aarch64::{mmu, smp, stack, timer};
 use crate::reclaim::{self, VMSTAT};
 use crate::workload::{self, Pattern, Spec};
 use crate::{mem, println, vm};
+use kernel::shell::report::write_mm_stat;
 
 /// Accesses that write (the rest read and check).
 const WRITE_PCT: u64 = 25;
@@ -30,22 +35,23 @@ const WRITE_PCT: u64 = 25;
 struct Cores {
     kswapd: Option<usize>,
     workers: Vec<usize>,
-    /// Workload cores; CPU 0 (which runs the scenario) is always the last.
+    /// Workload cores; CPU 0 (which runs the scenario) is the last, unless it runs
+    /// the console.
     workloads: Vec<usize>,
     /// Why async mode was switched off, if it was.
     async_off: Option<&'static str>,
 }
 
-fn assign_cores(info: &BootInfo<'_>, want_async: bool) -> Cores {
+fn assign_cores(cmd: &CmdLine, want_async: bool, console: bool) -> Cores {
     let online: Vec<usize> = smp::online_cpus().collect();
     let is_free =
         |cpu: usize, taken: &[usize]| online.contains(&cpu) && cpu != 0 && !taken.contains(&cpu);
-    let kswapd = Some(info.cmdline.kswapd_cpu as usize).filter(|&c| is_free(c, &[]));
+    let kswapd = Some(cmd.kswapd_cpu as usize).filter(|&c| is_free(c, &[]));
     let mut taken: Vec<usize> = kswapd.into_iter().collect();
     let mut workers = Vec::new();
     let mut async_off = None;
     if want_async {
-        for &cpu in &info.cmdline.kcompressd_cpu {
+        for &cpu in &cmd.kcompressd_cpu {
             let cpu = cpu as usize;
             if is_free(cpu, &taken) {
                 workers.push(cpu);
@@ -65,7 +71,9 @@ fn assign_cores(info: &BootInfo<'_>, want_async: bool) -> Cores {
         .copied()
         .filter(|&c| is_free(c, &taken))
         .collect();
-    workloads.push(0);
+    if !console {
+        workloads.push(0);
+    }
     Cores {
         kswapd,
         workers,
@@ -74,11 +82,34 @@ fn assign_cores(info: &BootInfo<'_>, want_async: bool) -> Cores {
     }
 }
 
+/// The region, store and swap map exist: a later run (the console's) reuses them.
+static SET_UP: AtomicBool = AtomicBool::new(false);
+
 pub fn run(info: &BootInfo<'_>) -> u32 {
-    let cmd = info.cmdline;
-    let scenario = cmd.scenario;
+    pressure(info.board, info.cmdline, info.cmdline.scenario, None)
+}
+
+/// The console's `run pressure`: `scenario=reclaim` in `cmd`'s settings, workloads off
+/// CPU 0, `poll` called every `smp::POLL_PERIOD` while CPU 0 waits for them. Prints its
+/// `RESULT` and returns its status; powers nothing off.
+pub fn run_from_shell(board: &Board<'_>, cmd: &CmdLine, poll: &mut dyn FnMut()) -> u32 {
+    pressure(board, cmd, Scenario::Reclaim, Some(poll))
+}
+
+fn pressure(
+    board: &Board<'_>,
+    cmd: &CmdLine,
+    scenario: Scenario,
+    mut poll: Option<&mut dyn FnMut()>,
+) -> u32 {
     let want_async = cmd.reclaim == cmdline::ReclaimMode::Async;
-    let cores = assign_cores(info, want_async);
+    let cores = assign_cores(cmd, want_async, poll.is_some());
+    if cores.workloads.is_empty() {
+        println!(
+            "reclaim: no core left for the workload (CPU 0 runs the console; kswapd and kcompressd have theirs): boot with more CPUs or set reclaim=sync"
+        );
+        return 1;
+    }
     let mode = if cores.workers.is_empty() {
         ReclaimMode::Sync
     } else {
@@ -93,19 +124,8 @@ pub fn run(info: &BootInfo<'_>) -> u32 {
             cmd.kswapd_cpu
         );
     }
-    let Some(mut zone) = mem::FRAMES.lock().take() else {
-        println!("reclaim: no frame allocator");
-        return 1;
-    };
-    let ram_bytes: u64 = info.board.memory.iter().map(|r| r.size).sum();
+    let ram_bytes: u64 = board.memory.iter().map(|r| r.size).sum();
     let wss = (2 * ram_bytes / PAGE_SIZE as u64) as usize;
-    let tables = match vm::build(&mut zone, wss) {
-        Ok(t) => t,
-        Err(e) => {
-            println!("reclaim: workload region: {e}");
-            return 1;
-        }
-    };
     let oom = scenario == Scenario::Oom;
     // oom: incompressible pages into a store limited to an eighth of the RAM.
     let mem_limit = if oom { ram_bytes / 8 } else { 0 };
@@ -118,28 +138,65 @@ pub fn run(info: &BootInfo<'_>) -> u32 {
             random: 100,
         }
     } else {
-        PageMix::DEFAULT
+        settings::page_mix(cmd)
     };
     let seed = cmd.seed.unwrap_or(1);
     let Some(generator) = PageGen::new(seed, mix) else {
         println!("reclaim: bad page mix");
         return 1;
     };
-    let managed = zone.managed_pages();
-    let ring_full = match cmd.ring_full {
-        cmdline::RingFull::New => RingFull::New,
-        cmdline::RingFull::Oldest => RingFull::Oldest,
+    let config = settings::reclaim_config(cmd, mode);
+    let sys = if SET_UP.load(Ordering::Relaxed) {
+        // The console's next run: what the last one left is freed, the system rebuilt
+        // in the new settings over the same zone, store and swap map.
+        let stuck = reclaim::release_region(wss);
+        if stuck != 0 {
+            println!("reclaim: {stuck} pages of the last run could not be released");
+            return 1;
+        }
+        let Some(sys) = reclaim::switch_mode(config, cores.kswapd, cores.workers.clone()) else {
+            println!("reclaim: reclaim is not set up");
+            return 1;
+        };
+        if let Err(e) = sys
+            .policy
+            .node()
+            .lock()
+            .zone
+            .set_config(settings::zone_config(cmd))
+        {
+            println!("reclaim: zone settings refused: {e:?}");
+            return 1;
+        }
+        sys
+    } else {
+        let Some(mut zone) = mem::FRAMES.lock().take() else {
+            println!("reclaim: no frame allocator (a bench run keeps it for the rest of the boot)");
+            return 1;
+        };
+        if let Err(e) = zone.set_config(settings::zone_config(cmd)) {
+            println!("reclaim: zone settings refused: {e:?}");
+            return 1;
+        }
+        if let Err(e) = vm::build(&mut zone, wss) {
+            println!("reclaim: workload region: {e}");
+            return 1;
+        }
+        let sys = reclaim::init(
+            zone,
+            reclaim::Setup {
+                config,
+                kswapd_cpu: cores.kswapd,
+                workers: cores.workers.clone(),
+                swap_slots: wss,
+                mem_limit,
+            },
+        );
+        SET_UP.store(true, Ordering::Relaxed);
+        sys
     };
-    let sys = reclaim::init(
-        zone,
-        reclaim::Setup {
-            config: ReclaimConfig { mode, ring_full },
-            kswapd_cpu: cores.kswapd,
-            workers: cores.workers.clone(),
-            swap_slots: wss,
-            mem_limit,
-        },
-    );
+    let managed = sys.policy.node().lock().zone.managed_pages();
+    let tables = vm::tables();
     let n = cores.workloads.len();
     let per = wss / n;
     let ops_total = cmd.ops.unwrap_or(wss as u64 / 2);
@@ -175,10 +232,12 @@ pub fn run(info: &BootInfo<'_>) -> u32 {
         })
         .collect();
     println!(
-        "reclaim: scenario={} mode={} ring_full={} ram={} MiB ({} frames managed), anonymous {} MiB ({} pages, {} tables), hardware AF {}",
+        "reclaim: scenario={} mode={} ring_full={} ring {} watermark_scale_factor {} ram={} MiB ({} frames managed), anonymous {} MiB ({} pages, {} tables), hardware AF {}",
         scenario.name(),
         mode_name(mode),
         cmd.ring_full.name(),
+        config.ring_size,
+        settings::zone_config(cmd).watermark_scale_factor,
         ram_bytes >> 20,
         managed,
         (wss * PAGE_SIZE) >> 20,
@@ -191,6 +250,8 @@ pub fn run(info: &BootInfo<'_>) -> u32 {
         cores.kswapd, cores.workers, cores.workloads
     );
 
+    let before = VMSTAT.snapshot();
+    let af_before = reclaim::AF_FAULTS.load(Ordering::Relaxed);
     let start = timer::now_ticks();
     let daemons = match reclaim::start_daemons(sys) {
         Ok(t) => t,
@@ -209,12 +270,15 @@ pub fn run(info: &BootInfo<'_>) -> u32 {
             }
         }
     }
-    workload::job(0);
+    if cores.workloads.contains(&0) {
+        workload::job(0);
+    }
     for t in &jobs {
-        smp::wait(*t, None);
+        smp::wait_polling(*t, None, poll.as_deref_mut());
     }
     let elapsed_ms = timer::ticks_to_duration(timer::now_ticks() - start).as_millis() as u64;
     reclaim::stop_daemons(sys, &daemons);
+    crate::trace::dump_run(mode_name(mode));
 
     let (mut verified, mut corrupt, mut oom_stops, mut mapped, mut parked, mut accesses) =
         (0, 0, 0, 0, 0, 0);
@@ -256,33 +320,20 @@ pub fn run(info: &BootInfo<'_>) -> u32 {
     let mut text = String::new();
     let _ = VMSTAT.write_proc_vmstat(&mut text);
     println!("--- /proc/vmstat ---\n{}", text.trim_end());
-    println!(
-        "--- zram mm_stat (orig compr used limit used_max same compacted huge huge_since) ---"
-    );
-    println!(
-        "{} {} {} {} {} {} {} {} {}",
-        mm_stat.orig_data_size,
-        mm_stat.compr_data_size,
-        mm_stat.mem_used_total,
-        mm_stat.mem_limit,
-        mm_stat.mem_used_max,
-        mm_stat.same_pages,
-        mm_stat.pages_compacted,
-        mm_stat.huge_pages,
-        mm_stat.huge_pages_since
-    );
+    text.clear();
+    let _ = write_mm_stat(&mut text, &mm_stat);
+    println!("--- zram ---\n{}", text.trim_end());
+    let af_faults = reclaim::AF_FAULTS.load(Ordering::Relaxed) - af_before;
     let mut summary = String::new();
     let _ = write!(
         summary,
         "accesses {accesses} in {elapsed_ms} ms, verified {verified}, corrupt {corrupt}, rescued {}, waited {}, writeback_failed {}, af_faults {}, frames accounted {frames_accounted}, exception stack peak {stack_max} bytes",
-        race.rescued,
-        race.waited,
-        race.writeback_failed,
-        reclaim::AF_FAULTS.load(core::sync::atomic::Ordering::Relaxed)
+        race.rescued, race.waited, race.writeback_failed, af_faults
     );
     println!("--- summary ---\n{summary}");
 
-    let v = |e: VmEvent| VMSTAT.read(e);
+    let counted = VMSTAT.snapshot().since(&before);
+    let v = |e: VmEvent| counted.get(e);
     print_result(|o| {
         o.str("scenario", scenario.name())?
             .str("mode", mode_name(mode))?
@@ -305,10 +356,7 @@ pub fn run(info: &BootInfo<'_>) -> u32 {
             .uint("kcompressd_queued", v(VmEvent::KcompressdQueued))?
             .uint("kcompressd_ring_full", v(VmEvent::KcompressdRingFull))?
             .uint("kcompressd_wakeup", v(VmEvent::KcompressdWakeup))?
-            .uint(
-                "af_faults",
-                reclaim::AF_FAULTS.load(core::sync::atomic::Ordering::Relaxed),
-            )?
+            .uint("af_faults", af_faults)?
             .bool("hw_af", mmu::hardware_af())?
             .uint("same_pages", mm_stat.same_pages)?
             .uint("huge_pages", mm_stat.huge_pages)?

@@ -284,6 +284,18 @@ impl Zone {
         self.watermarks
     }
 
+    /// A write to the `vm.min_free_kbytes` / `vm.watermark_scale_factor` sysctls:
+    /// the watermarks are computed again from the managed pages, as Linux's
+    /// `setup_per_zone_wmarks()` does on such a write. Refused (nothing changes) for a
+    /// scale factor outside 1..=3000.
+    pub fn set_config(&mut self, cfg: ZoneConfig) -> Result<Watermarks, ZoneInitError> {
+        if !(1..=WATERMARK_SCALE_FACTOR_MAX).contains(&cfg.watermark_scale_factor) {
+            return Err(ZoneInitError::BadWatermarkScaleFactor);
+        }
+        self.watermarks = setup_per_zone_wmarks(self.managed, &cfg);
+        Ok(self.watermarks)
+    }
+
     /// Linux's `__zone_watermark_ok()` for one zone with no lowmem reserve: after the
     /// allocation at least `mark` pages stay free, and for order > 0 a block of that
     /// order or larger exists. Wake kswapd when it fails for `low`, reclaim directly

@@ -2,7 +2,9 @@
 //! workloads, kswapd and the kcompressd workers, over a real buddy `Zone` on a host
 //! buffer, the real `ZramStore`, real rings and a simulated page table (one atomic
 //! PTE per workload page). Every page read back is checked byte for byte against
-//! `pagegen`, and at the end every frame is accounted for. Host-only (`std`).
+//! `pagegen`, and at the end every frame is accounted for. Also measures what the
+//! kernel's `scenario=bench` reports (`run_stats`: fault latency, daemon busy time),
+//! so `report`'s table reads the same on both. Host-only (`std`).
 
 use std::fmt::Write as _;
 use std::string::{String, ToString};
@@ -19,9 +21,11 @@ use super::policy::{
     CompressorQueue, Mmu, Node, Queues, Reclaim, ReclaimConfig, ReclaimMode, Reclaimer, RingFull,
     SwapIn, SwapInError, SwapRaceStats, Ticket,
 };
+use super::report::{RunInput, RunStats};
 use super::swap::{SwapEntry, SwapMap, SwapState};
 use crate::addr::{PAGE_SIZE, Pfn, PhysRange};
-use crate::frame::{Zone, ZoneConfig};
+use crate::frame::{Watermarks, Zone, ZoneConfig};
+use crate::latency::LatencyHist;
 use crate::lru::Lru;
 use crate::pagegen::{PageGen, PageMix, SplitMix64};
 use crate::ring::Ring;
@@ -54,7 +58,16 @@ pub enum Pattern {
     /// Half the accesses go to a page reclaim just queued or is compressing (found by
     /// a short scan of the PTEs), to force faults on pages in writeback.
     Refault,
+    /// The kernel bench's phone: the workload's pages split into `apps` equal working
+    /// sets, every page written once first (the launch), then every access goes to the
+    /// foreground app, uniformly over its pages; after as many accesses as an app has
+    /// pages, another app (picked from the seed) comes to the foreground.
+    Apps { apps: usize },
 }
+
+/// App switches after the launch, for `pattern=apps` when `ops` is not given (the
+/// kernel bench's default amount of work).
+pub const APP_SWITCHES: u64 = 12;
 
 /// The harness's command line.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -62,6 +75,7 @@ pub struct HarnessConfig {
     pub mode: ReclaimMode,
     pub ring_full: RingFull,
     pub workers: usize,
+    /// Tickets queued per ring at most (`ReclaimConfig::ring_size`).
     pub ring_size: usize,
     /// RAM managed by the zone, in frames.
     pub ram_frames: usize,
@@ -71,7 +85,7 @@ pub struct HarnessConfig {
     pub pattern: Pattern,
     pub mix: PageMix,
     pub watermark_scale_factor: u32,
-    /// Accesses in total, over all workloads.
+    /// Accesses in total, over all workloads (after the launch, for `Apps`).
     pub ops: u64,
     /// Percentage of accesses that write (new version of the page).
     pub write_pct: u8,
@@ -98,29 +112,64 @@ impl Default for HarnessConfig {
     }
 }
 
-/// Ring sizes the harness is built for (the ring's capacity is a const generic).
-pub const RING_SIZES: [usize; 6] = [16, 64, 256, 1024, 4096, 16384];
+/// Every ring's capacity; `ring=` limits what kswapd queues (1..=this).
+pub const RING_CAPACITY: usize = 4096;
 
 pub const USAGE: &str = "usage: reclaim-harness [key=value ...]
   mode=sync|async          who compresses evicted pages (default async)
   ring_full=new|oldest     order when every ring is full (default new)
   workers=N                kcompressd workers, 1..=4 (default 1)
-  ring=N                   ring capacity: 16|64|256|1024|4096|16384 (default 256)
+  ring=N                   tickets queued per ring at most, 1..=4096 (default 256)
   ram=FRAMES               RAM managed by the zone, in 4 KiB frames (default 4096)
   wss=PAGES                anonymous pages touched, >= 2 x ram (default 2 x ram)
   workloads=N              workload threads, 1..=4 (default 1)
-  pattern=sequential|random|hotcold|refault   (default random)
-  mix=Z,S,T,ST,R           percent zero,same-filled,text,structured,random (sum 100)
+  pattern=sequential|random|hotcold|refault|apps   (default random)
+  apps=N                   apps for pattern=apps (default 8)
+  mix=NAME|Z,S,T,ST,R      default|zero|same|text|structured|random, or percent
+                           zero,same-filled,text,structured,random (sum 100)
   wsf=N                    watermark_scale_factor, 1..=3000 (default 10)
-  ops=N                    accesses in total (default 200000)
+  ops=N                    accesses in total (default 200000; pattern=apps:
+                           12 app switches after the launch)
   write_pct=N              percent of accesses that write (default 25)
   seed=N                   (default 1)";
 
 impl HarnessConfig {
     /// Parses `key=value` arguments; unknown keys and bad values are errors.
     pub fn parse<I: IntoIterator<Item = S>, S: AsRef<str>>(args: I) -> Result<Self, String> {
-        let mut cfg = HarnessConfig::default();
-        let mut wss = None;
+        Self::parse_onto(HarnessConfig::default(), args)
+    }
+
+    /// The kernel bench's setting: 64 MiB of RAM, 2 x RAM of anonymous memory in 8
+    /// apps, one workload, 12 app switches after the launch, 25 % writes.
+    pub fn bench() -> Self {
+        let mut cfg = HarnessConfig {
+            ram_frames: 16384,
+            wss_pages: 32768,
+            pattern: Pattern::Apps { apps: 8 },
+            ..HarnessConfig::default()
+        };
+        cfg.ops = cfg.default_app_ops().unwrap_or(cfg.ops);
+        cfg
+    }
+
+    /// `APP_SWITCHES` switches' worth of accesses, for the `Apps` pattern.
+    fn default_app_ops(&self) -> Option<u64> {
+        match self.pattern {
+            Pattern::Apps { apps } => {
+                Some(APP_SWITCHES * (self.wss_pages / self.workloads / apps.max(1)) as u64)
+            }
+            _ => None,
+        }
+    }
+
+    /// `parse` starting from `base` instead of the defaults; `wss` follows `ram` and
+    /// `ops` follows the apps' size unless given.
+    pub fn parse_onto<I: IntoIterator<Item = S>, S: AsRef<str>>(
+        base: HarnessConfig,
+        args: I,
+    ) -> Result<Self, String> {
+        let mut cfg = base;
+        let (mut wss, mut ops, mut apps) = (None, None, None);
         for arg in args {
             let arg = arg.as_ref();
             let (key, value) = arg
@@ -156,12 +205,21 @@ impl HarnessConfig {
                         "random" => Pattern::Random,
                         "hotcold" => Pattern::HotCold,
                         "refault" => Pattern::Refault,
+                        "apps" => Pattern::Apps { apps: 8 },
                         _ => {
                             return Err(format!(
-                                "pattern: '{value}' is not sequential|random|hotcold|refault"
+                                "pattern: '{value}' is not sequential|random|hotcold|refault|apps"
                             ));
                         }
                     }
+                }
+                "apps" => apps = Some(num(value)? as usize),
+                "mix" if !value.contains(',') => {
+                    cfg.mix = named_mix(value).ok_or_else(|| {
+                        format!(
+                            "mix: '{value}' is not default|zero|same|text|structured|random or five percentages"
+                        )
+                    })?;
                 }
                 "mix" => {
                     let parts: Vec<u8> = value
@@ -183,13 +241,22 @@ impl HarnessConfig {
                     };
                 }
                 "wsf" => cfg.watermark_scale_factor = num(value)? as u32,
-                "ops" => cfg.ops = num(value)?,
+                "ops" => ops = Some(num(value)?),
                 "write_pct" => cfg.write_pct = num(value)?.min(100) as u8,
                 "seed" => cfg.seed = num(value)?,
                 _ => return Err(format!("unknown key '{key}'\n{USAGE}")),
             }
         }
         cfg.wss_pages = wss.unwrap_or(2 * cfg.ram_frames);
+        match (apps, cfg.pattern) {
+            (Some(apps), Pattern::Apps { .. }) => cfg.pattern = Pattern::Apps { apps },
+            (Some(_), _) => return Err("apps= needs pattern=apps".to_string()),
+            (None, _) => {}
+        }
+        cfg.ops = match ops {
+            Some(ops) => ops,
+            None => cfg.default_app_ops().unwrap_or(cfg.ops),
+        };
         cfg.validate()?;
         Ok(cfg)
     }
@@ -201,8 +268,13 @@ impl HarnessConfig {
         if !(1..=MAX_WORKLOADS).contains(&self.workloads) {
             return Err(format!("workloads must be 1..={MAX_WORKLOADS}"));
         }
-        if !RING_SIZES.contains(&self.ring_size) {
-            return Err(format!("ring must be one of {RING_SIZES:?}"));
+        if !(1..=RING_CAPACITY).contains(&self.ring_size) {
+            return Err(format!("ring must be 1..={RING_CAPACITY}"));
+        }
+        if let Pattern::Apps { apps } = self.pattern
+            && !(1..=self.wss_pages / self.workloads).contains(&apps)
+        {
+            return Err("apps must be 1..=pages per workload".to_string());
         }
         if self.ram_frames < 256 {
             return Err("ram must be at least 256 frames".to_string());
@@ -230,6 +302,21 @@ impl HarnessConfig {
     }
 }
 
+/// The page mixes the command line knows by name: the calibrated default and one
+/// kind only (`same` = same-filled).
+pub fn named_mix(name: &str) -> Option<PageMix> {
+    use crate::pagegen::PageKind;
+    Some(match name {
+        "default" => PageMix::DEFAULT,
+        "zero" => PageMix::only(PageKind::Zero),
+        "same" => PageMix::only(PageKind::SameFilled),
+        "text" => PageMix::only(PageKind::Text),
+        "structured" => PageMix::only(PageKind::Structured),
+        "random" => PageMix::only(PageKind::Random),
+        _ => return None,
+    })
+}
+
 /// What a run measured.
 #[derive(Clone, Debug)]
 pub struct HarnessReport {
@@ -237,8 +324,17 @@ pub struct HarnessReport {
     pub vmstat: VmStatSnapshot,
     pub mm_stat: MmStat,
     pub race: SwapRaceStats,
+    /// Accesses the workloads made (the launch included).
     pub ops: u64,
+    /// From the start of the workloads to the end of the last one.
     pub elapsed: Duration,
+    /// Latency of the faults that needed a frame (first touch, swap-in), in ns.
+    pub faults: LatencyHist,
+    /// kswapd's time outside `park`, all workers' likewise, and the pages they took.
+    pub kswapd_busy: Duration,
+    pub kcompressd_busy: Duration,
+    pub kcompressd_pages: u64,
+    pub watermarks: Watermarks,
     /// Pages read back (swap-in, rescue, final pass) and found exact.
     pub verified_pages: u64,
     pub corrupt_pages: u64,
@@ -261,6 +357,30 @@ impl HarnessReport {
     /// True when nothing was lost: no corrupt page and every frame accounted for.
     pub fn clean(&self) -> bool {
         self.corrupt_pages == 0 && self.frames_accounted
+    }
+
+    /// The run in the kernel bench's terms, for `report`'s table (ticks = ns).
+    pub fn run_stats(&self) -> RunStats {
+        let ns = |d: Duration| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+        RunStats::measure(&RunInput {
+            vmstat: &self.vmstat,
+            mm_stat: &self.mm_stat,
+            tick_hz: 1_000_000_000,
+            elapsed: ns(self.elapsed),
+            accesses: self.ops,
+            faults: &self.faults,
+            kswapd_busy: ns(self.kswapd_busy),
+            kcompressd_busy: ns(self.kcompressd_busy),
+            kcompressd_pages: self.kcompressd_pages,
+            workers: match self.config.mode {
+                ReclaimMode::Sync => 0,
+                ReclaimMode::Async => self.config.workers as u64,
+            },
+            rescued: self.race.rescued,
+            verified: self.verified_pages,
+            corrupt: self.corrupt_pages,
+            frames_accounted: self.frames_accounted,
+        })
     }
 
     /// The `RESULT {json}` line (numbers as numbers).
@@ -440,6 +560,10 @@ impl Mmu for SimMmu<'_> {
         )
         .is_ok()
     }
+
+    fn flush_tlb(&mut self) {
+        // Nothing deferred: the unmapping CAS already Acquired the workload's Release.
+    }
 }
 
 /// The store's frames come from the same zone as everything else, as zram's do.
@@ -466,17 +590,6 @@ type Shared<'a> = Reclaim<'a, NodeFrames<'a>, YieldRelax>;
 /// Runs the harness once.
 pub fn run(cfg: &HarnessConfig) -> Result<HarnessReport, String> {
     cfg.validate()?;
-    match cfg.ring_size {
-        16 => run_with::<16>(cfg),
-        64 => run_with::<64>(cfg),
-        256 => run_with::<256>(cfg),
-        1024 => run_with::<1024>(cfg),
-        4096 => run_with::<4096>(cfg),
-        _ => run_with::<16384>(cfg),
-    }
-}
-
-fn run_with<const N: usize>(cfg: &HarnessConfig) -> Result<HarnessReport, String> {
     // RAM: the zone's frames plus room for its memmap (24 bytes per page).
     let memmap_frames = (cfg.ram_frames * 24).div_ceil(PAGE_SIZE) + 1;
     let mut ram: Vec<HostPage> = (0..cfg.ram_frames + memmap_frames)
@@ -495,6 +608,7 @@ fn run_with<const N: usize>(cfg: &HarnessConfig) -> Result<HarnessReport, String
     // map"), outliving the zone and untouched except through the zone's frames.
     let zone = unsafe { Zone::new(&[range], zone_cfg) }.map_err(|e| format!("zone: {e:?}"))?;
     let managed = zone.managed_pages();
+    let watermarks = zone.watermarks();
     let node = Mutex::<_, YieldRelax>::new(Node {
         zone,
         lru: Lru::new(),
@@ -513,6 +627,7 @@ fn run_with<const N: usize>(cfg: &HarnessConfig) -> Result<HarnessReport, String
         ReclaimConfig {
             mode: cfg.mode,
             ring_full: cfg.ring_full,
+            ring_size: cfg.ring_size,
         },
     );
     let table = PageTable {
@@ -527,19 +642,19 @@ fn run_with<const N: usize>(cfg: &HarnessConfig) -> Result<HarnessReport, String
     } else {
         0
     };
-    let rings: Vec<Ring<Ticket, N>> = (0..workers).map(|_| Ring::new()).collect();
+    let rings: Vec<Ring<Ticket, RING_CAPACITY>> = (0..workers).map(|_| Ring::new()).collect();
     let mut producers = Vec::new();
     let mut queues = Vec::new();
     for ring in &rings {
         let (producer, consumer) = ring.split().map_err(|e| e.to_string())?;
         producers.push(producer);
-        queues.push(CompressorQueue::<YieldRelax, N>::new(consumer));
+        queues.push(CompressorQueue::<YieldRelax, RING_CAPACITY>::new(consumer));
     }
     let stop_kswapd = AtomicBool::new(false);
     let stop_workers = AtomicBool::new(false);
 
     let start = Instant::now();
-    let (versions, verified, corrupt, oom) = thread::scope(|s| -> Result<_, String> {
+    let done = thread::scope(|s| -> Result<_, String> {
         let mut worker_threads: Vec<Thread> = Vec::new();
         let mut worker_handles = Vec::new();
         for (i, queue) in queues.iter().enumerate() {
@@ -547,8 +662,13 @@ fn run_with<const N: usize>(cfg: &HarnessConfig) -> Result<HarnessReport, String
             let handle = s.spawn(move || {
                 let stat = vmstat.cpu(1 + i).expect("worker slot");
                 let mut compressor = Compressor::new();
+                let (mut busy, mut pages) = (Duration::ZERO, 0u64);
                 loop {
-                    if reclaim.kcompressd_run(queue, &mut compressor, stat) > 0 {
+                    let start = Instant::now();
+                    let done = reclaim.kcompressd_run(queue, &mut compressor, stat);
+                    busy += start.elapsed();
+                    if done > 0 {
+                        pages += done as u64;
                         continue;
                     }
                     if stop.load(Ordering::Acquire) {
@@ -559,6 +679,7 @@ fn run_with<const N: usize>(cfg: &HarnessConfig) -> Result<HarnessReport, String
                     }
                     queue.finish_wait();
                 }
+                (busy, pages)
             });
             worker_threads.push(handle.thread().clone());
             worker_handles.push(handle);
@@ -580,12 +701,17 @@ fn run_with<const N: usize>(cfg: &HarnessConfig) -> Result<HarnessReport, String
                     queues,
                     wake: |i: usize| worker_threads[i].unpark(),
                 };
+                let mut busy = Duration::ZERO;
                 while !stop.load(Ordering::Acquire) {
+                    let start = Instant::now();
                     let balanced = reclaim.balance_pgdat(&mut reclaimer, &mut queues);
-                    if reclaim.kswapd_try_to_sleep(balanced) && !stop.load(Ordering::Acquire) {
+                    let sleep = reclaim.kswapd_try_to_sleep(balanced);
+                    busy += start.elapsed();
+                    if sleep && !stop.load(Ordering::Acquire) {
                         thread::park();
                     }
                 }
+                busy
             })
         };
         let kswapd_thread = kswapd.thread().clone();
@@ -616,28 +742,35 @@ fn run_with<const N: usize>(cfg: &HarnessConfig) -> Result<HarnessReport, String
                 })
             })
             .collect();
-        let mut versions = vec![0u32; cfg.wss_pages];
-        let (mut verified, mut corrupt, mut oom) = (0, 0, false);
+        let mut done = Done {
+            versions: vec![0u32; cfg.wss_pages],
+            ..Done::default()
+        };
         for (w, handle) in workloads.into_iter().enumerate() {
             let out = handle.join().map_err(|_| "workload thread panicked")?;
-            versions[w * per_workload..][..out.versions.len()].copy_from_slice(&out.versions);
-            verified += out.verified;
-            corrupt += out.corrupt;
-            oom |= out.oom;
+            done.versions[w * per_workload..][..out.versions.len()].copy_from_slice(&out.versions);
+            done.verified += out.verified;
+            done.corrupt += out.corrupt;
+            done.oom |= out.oom;
+            done.accesses += out.accesses;
+            done.faults.merge(&out.faults);
         }
+        done.elapsed = start.elapsed();
         stop_kswapd.store(true, Ordering::Release);
         kswapd_thread.unpark();
-        kswapd.join().map_err(|_| "kswapd panicked")?;
+        done.kswapd_busy = kswapd.join().map_err(|_| "kswapd panicked")?;
         stop_workers.store(true, Ordering::Release);
         for t in &worker_threads {
             t.unpark();
         }
         for h in worker_handles {
-            h.join().map_err(|_| "kcompressd panicked")?;
+            let (busy, pages) = h.join().map_err(|_| "kcompressd panicked")?;
+            done.kcompressd_busy += busy;
+            done.kcompressd_pages += pages;
         }
-        Ok((versions, verified, corrupt, oom))
+        Ok(done)
     })?;
-    let elapsed = start.elapsed();
+    let versions = &done.versions;
 
     // Final pass: every page, wherever it is, must be its last version; every frame
     // must be free, mapped, the store's, or held by a page parked in writeback.
@@ -688,13 +821,33 @@ fn run_with<const N: usize>(cfg: &HarnessConfig) -> Result<HarnessReport, String
         vmstat: vmstat.snapshot(),
         mm_stat,
         race: reclaim.race_stats(),
-        ops: cfg.ops / cfg.workloads as u64 * cfg.workloads as u64,
-        elapsed,
-        verified_pages: verified + final_verified,
-        corrupt_pages: corrupt + final_corrupt,
-        oom,
+        ops: done.accesses,
+        elapsed: done.elapsed,
+        faults: done.faults,
+        kswapd_busy: done.kswapd_busy,
+        kcompressd_busy: done.kcompressd_busy,
+        kcompressd_pages: done.kcompressd_pages,
+        watermarks,
+        verified_pages: done.verified + final_verified,
+        corrupt_pages: done.corrupt + final_corrupt,
+        oom: done.oom,
         frames_accounted,
     })
+}
+
+/// What the threads of a run hand back.
+#[derive(Default)]
+struct Done {
+    versions: Vec<u32>,
+    verified: u64,
+    corrupt: u64,
+    oom: bool,
+    accesses: u64,
+    faults: LatencyHist,
+    elapsed: Duration,
+    kswapd_busy: Duration,
+    kcompressd_busy: Duration,
+    kcompressd_pages: u64,
 }
 
 /// One workload thread: owns pages `first..first + pages` and their versions.
@@ -710,20 +863,22 @@ struct Workload<'a> {
     seed: u64,
 }
 
+#[derive(Default)]
 struct WorkloadResult {
     versions: Vec<u32>,
     verified: u64,
     corrupt: u64,
     oom: bool,
+    accesses: u64,
+    /// Faults that needed a frame, in ns.
+    faults: LatencyHist,
 }
 
 impl Workload<'_> {
     fn run(&self, ops: u64, stat: &crate::vmstat::CpuVmStat) -> WorkloadResult {
         let mut out = WorkloadResult {
             versions: vec![0; self.pages],
-            verified: 0,
-            corrupt: 0,
-            oom: false,
+            ..WorkloadResult::default()
         };
         let mut compressor = Compressor::new();
         let mut reclaimer = Reclaimer {
@@ -731,20 +886,31 @@ impl Workload<'_> {
             compressor: &mut compressor,
             stat,
         };
+        let launch = match self.pattern {
+            Pattern::Apps { .. } => self.pages,
+            _ => 0,
+        };
         let mut rng = SplitMix64(self.seed);
         let mut cursor = 0;
-        for _ in 0..ops {
-            let local = self.pick(&mut rng, &mut cursor);
-            let write = rng.below(100) < self.write_pct as usize;
+        for n in 0..launch as u64 + ops {
+            let (local, write) = match n.checked_sub(launch as u64) {
+                None => (n as usize, true),
+                Some(n) => (
+                    self.pick(&mut rng, &mut cursor, n),
+                    rng.below(100) < self.write_pct as usize,
+                ),
+            };
             if self.access(&mut reclaimer, local, write, &mut out).is_err() {
                 out.oom = true;
                 break;
             }
+            out.accesses += 1;
         }
         out
     }
 
-    fn pick(&self, rng: &mut SplitMix64, cursor: &mut usize) -> usize {
+    /// The page of access `n` (counted after the launch).
+    fn pick(&self, rng: &mut SplitMix64, cursor: &mut usize, n: u64) -> usize {
         match self.pattern {
             Pattern::Sequential => {
                 *cursor = (*cursor + 1) % self.pages;
@@ -770,6 +936,11 @@ impl Workload<'_> {
                     }
                 }
                 start
+            }
+            Pattern::Apps { apps } => {
+                let set = self.pages / apps;
+                let foreground = SplitMix64(self.seed ^ (n / set as u64)).below(apps);
+                foreground * set + rng.below(set)
             }
         }
     }
@@ -800,6 +971,7 @@ impl Workload<'_> {
         let pte = &self.table.ptes[page];
         let kswapd = &self.kswapd;
         let mut wake = || kswapd.unpark();
+        let fault = (pte.load(Ordering::Relaxed) & PRESENT == 0).then(Instant::now);
         let locked = loop {
             let v = pte.load(Ordering::Acquire);
             if v & PRESENT != 0 {
@@ -866,12 +1038,27 @@ impl Workload<'_> {
                 Err(SwapInError::OutOfMemory) => return Err(()),
             }
         };
+        if let Some(start) = fault {
+            out.faults
+                .record(u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX));
+        }
+        // SAFETY: the PTE is locked by us: the frame is ours until we unlock.
+        let frame =
+            unsafe { &mut *(Pfn(locked & PFN_MASK).page_address() as *mut [u8; PAGE_SIZE]) };
         if write {
             out.versions[local] = out.versions[local].wrapping_add(1);
-            // SAFETY: the PTE is locked by us: the frame is ours until we unlock.
-            let frame =
-                unsafe { &mut *(Pfn(locked & PFN_MASK).page_address() as *mut [u8; PAGE_SIZE]) };
             self.pages_gen.fill(page as u64, out.versions[local], frame);
+        } else if fault.is_none() {
+            // A read of a resident page checks every byte, as the kernel's workload
+            // does (a page just faulted in was checked by the fault).
+            if self
+                .pages_gen
+                .matches(page as u64, out.versions[local], frame)
+            {
+                out.verified += 1;
+            } else {
+                out.corrupt += 1;
+            }
         }
         // Release: our writes to the frame before anyone who unmaps it.
         pte.store(locked, Ordering::Release);

@@ -9,6 +9,10 @@
 //! the store takes the node lock inside its `FrameSource` (order: store -> node). No
 //! lock is held while compressing, while calling [`Mmu`], or across two pages' worth
 //! of work; the node lock is taken about three times per batch of 32.
+//!
+//! Each step emits an `mm::trace` event under Linux's tracepoint name
+//! (`mm_vmscan_lru_shrink_inactive`, `mm_vmscan_direct_reclaim_begin`, ...): one
+//! relaxed load while tracing is off.
 
 use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
@@ -20,6 +24,7 @@ use crate::addr::{PAGE_SIZE, Pfn};
 use crate::frame::Zone;
 use crate::lru::{FolioReferences, IsolatedBatch, Lru, LruList, SWAP_CLUSTER_MAX};
 use crate::ring::{Consumer, Producer};
+use crate::trace::{self, Event};
 use crate::vmstat::{CpuVmStat, VmEvent};
 use crate::zram::{self, Compressor, FrameSource, LoadError, ZramStore};
 
@@ -33,17 +38,25 @@ pub const MAX_RECLAIM_RETRIES: u32 = 16;
 /// the policy's locks held.
 pub trait Mmu {
     /// `folio_referenced()` for an anonymous page: tests and clears the access flag
-    /// of the PTE mapping `pfn`. False if nothing maps `pfn` (any more).
+    /// of the PTE mapping `pfn`. False if nothing maps `pfn` (any more). The TLB
+    /// invalidation may be deferred to [`Mmu::flush_tlb`] (until then a core may
+    /// still use an entry that has the flag set, so an access can go unnoticed).
     fn test_and_clear_young(&mut self, pfn: Pfn) -> bool;
 
-    /// `try_to_unmap()`: atomically replaces the PTE mapping `pfn` with `entry` and
-    /// makes sure no core can still reach the frame through a stale TLB entry, and
-    /// that every write made through the mapping is visible to this core (kernel:
-    /// break-before-make, `tlbi` broadcast, `dsb ish`; host: a CAS that Acquires the
-    /// workload's Release). Fails, leaving the PTE alone, if the page was accessed
+    /// `try_to_unmap()` with `TTU_BATCH_FLUSH`: atomically replaces the PTE mapping
+    /// `pfn` with `entry`. Fails, leaving the PTE alone, if the page was accessed
     /// since `test_and_clear_young` (access flag set again, or in use right now) or
-    /// if `pfn` is not mapped: reclaim then puts the page back on the LRU.
+    /// if `pfn` is not mapped: reclaim then puts the page back on the LRU. Until
+    /// [`Mmu::flush_tlb`] returns, a core may still reach the frame through a stale
+    /// TLB entry: nobody may read the frame for compression before that.
     fn try_to_unmap(&mut self, pfn: Pfn, entry: SwapEntry) -> bool;
+
+    /// Linux's `try_to_unmap_flush()`: completes every invalidation the two calls
+    /// above deferred. When it returns, no core can reach an unmapped frame and every
+    /// write made through the old mappings is visible to this core (kernel: one
+    /// broadcast `tlbi` + `dsb ish` for the whole batch instead of one per page;
+    /// host: nothing to do, the unmapping CAS already Acquired the workload's Release).
+    fn flush_tlb(&mut self);
 }
 
 /// Who compresses the pages kswapd evicts.
@@ -72,7 +85,13 @@ pub enum RingFull {
 pub struct ReclaimConfig {
     pub mode: ReclaimMode,
     pub ring_full: RingFull,
+    /// Tickets kswapd keeps queued per compressor ring at most (the kfifo's size;
+    /// rings are built larger, this is the tunable): more means full less often.
+    pub ring_size: usize,
 }
+
+/// The kcompressd patch's kfifo: 256 folios.
+pub const DEFAULT_RING_SIZE: usize = 256;
 
 /// The zone and its LRU, which the LRU's methods need together: one lock.
 pub struct Node {
@@ -361,6 +380,7 @@ impl<'a, F: FrameSource, R: RelaxStrategy> Reclaim<'a, F, R> {
     /// as in the patch). Returns pages reclaimed.
     fn direct_reclaim<M: Mmu>(&self, reclaimer: &mut Reclaimer<'_, M>) -> usize {
         reclaimer.stat.count(VmEvent::AllocStall);
+        trace::emit(Event::DirectReclaimBegin);
         let mut reclaimed = 0;
         for priority in (0..=DEF_PRIORITY).rev() {
             let target = (self.nr_inactive() >> priority).max(SWAP_CLUSTER_MAX);
@@ -382,6 +402,9 @@ impl<'a, F: FrameSource, R: RelaxStrategy> Reclaim<'a, F, R> {
                 break;
             }
         }
+        trace::emit(Event::DirectReclaimEnd {
+            nr_reclaimed: reclaimed as u32,
+        });
         reclaimed
     }
 
@@ -499,6 +522,10 @@ impl<'a, F: FrameSource, R: RelaxStrategy> Reclaim<'a, F, R> {
                     VmEvent::PgDeactivate,
                     after.pgdeactivate - before.pgdeactivate,
                 );
+                trace::emit(Event::LruShrinkActive {
+                    nr_taken: (after.pgrefill - before.pgrefill) as u32,
+                    nr_deactivated: (after.pgdeactivate - before.pgdeactivate) as u32,
+                });
             }
             lru.isolate(zone, LruList::InactiveAnon, nr_to_scan, &mut batch)
         };
@@ -507,6 +534,7 @@ impl<'a, F: FrameSource, R: RelaxStrategy> Reclaim<'a, F, R> {
             reclaimer.mmu.test_and_clear_young(pfn);
         }
         if scanned == 0 {
+            reclaimer.mmu.flush_tlb();
             return Shrunk::default();
         }
         let (scan_event, steal_event) = match scanner {
@@ -522,7 +550,7 @@ impl<'a, F: FrameSource, R: RelaxStrategy> Reclaim<'a, F, R> {
         }
         let mut victims = PfnBatch::new();
         let mut keep = PfnBatch::new();
-        {
+        let activated = {
             let mut node = self.node.lock();
             let Node { zone, lru } = &mut *node;
             let before = lru.stats().pgactivate;
@@ -534,10 +562,10 @@ impl<'a, F: FrameSource, R: RelaxStrategy> Reclaim<'a, F, R> {
                     }
                 }
             }
-            reclaimer
-                .stat
-                .add(VmEvent::PgActivate, lru.stats().pgactivate - before);
-        }
+            let activated = lru.stats().pgactivate - before;
+            reclaimer.stat.add(VmEvent::PgActivate, activated);
+            activated
+        };
 
         let mut tickets = [NO_TICKET; SWAP_CLUSTER_MAX];
         let mut nr_tickets = 0;
@@ -555,6 +583,8 @@ impl<'a, F: FrameSource, R: RelaxStrategy> Reclaim<'a, F, R> {
                 keep.push(pfn);
             }
         }
+        // One shootdown for the batch, before any frame is read or handed over.
+        reclaimer.mmu.flush_tlb();
 
         let mut freed = PfnBatch::new();
         let mut queued = 0;
@@ -564,11 +594,23 @@ impl<'a, F: FrameSource, R: RelaxStrategy> Reclaim<'a, F, R> {
                 // need a wake-up; asking an untouched ring would spend its one wake-up
                 // per sleep on a worker that has nothing to do.
                 let mut pushed = 0u64;
+                let ring_full_before = reclaimer.stat.get(VmEvent::KcompressdRingFull);
                 for &ticket in &tickets[..nr_tickets] {
                     if let Some(ring) = self.queue(reclaimer, queues, ticket, &mut freed) {
                         queued += 1;
                         pushed |= 1u64.checked_shl(ring as u32).unwrap_or(u64::MAX);
                     }
+                }
+                if queued > 0 {
+                    trace::emit(Event::KcompressdEnqueue {
+                        nr_pages: queued as u32,
+                    });
+                }
+                let ring_full = reclaimer.stat.get(VmEvent::KcompressdRingFull) - ring_full_before;
+                if ring_full > 0 {
+                    trace::emit(Event::KcompressdRingFull {
+                        nr_pages: ring_full as u32,
+                    });
                 }
                 for (i, producer) in queues.producers.iter_mut().enumerate() {
                     let touched = pushed & 1u64.checked_shl(i as u32).unwrap_or(u64::MAX) != 0;
@@ -590,6 +632,11 @@ impl<'a, F: FrameSource, R: RelaxStrategy> Reclaim<'a, F, R> {
             reclaimer.stat,
             steal_event,
         );
+        trace::emit(Event::LruShrinkInactive {
+            nr_scanned: scanned as u32,
+            nr_reclaimed: (freed.len + queued) as u32,
+            nr_activate: activated as u32,
+        });
         Shrunk {
             scanned,
             reclaimed: freed.len + queued,
@@ -617,7 +664,8 @@ impl<'a, F: FrameSource, R: RelaxStrategy> Reclaim<'a, F, R> {
         };
         // Counted before the push: the worker may finish the ticket at once.
         self.in_flight.fetch_add(1, Ordering::Relaxed);
-        if queues.producers[best].push(ticket).is_ok() {
+        let room = queues.producers[best].len() < self.config.ring_size;
+        if room && queues.producers[best].push(ticket).is_ok() {
             reclaimer.stat.count(VmEvent::KcompressdQueued);
             return Some(best);
         }
@@ -743,6 +791,9 @@ impl<'a, F: FrameSource, R: RelaxStrategy> Reclaim<'a, F, R> {
         // Queued pages were kswapd's reclaim.
         self.finish_batch(&[], freed.as_slice(), stat, VmEvent::PgStealKswapd);
         self.in_flight.fetch_sub(n, Ordering::Relaxed);
+        if n > 0 {
+            trace::emit(Event::KcompressdCompressDone { nr_pages: n as u32 });
+        }
         n
     }
 
@@ -775,6 +826,7 @@ impl<'a, F: FrameSource, R: RelaxStrategy> Reclaim<'a, F, R> {
             Fault::Rescued(pfn) => {
                 self.rescued.fetch_add(1, Ordering::Relaxed);
                 map(pfn);
+                trace::emit(Event::SwapinRescue);
                 let mut node = self.node.lock();
                 let Node { zone, lru } = &mut *node;
                 let _ = lru.putback(zone, pfn);
@@ -785,14 +837,20 @@ impl<'a, F: FrameSource, R: RelaxStrategy> Reclaim<'a, F, R> {
                 // SAFETY: `new` was just allocated for us: a page of the zone reached
                 // through the direct map, used by nobody else until we map it.
                 let dst = unsafe { &mut *(new.page_address() as *mut [u8; PAGE_SIZE]) };
-                let loaded = {
-                    let mut store = self.store.lock();
-                    let slot = zram::SwapEntry(entry.index());
-                    let loaded = store.load(slot, dst);
-                    // A corrupt slot is emptied too (its object leaked, not reused).
-                    let _ = store.free(slot);
-                    loaded
-                };
+                // Copied out and freed under the store lock (a corrupt slot is emptied
+                // too, its object leaked, not reused); checked and decompressed after.
+                let mut payload = [0u8; PAGE_SIZE];
+                let taken = self
+                    .store
+                    .lock()
+                    .take(zram::SwapEntry(entry.index()), &mut payload);
+                let loaded = taken.and_then(|t| {
+                    let expanded = t.expand(&payload, dst);
+                    if expanded.is_err() {
+                        self.store.lock().count_failed_read();
+                    }
+                    expanded
+                });
                 if let Err(error) = loaded {
                     let _ = self.swap.swap_in_done(entry);
                     let _ = self.node.lock().zone.free_pages(new, 0);
@@ -805,6 +863,7 @@ impl<'a, F: FrameSource, R: RelaxStrategy> Reclaim<'a, F, R> {
                 // Every anonymous refault with a live shadow counts here in Linux.
                 reclaimer.stat.count(VmEvent::WorkingsetRefaultAnon);
                 self.lru_add_new(new);
+                trace::emit(Event::SwapinDone);
                 Ok(SwapIn::Loaded(new))
             }
             _ => {

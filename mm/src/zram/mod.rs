@@ -276,6 +276,65 @@ enum Stored {
     Huge,
 }
 
+/// A slot's payload copied out of the store by `take` (or `load`): what it was, and
+/// the slot's sealed checksum to verify it against.
+#[derive(Debug)]
+pub struct TakenPage {
+    stored: Taken,
+    sealed: u32,
+    idx: usize,
+    len: u16,
+    flags: u16,
+}
+
+#[derive(Debug)]
+enum Taken {
+    Same(u64),
+    Lz4(usize),
+    Huge,
+}
+
+impl TakenPage {
+    /// Verifies the payload `take` copied into `buf` and expands it into `dst`; needs
+    /// no lock. `Corrupt` if a bit of the payload or of the slot's metadata changed
+    /// after the store, or if the payload does not decompress to exactly one page.
+    pub fn expand(
+        &self,
+        buf: &[u8; PAGE_SIZE],
+        dst: &mut [u8; PAGE_SIZE],
+    ) -> Result<(), LoadError> {
+        let verify = |payload: &[u8]| {
+            if seal(payload_checksum(payload), self.idx, self.len, self.flags) == self.sealed {
+                Ok(())
+            } else {
+                Err(LoadError::Corrupt)
+            }
+        };
+        match self.stored {
+            Taken::Same(word) => {
+                verify(&word.to_ne_bytes())?;
+                for chunk in dst.as_chunks_mut::<8>().0 {
+                    *chunk = word.to_ne_bytes();
+                }
+                Ok(())
+            }
+            Taken::Huge => {
+                verify(buf)?;
+                dst.copy_from_slice(buf);
+                Ok(())
+            }
+            Taken::Lz4(len) => {
+                let src = &buf[..len];
+                verify(src)?;
+                match decompress_into(src, dst) {
+                    Ok(PAGE_SIZE) => Ok(()),
+                    _ => Err(LoadError::Corrupt),
+                }
+            }
+        }
+    }
+}
+
 /// The compressed store. The kernel wraps it in a `spin::Mutex`; compression happens
 /// before taking the lock, so only object allocation and copies happen under it.
 ///
@@ -427,59 +486,73 @@ impl<'m, F: FrameSource> ZramStore<'m, F> {
     /// length must be exactly one page.
     pub fn load(&mut self, entry: SwapEntry, dst: &mut [u8; PAGE_SIZE]) -> Result<(), LoadError> {
         self.stat.num_reads += 1;
-        let result = self.load_slot(entry.0 as usize, dst);
+        let idx = entry.0 as usize;
+        let mut buf = [0u8; PAGE_SIZE];
+        let result = self
+            .copy_out(idx, &mut buf)
+            .and_then(|taken| taken.expand(&buf, dst));
         if result.is_err() {
             self.stat.failed_reads += 1;
         }
         result
     }
 
-    fn load_slot(&mut self, idx: usize, dst: &mut [u8; PAGE_SIZE]) -> Result<(), LoadError> {
+    /// The swap-in path's half under the lock: copies the slot's payload (compressed
+    /// bytes, the whole huge page, or nothing for a same-filled word) into `buf` and
+    /// empties the slot, as `free` does. The caller checks and decompresses outside the
+    /// lock with [`TakenPage::expand`], so one swap-in's decompression does not hold
+    /// up every other store user (zram locks a slot, not the device, for its reads).
+    /// A slot whose metadata does not check out is emptied and gives `Corrupt`.
+    pub fn take(
+        &mut self,
+        entry: SwapEntry,
+        buf: &mut [u8; PAGE_SIZE],
+    ) -> Result<TakenPage, LoadError> {
+        self.stat.num_reads += 1;
+        let taken = self.copy_out(entry.0 as usize, buf);
+        let freed = self.free(entry);
+        let taken = taken.and_then(|t| freed.map(|()| t));
+        if taken.is_err() {
+            self.stat.failed_reads += 1;
+        }
+        taken
+    }
+
+    /// Counts a read that `TakenPage::expand` found corrupt (zram's `failed_reads`).
+    pub fn count_failed_read(&mut self) {
+        self.stat.failed_reads += 1;
+    }
+
+    /// The slot's payload into `buf`, checked against nothing yet.
+    fn copy_out(&self, idx: usize, buf: &mut [u8; PAGE_SIZE]) -> Result<TakenPage, LoadError> {
         let slot = *self.slots.get(idx).ok_or(LoadError::OutOfRange)?;
-        let verify = |payload: &[u8]| {
-            let sealed = seal(payload_checksum(payload), idx, slot.len, slot.flags);
-            if sealed == slot.checksum {
-                Ok(())
-            } else {
-                Err(LoadError::Corrupt)
-            }
-        };
-        match classify(&slot, idx)? {
-            Stored::Empty => Err(LoadError::Empty),
-            Stored::Same(word) => {
-                verify(&word.to_ne_bytes())?;
-                for chunk in dst.as_chunks_mut::<8>().0 {
-                    *chunk = word.to_ne_bytes();
-                }
-                Ok(())
-            }
+        let stored = match classify(&slot, idx)? {
+            Stored::Empty => return Err(LoadError::Empty),
+            Stored::Same(word) => Taken::Same(word),
             Stored::Huge => {
                 let obj = self
                     .pool
                     .locate(slot.handle, HUGE_CLASS)
                     .ok_or(LoadError::Corrupt)?;
-                self.pool.read(obj, dst);
-                verify(dst)
+                self.pool.read(obj, buf);
+                Taken::Huge
             }
             Stored::Lz4 { class, len } => {
                 let obj = self
                     .pool
                     .locate(slot.handle, class)
                     .ok_or(LoadError::Corrupt)?;
-                let src = match self.pool.contiguous(obj, len) {
-                    Some(bytes) => bytes,
-                    None => {
-                        self.pool.read(obj, &mut self.scratch[..len]);
-                        &self.scratch[..len]
-                    }
-                };
-                verify(src)?;
-                match decompress_into(src, dst) {
-                    Ok(PAGE_SIZE) => Ok(()),
-                    _ => Err(LoadError::Corrupt),
-                }
+                self.pool.read(obj, &mut buf[..len]);
+                Taken::Lz4(len)
             }
-        }
+        };
+        Ok(TakenPage {
+            stored,
+            sealed: slot.checksum,
+            idx,
+            len: slot.len,
+            flags: slot.flags,
+        })
     }
 
     /// Empties the slot, freeing its object (zram's `zram_free_page`); a zspage left empty

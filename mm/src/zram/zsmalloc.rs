@@ -252,20 +252,6 @@ impl<'m> Pool<'m> {
         self.zspages[obj.zspage as usize].state == ZS_ISOLATED
     }
 
-    /// The object's first `len` bytes as one slice, when they do not straddle frames.
-    pub fn contiguous(&self, obj: ObjRef, len: usize) -> Option<&[u8]> {
-        let mut whole = None;
-        self.segments(obj, len, |ptr, range| {
-            if range.start == 0 && range.end == len {
-                // SAFETY: `segments` yields ranges inside a frame this pool holds (a live
-                // zspage, object and length checked against its class); nothing writes
-                // to it while `&self` is borrowed.
-                whole = Some(unsafe { core::slice::from_raw_parts(ptr, len) });
-            }
-        });
-        whole
-    }
-
     /// Copies the object's first `out.len()` bytes into `out`.
     pub fn read(&self, obj: ObjRef, out: &mut [u8]) {
         self.segments(obj, out.len(), |ptr, range| {

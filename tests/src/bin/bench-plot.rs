@@ -4,7 +4,8 @@
 //! per mode (run 1 of each). Reads the kernel's console log; writes SVG, no other tools.
 
 use std::collections::BTreeMap;
-use std::fmt::Write;
+
+use qemu_tests::plot::{self, Panel, Series};
 
 /// One progress line.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -68,72 +69,6 @@ fn rates(samples: &[Sample]) -> Vec<(f64, f64)> {
     out
 }
 
-const W: f64 = 760.0;
-const PANEL_H: f64 = 220.0;
-const LEFT: f64 = 70.0;
-const TOP: f64 = 40.0;
-const GAP: f64 = 60.0;
-const COLOURS: [&str; 4] = ["#d62728", "#1f77b4", "#2ca02c", "#9467bd"];
-
-/// One panel: `series` as polylines scaled to the panel at vertical offset `y0`.
-fn panel(svg: &mut String, y0: f64, title: &str, series: &[(&str, Vec<(f64, f64)>)]) {
-    let t_max = series
-        .iter()
-        .flat_map(|(_, p)| p.iter().map(|q| q.0))
-        .fold(1.0, f64::max);
-    let v_max = series
-        .iter()
-        .flat_map(|(_, p)| p.iter().map(|q| q.1))
-        .fold(1.0, f64::max)
-        * 1.1;
-    let (pw, ph) = (W - LEFT - 20.0, PANEL_H);
-    let x = |t: f64| LEFT + t / t_max * pw;
-    let y = |v: f64| y0 + ph - v / v_max * ph;
-    let _ = writeln!(
-        svg,
-        r#"<text x="{LEFT}" y="{}" font-size="14">{title}</text>"#,
-        y0 - 8.0
-    );
-    let _ = writeln!(
-        svg,
-        r##"<rect x="{LEFT}" y="{y0}" width="{pw}" height="{ph}" fill="none" stroke="#888"/>"##
-    );
-    for i in 0..=4 {
-        let v = v_max * f64::from(i) / 4.0;
-        let _ = writeln!(
-            svg,
-            r#"<text x="{}" y="{:.1}" font-size="11" text-anchor="end">{v:.0}</text>"#,
-            LEFT - 6.0,
-            y(v) + 4.0
-        );
-        let t = t_max * f64::from(i) / 4.0;
-        let _ = writeln!(
-            svg,
-            r#"<text x="{:.1}" y="{}" font-size="11" text-anchor="middle">{t:.0} s</text>"#,
-            x(t),
-            y0 + ph + 16.0
-        );
-    }
-    for (i, (name, points)) in series.iter().enumerate() {
-        let colour = COLOURS[i % COLOURS.len()];
-        let path: Vec<String> = points
-            .iter()
-            .map(|&(t, v)| format!("{:.1},{:.1}", x(t), y(v)))
-            .collect();
-        let _ = writeln!(
-            svg,
-            r#"<polyline fill="none" stroke="{colour}" stroke-width="2" points="{}"/>"#,
-            path.join(" ")
-        );
-        let _ = writeln!(
-            svg,
-            r#"<text x="{}" y="{}" font-size="12" fill="{colour}">{name}</text>"#,
-            W - 90.0,
-            y0 + 16.0 + 16.0 * i as f64
-        );
-    }
-}
-
 fn render(modes: &BTreeMap<String, Vec<Sample>>) -> String {
     // sync first, then async, then anything else, as the table prints them.
     let mut names: Vec<&String> = modes.keys().collect();
@@ -142,36 +77,33 @@ fn render(modes: &BTreeMap<String, Vec<Sample>>) -> String {
         "async" => 1,
         _ => 2,
     });
-    let reclaimed: Vec<(&str, Vec<(f64, f64)>)> = names
+    let reclaimed: Vec<Series<'_>> = names
         .iter()
-        .map(|n| (n.as_str(), rates(&modes[*n])))
-        .collect();
-    let free: Vec<(&str, Vec<(f64, f64)>)> = names
-        .iter()
-        .map(|n| {
-            let points = modes[*n]
-                .iter()
-                .map(|s| (s.t_ms / 1000.0, s.free))
-                .collect();
-            (n.as_str(), points)
+        .map(|n| Series {
+            name: n.as_str(),
+            points: rates(&modes[*n]),
         })
         .collect();
-    let h = TOP + 2.0 * PANEL_H + GAP + 40.0;
-    let mut svg = String::new();
-    let _ = writeln!(
-        svg,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{h}" font-family="sans-serif">"#
-    );
-    let _ = writeln!(svg, r#"<rect width="100%" height="100%" fill="white"/>"#);
-    panel(
-        &mut svg,
-        TOP,
-        "reclaimed pages per second (pgsteal_anon, 1 s intervals)",
-        &reclaimed,
-    );
-    panel(&mut svg, TOP + PANEL_H + GAP, "free frames", &free);
-    svg.push_str("</svg>\n");
-    svg
+    let free: Vec<Series<'_>> = names
+        .iter()
+        .map(|n| Series {
+            name: n.as_str(),
+            points: modes[*n]
+                .iter()
+                .map(|s| (s.t_ms / 1000.0, s.free))
+                .collect(),
+        })
+        .collect();
+    plot::svg(&[
+        Panel {
+            title: "reclaimed pages per second (pgsteal_anon, 1 s intervals)",
+            series: reclaimed,
+        },
+        Panel {
+            title: "free frames",
+            series: free,
+        },
+    ])
 }
 
 fn main() {

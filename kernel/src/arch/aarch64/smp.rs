@@ -1,6 +1,7 @@
 //! SMP: bring every CPU of the DTB online with PSCI CPU_ON, each secondary's first Rust
 //! (`secondary_main`), the idle loop, sleeping until a condition holds (WFI woken by an
-//! SGI or the timer), and "run this function on CPU n" through per-CPU mailboxes.
+//! SGI or the timer) with each core's time in WFI counted, and "run this function on
+//! CPU n" through per-CPU mailboxes.
 //! Owns the cores' lives after boot code hands them over; per-CPU data is `percpu`'s.
 //!
 //! Logical CPU 0 is the boot CPU; the others are numbered in DTB order. CPU 0 runs
@@ -171,7 +172,14 @@ pub fn wait_until(deadline: Option<u64>, mut done: impl FnMut() -> bool) -> bool
             }
             timer::arm(deadline);
         }
+        let cpu = percpu::this_cpu_id();
+        let slept = timer::now_ticks();
+        IDLE_SINCE[cpu].store(slept, Ordering::Relaxed);
         irq::wait_for_interrupt();
+        let woke = timer::now_ticks();
+        // Clear first: a reader in between misses this sleep rather than counting it twice.
+        IDLE_SINCE[cpu].store(0, Ordering::Relaxed);
+        IDLE_TICKS[cpu].fetch_add(woke - slept, Ordering::Relaxed);
         irq::take_pending();
     };
     if deadline.is_some() {
@@ -179,6 +187,26 @@ pub fn wait_until(deadline: Option<u64>, mut done: impl FnMut() -> bool) -> bool
     }
     irq::local_irq_restore(daif);
     met
+}
+
+/// Timer ticks each CPU has spent in `wait_until`'s WFI, ever, and when its current
+/// WFI began (0: not in WFI). Each written only by its own CPU.
+static IDLE_TICKS: [AtomicU64; MAX_CPUS] = [const { AtomicU64::new(0) }; MAX_CPUS];
+static IDLE_SINCE: [AtomicU64; MAX_CPUS] = [const { AtomicU64::new(0) }; MAX_CPUS];
+
+/// Timer ticks logical CPU `cpu` has spent asleep in WFI up to now (the sleep it is in,
+/// if any, included), for `top`'s busy share: busy = elapsed - idle.
+pub fn idle_ticks(cpu: usize) -> u64 {
+    let (Some(total), Some(since)) = (IDLE_TICKS.get(cpu), IDLE_SINCE.get(cpu)) else {
+        return 0;
+    };
+    let since = since.load(Ordering::Relaxed);
+    let current = if since == 0 {
+        0
+    } else {
+        timer::now_ticks().saturating_sub(since)
+    };
+    total.load(Ordering::Relaxed) + current
 }
 
 /// Sleeps on the calling core for `d` (other cores' SGIs may wake it early; it sleeps on).
@@ -271,6 +299,31 @@ pub fn run_on(
 pub fn wait(ticket: Ticket, deadline: Option<u64>) -> bool {
     let mailbox = &percpu::cpu(ticket.cpu).mailbox;
     wait_until(deadline, || mailbox.completed() >= ticket.ticket)
+}
+
+/// How often `wait_polling` calls its poll hook.
+pub const POLL_PERIOD: Duration = Duration::from_millis(10);
+
+/// `wait`, calling `poll` every `POLL_PERIOD` while the job runs (the console on CPU 0
+/// stays live while a run waits for its jobs); without a hook, plain `wait`.
+pub fn wait_polling(
+    ticket: Ticket,
+    deadline: Option<u64>,
+    poll: Option<&mut (dyn FnMut() + '_)>,
+) -> bool {
+    let Some(poll) = poll else {
+        return wait(ticket, deadline);
+    };
+    loop {
+        let slice = timer::deadline_after(POLL_PERIOD);
+        if wait(ticket, Some(deadline.map_or(slice, |d| d.min(slice)))) {
+            return true;
+        }
+        if deadline.is_some_and(|d| timer::now_ticks() >= d) {
+            return false;
+        }
+        poll();
+    }
 }
 
 /// Powers logical CPU `cpu` off (PSCI CPU_OFF, run on that core through its mailbox) and

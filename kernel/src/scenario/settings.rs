@@ -1,0 +1,82 @@
+//! The command line's reclaim tunables turned into the `mm` settings the scenarios
+//! build from: page mix, zone watermark config, policy config (ring size, ring-full
+//! order), and `placement=capacity` turned into CPU numbers. One place, so `reclaim`,
+//! `bench` and the console agree on what a key means.
+
+use mm::frame::ZoneConfig;
+use mm::pagegen::PageMix;
+use mm::reclaim::policy::{DEFAULT_RING_SIZE, ReclaimConfig, ReclaimMode, RingFull};
+use platform::Board;
+use platform::cmdline::{self, CmdLine, Placement};
+use platform::placement;
+
+use crate::arch::aarch64::smp;
+use crate::println;
+
+/// `mix=ZERO,SAME,TEXT,STRUCTURED,RANDOM`, or the default (lz4 ratio about 2.7).
+pub fn page_mix(cmd: &CmdLine) -> PageMix {
+    match cmd.mix {
+        Some([zero, same_filled, text, structured, random]) => PageMix {
+            zero,
+            same_filled,
+            text,
+            structured,
+            random,
+        },
+        None => PageMix::DEFAULT,
+    }
+}
+
+/// `watermark_scale_factor=` over Linux's defaults.
+pub fn zone_config(cmd: &CmdLine) -> ZoneConfig {
+    let mut cfg = ZoneConfig::default();
+    if let Some(wsf) = cmd.watermark_scale_factor {
+        cfg.watermark_scale_factor = wsf;
+    }
+    cfg
+}
+
+/// The policy in `mode` with `ring_full=` and `ring=`.
+pub fn reclaim_config(cmd: &CmdLine, mode: ReclaimMode) -> ReclaimConfig {
+    ReclaimConfig {
+        mode,
+        ring_full: match cmd.ring_full {
+            cmdline::RingFull::New => RingFull::New,
+            cmdline::RingFull::Oldest => RingFull::Oldest,
+        },
+        ring_size: cmd.ring.map_or(DEFAULT_RING_SIZE, |n| n as usize),
+    }
+}
+
+/// `placement=capacity`: rewrites `kswapd_cpu` and `kcompressd_cpu` from the DTB's
+/// `capacity-dmips-mhz` (async: workers on the biggest online cores, kswapd on the
+/// smallest; sync: kswapd on the biggest), and says what it chose. Unchanged with
+/// `placement=fixed`, or when the cores are all alike (QEMU's `virt`).
+pub fn place(mut cmd: CmdLine, board: &Board<'_>) -> CmdLine {
+    if cmd.placement != Placement::Capacity {
+        return cmd;
+    }
+    let capacity: alloc::vec::Vec<Option<u32>> = board.cpus.iter().map(|c| c.capacity).collect();
+    let online: alloc::vec::Vec<u32> = smp::online_cpus().map(|c| c as u32).collect();
+    let workers = match cmd.reclaim {
+        cmdline::ReclaimMode::Sync => 0,
+        cmdline::ReclaimMode::Async => cmd.kcompressd_cpu.len(),
+    };
+    match placement::by_capacity(&capacity, &online, workers) {
+        Ok(p) => {
+            println!(
+                "placement: by capacity-dmips-mhz {:?}: kswapd on cpu{}, kcompressd on {:?}, the workload best on cpu{}",
+                capacity, p.kswapd, p.kcompressd, p.workload
+            );
+            cmd.kswapd_cpu = p.kswapd;
+            if workers > 0 {
+                cmd.kcompressd_cpu = p.kcompressd;
+            }
+        }
+        Err(e) => println!(
+            "placement: {e}: keeping kswapd_cpu={} and kcompressd_cpu",
+            cmd.kswapd_cpu
+        ),
+    }
+    cmd
+}

@@ -1,0 +1,196 @@
+//! The console (`scenario=shell`, issue 6) driven through QEMU's serial port: a script
+//! piped to qemu-run.sh's stdin, judged from what the console printed. Covers every
+//! command, bad input (unknown command, bad values, an overlong line, line editing),
+//! `run pressure` in the background with counters that grow, a second run in other
+//! settings, `run bench`, and `poweroff` with the session's RESULT and status 0.
+
+use qemu_tests::{Boot, Run};
+use serde_json::{Map, Value};
+
+fn boot() -> Boot {
+    Boot {
+        mem: "128M",
+        timeout_secs: 240,
+        ..Boot::default()
+    }
+}
+
+/// Pipes `script` into `scenario=shell` and checks the session ended with its RESULT
+/// (`commands` lines run, `errors` refused) and exit status 0.
+fn session(boot: &Boot, script: &str, commands: u64, errors: u64) -> Run {
+    let run = boot.run_with_input(&["scenario=shell"], Some(script.as_bytes()));
+    if run.status != Some(0) {
+        run.fail("the shell did not power off with status 0");
+    }
+    let shell = results(&run)
+        .into_iter()
+        .find(|r| r.get("scenario").and_then(Value::as_str) == Some("shell"))
+        .unwrap_or_else(|| run.fail("no RESULT line from the shell"));
+    let count = |key: &str| shell.get(key).and_then(Value::as_u64);
+    if count("commands") != Some(commands) || count("errors") != Some(errors) {
+        run.fail(&format!(
+            "expected {commands} commands and {errors} errors, RESULT says {shell:?}"
+        ));
+    }
+    run
+}
+
+/// Every `RESULT {json}` object the console printed: the runs' and the shell's.
+fn results(run: &Run) -> Vec<Map<String, Value>> {
+    run.stdout
+        .lines()
+        .filter_map(|line| line.find("RESULT {").map(|at| line[at + 7..].trim_end()))
+        .map(|json| match serde_json::from_str(json) {
+            Ok(Value::Object(map)) => map,
+            _ => run.fail(&format!("RESULT is not a JSON object: {json}")),
+        })
+        .collect()
+}
+
+/// The values of `/proc/vmstat` counter `name`, in the order the console printed them.
+fn counter(run: &Run, name: &str) -> Vec<u64> {
+    let prefix = format!("{name} ");
+    run.stdout
+        .lines()
+        .filter_map(|line| line.trim_end().strip_prefix(&prefix))
+        .map(|v| {
+            v.parse()
+                .unwrap_or_else(|_| run.fail(&format!("{name}: bad value {v}")))
+        })
+        .collect()
+}
+
+fn expect_lines(run: &Run, wanted: &[&str]) {
+    for want in wanted {
+        if !run.stdout.contains(want) {
+            run.fail(&format!("the console never printed \"{want}\""));
+        }
+    }
+}
+
+#[test]
+fn every_command_bad_input_and_a_run_in_the_background() {
+    let overlong = "x".repeat(200);
+    let script = format!(
+        "help\nmeminfo\nvmstat\nzram\nbuddyinfo\nzoneinfo\ntop\nshow\n\
+         trace dump\ntrace on\ntrace off\ntrace dump\ntrace maybe\n\
+         frobnicate\nset reclaim=fast\nset scenario=boot\nrun fast\nsleep 0\n{overlong}\n\
+         set ops=2000 watermark_scale_factor=50\n\
+         zoneinfx\x08o\nvmsx\x7ftat\x15buddyinfo\npoweroff\x03\n\
+         run pressure\nrun bench\nset reclaim=sync\ntop\nwait\n\
+         vmstat\nmeminfo\nzram\ntop\n\
+         set reclaim=sync\nrun pressure\nwait\nshow\npoweroff\n"
+    );
+    // Non-blank lines but the cancelled one; refused: trace maybe, frobnicate, the two
+    // bad sets, run fast, sleep 0, the overlong line, run bench and set during the run.
+    let run = session(&boot(), &script, 36, 9);
+
+    expect_lines(
+        &run,
+        &[
+            // help, meminfo, vmstat, zram, buddyinfo, zoneinfo, top, show
+            "  run pressure|bench ",
+            "MemTotal:",
+            "Inactive(anon):",
+            "SwapFree:",
+            "kcompressd_queued 0",
+            "mm_stat        0",
+            "Node 0, zone   Normal ",
+            "  pages free     ",
+            "vm.watermark_scale_factor = 10 ",
+            "vm.watermark_scale_factor = 50 ",
+            "busy share of each core",
+            "cpu0  shell",
+            "reclaim=async\r\n",
+            "scenario=shell  (fixed for this boot)",
+            "trace: nothing recorded",
+            "trace: on: each core records",
+            "trace: off: what was recorded stays",
+            "TRACE BEGIN label=console",
+            "TRACE END label=console",
+            // refusals, one line each
+            "error: trace: bad argument \"maybe\": expected on|off|dump",
+            "error: unknown command \"frobnicate\" (type help for the list)",
+            "error: set: bad value in command-line word \"reclaim=fast\": expected sync|async",
+            "error: set: \"scenario=boot\" is fixed for this boot",
+            "error: run: bad argument \"fast\": expected pressure|bench",
+            "error: sleep: bad argument \"0\"",
+            "error: line longer than 160 characters: refused",
+            "error: run: run pressure is still active",
+            "error: set: run pressure is active",
+            // the run, with its cores, and the rerun in sync mode
+            "cpu1  kswapd",
+            "cpu3  workload",
+            "run pressure: ended with status 0",
+            "reclaim=sync\r\n",
+        ],
+    );
+    for refused in ["zoneinfx", "vmstat", "poweroffbuddyinfo"] {
+        if run.stdout.contains(&format!("unknown command \"{refused}")) {
+            run.fail(&format!("line editing left \"{refused}\" in a line"));
+        }
+    }
+
+    // Two pressure runs, async then sync, both clean.
+    let runs: Vec<_> = results(&run)
+        .into_iter()
+        .filter(|r| r.get("scenario").and_then(Value::as_str) == Some("reclaim"))
+        .collect();
+    let modes: Vec<_> = runs.iter().map(|r| r["mode"].as_str()).collect();
+    if modes != [Some("async"), Some("sync")] {
+        run.fail(&format!("expected an async then a sync run, got {modes:?}"));
+    }
+    for r in &runs {
+        if r["corrupt_pages"] != 0 || r["frames_accounted"] != true || r["pswpout"] == 0 {
+            run.fail(&format!("a run from the console went wrong: {r:?}"));
+        }
+    }
+
+    // vmstat before the run, then (from the runs and the console) after it: reclaim
+    // counted scans and steals, and no counter went back.
+    for name in ["pgscan_kswapd", "pgsteal_anon", "pswpout"] {
+        let seen = counter(&run, name);
+        if seen.len() < 4 || seen[0] != 0 || seen[1] == 0 || !seen.is_sorted() {
+            run.fail(&format!(
+                "{name}: expected 0 before the run, then growing, in at least 4 listings; saw {seen:?}"
+            ));
+        }
+    }
+}
+
+#[test]
+fn bench_in_the_background_then_pressure_is_refused() {
+    let script = "set bench_ram=16 ops=1000\nrun bench\nvmstat\nwait\n\
+                  run bench\nrun pressure\nwait\npoweroff\n";
+    // Refused: the second run bench (the allocator is the bench's now).
+    let run = session(&boot(), script, 8, 1);
+    let bench = results(&run)
+        .into_iter()
+        .find(|r| r.get("scenario").and_then(Value::as_str) == Some("bench"))
+        .unwrap_or_else(|| run.fail("no RESULT from the bench run"));
+    if bench.get("sync").is_none() || bench.get("async").is_none() {
+        run.fail("the bench RESULT lacks a mode");
+    }
+    expect_lines(
+        &run,
+        &[
+            "run bench: ended with status 0",
+            "error: run bench: it needs the untouched frame allocator",
+            "reclaim: no frame allocator",
+            "run pressure: ended with status 1",
+        ],
+    );
+}
+
+#[test]
+fn two_cpus_leave_no_core_for_the_workload() {
+    let boot = Boot { smp: 2, ..boot() };
+    let run = session(&boot, "run pressure\nwait\npoweroff\n", 3, 0);
+    expect_lines(
+        &run,
+        &[
+            "reclaim: no core left for the workload",
+            "run pressure: ended with status 1",
+        ],
+    );
+}
