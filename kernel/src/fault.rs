@@ -54,6 +54,7 @@ fn throttle() {
 /// Resolves a fault at `far` in the workload region.
 pub fn handle(far: u64) -> Result<(), FaultError> {
     let sys = reclaim::system().ok_or(FaultError::NotReady)?;
+    reclaim::trace_sample_periodic(sys);
     let va = far & !(PAGE_SIZE as u64 - 1);
     let pte = vm::pte_of_va(va).ok_or(FaultError::NotReady)?;
     let mut slot = COMPRESSORS[percpu::this_cpu_id()].lock();

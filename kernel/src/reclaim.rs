@@ -10,6 +10,7 @@
 use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
+use core::time::Duration;
 
 use kernel::anon_pte::AnonPte;
 use mm::addr::Pfn;
@@ -210,11 +211,7 @@ fn release_entry(sys: &System, entry: SwapEntry) -> bool {
     };
     match policy.swap().fault(entry) {
         Fault::SwapIn => {
-            let freed = policy
-                .store()
-                .lock()
-                .free(mm::zram::SwapEntry(entry.index()))
-                .is_ok();
+            let freed = policy.store().lock().free(entry.slot()).is_ok();
             freed && policy.swap().swap_in_done(entry).is_ok()
         }
         Fault::Rescued(pfn) if parked == Some(pfn) => {
@@ -336,7 +333,8 @@ pub fn kswapd(_: usize) {
 
 /// When tracing is on, emits a `reclaim_sample` event: free frames, tickets queued in
 /// the kcompressd rings and `pgsteal_anon`, for the host's plots. kswapd samples at
-/// each wake-up and sleep; the scenarios' progress loops add one a second.
+/// each wake-up and sleep, faulting CPUs every `SAMPLE_PERIOD` (`trace_sample_periodic`),
+/// the bench's progress loop once a second.
 pub fn trace_sample(sys: &System) {
     if !trace::enabled() {
         return;
@@ -349,6 +347,28 @@ pub fn trace_sample(sys: &System) {
         // Modulo 2^32, as the event documents: the host takes differences.
         pgsteal_anon: VMSTAT.read(VmEvent::PgStealAnon) as u32,
     });
+}
+
+/// How often a faulting CPU samples: kswapd's passes can last hundreds of ms in sync
+/// mode, and the plots want a point every few ms while memory is under pressure.
+const SAMPLE_PERIOD: Duration = Duration::from_millis(10);
+
+/// Each CPU's last `trace_sample_periodic` (timer ticks).
+static LAST_SAMPLE: [AtomicU64; MAX_CPUS] = [const { AtomicU64::new(0) }; MAX_CPUS];
+
+/// `trace_sample`, at most once per `SAMPLE_PERIOD` on the calling CPU (the fault path).
+pub fn trace_sample_periodic(sys: &System) {
+    if !trace::enabled() {
+        return;
+    }
+    let now = timer::now_ticks();
+    let last = &LAST_SAMPLE[percpu::this_cpu_id()];
+    // Relaxed: only this CPU uses its slot.
+    let since = now.saturating_sub(last.load(Ordering::Relaxed));
+    if since >= timer::duration_to_ticks(SAMPLE_PERIOD) {
+        last.store(now, Ordering::Relaxed);
+        trace_sample(sys);
+    }
 }
 
 /// kcompressd worker `i`'s job: pop, compress, store, free; when the ring is empty,

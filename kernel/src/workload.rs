@@ -16,7 +16,6 @@ use mm::addr::{PAGE_SIZE, Pfn};
 use mm::latency::LatencyHist;
 use mm::pagegen::{PageGen, SplitMix64};
 use mm::reclaim::swap::{SwapEntry, SwapState};
-use mm::zram;
 
 use crate::arch::aarch64::exception::probe;
 use crate::arch::aarch64::{MAX_CPUS, smp, timer};
@@ -367,11 +366,7 @@ pub fn final_check(first: usize, outcome: &Outcome, generator: &PageGen) -> Chec
                 .and_then(|entry| Some((entry, sys.policy.swap().state(entry)?)))
             {
                 Some((entry, SwapState::Stored)) => {
-                    let loaded = sys
-                        .policy
-                        .store()
-                        .lock()
-                        .load(zram::SwapEntry(entry.index()), &mut buf.0);
+                    let loaded = sys.policy.store().lock().load(entry.slot(), &mut buf.0);
                     version == TORN
                         || (loaded.is_ok() && generator.matches(index as u64, version, &buf.0))
                 }

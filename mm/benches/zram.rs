@@ -8,7 +8,7 @@ use criterion::{Bencher, Criterion, Throughput, criterion_group};
 use lz4_flex::block::{CompressTable, compress_into_with_table, decompress_into};
 use mm::addr::PAGE_SIZE;
 use mm::pagegen::{PageGen, PageMix};
-use mm::zram::{Compressor, HostFrames, LZ4_PAGE_BOUND, SwapEntry, ZramStore, same_filled_word};
+use mm::zram::{Compressor, HostFrames, LZ4_PAGE_BOUND, SwapSlot, ZramStore, same_filled_word};
 use std::collections::BTreeMap;
 use std::hint::black_box;
 use std::sync::Mutex;
@@ -58,15 +58,15 @@ fn page_mix_benches(c: &mut Criterion) {
         timed(b, "zram store+load", || {
             for (entry, page) in pages.iter().enumerate() {
                 store
-                    .store(SwapEntry(entry as u32), &compressor.compress(page))
+                    .store(SwapSlot(entry as u32), &compressor.compress(page))
                     .unwrap();
             }
             for entry in 0..PAGES as u32 {
-                store.load(SwapEntry(entry), &mut out).unwrap();
+                store.load(SwapSlot(entry), &mut out).unwrap();
                 black_box(&out);
             }
             for entry in 0..PAGES as u32 {
-                store.free(SwapEntry(entry)).unwrap();
+                store.free(SwapSlot(entry)).unwrap();
             }
         })
     });

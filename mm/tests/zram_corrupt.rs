@@ -4,7 +4,7 @@
 use mm::addr::PAGE_SIZE;
 use mm::pagegen::{PageKind, fill_page};
 use mm::zram::{
-    Compressor, HostFrames, LoadError, SLOT_BYTES, SLOT_CHECKSUM_OFFSET, StoreError, SwapEntry,
+    Compressor, HostFrames, LoadError, SLOT_BYTES, SLOT_CHECKSUM_OFFSET, StoreError, SwapSlot,
     ZramStore,
 };
 use proptest::prelude::*;
@@ -17,7 +17,7 @@ fn page_of(kind: PageKind, key: u64) -> [u8; PAGE_SIZE] {
 
 fn load(store: &mut ZramStore<'_, HostFrames>, entry: u32) -> Result<[u8; PAGE_SIZE], LoadError> {
     let mut page = [0u8; PAGE_SIZE];
-    store.load(SwapEntry(entry), &mut page).map(|()| page)
+    store.load(SwapSlot(entry), &mut page).map(|()| page)
 }
 
 #[test]
@@ -27,7 +27,7 @@ fn every_bit_flip_in_an_object_is_caught() {
         let mut store = ZramStore::new(HostFrames::new(8), &mut meta);
         let page = page_of(kind, 7);
         store
-            .store(SwapEntry(1), &Compressor::new().compress(&page))
+            .store(SwapSlot(1), &Compressor::new().compress(&page))
             .unwrap();
         // The only object sits at the start of the first frame the source handed out.
         let len = store.mm_stat().compr_data_size as usize;
@@ -54,7 +54,7 @@ fn every_bit_flip_in_slot_metadata_is_caught() {
         let mut store = ZramStore::new(HostFrames::new(8), &mut meta);
         let page = page_of(kind, 3);
         store
-            .store(SwapEntry(2), &Compressor::new().compress(&page))
+            .store(SwapSlot(2), &Compressor::new().compress(&page))
             .unwrap();
         for byte in 2 * SLOT_BYTES..3 * SLOT_BYTES {
             for bit in 0..8 {
@@ -83,7 +83,7 @@ fn a_corrupt_slot_is_freed_without_harming_others() {
     let page = page_of(PageKind::Text, 1);
     for entry in 0..2 {
         store
-            .store(SwapEntry(entry), &compressor.compress(&page))
+            .store(SwapSlot(entry), &compressor.compress(&page))
             .unwrap();
     }
     // Point slot 0's handle at slot 1's object (object index 0 -> 1, little-endian).
@@ -91,13 +91,13 @@ fn a_corrupt_slot_is_freed_without_harming_others() {
     // Identical bytes there: the load is exact, which is all a load promises.
     assert!(load(&mut store, 0).unwrap() == page);
     // Freeing it releases slot 1's object, which then reads as corrupt, never as garbage.
-    assert_eq!(store.free(SwapEntry(0)), Ok(()));
+    assert_eq!(store.free(SwapSlot(0)), Ok(()));
     assert_eq!(load(&mut store, 1).err(), Some(LoadError::Corrupt));
-    assert_eq!(store.free(SwapEntry(1)), Err(LoadError::Corrupt));
+    assert_eq!(store.free(SwapSlot(1)), Err(LoadError::Corrupt));
     // Slot 0's object leaked (its zspage stays); the store goes on working.
     assert!(store.mm_stat().mem_used_total > 0);
     store
-        .store(SwapEntry(1), &compressor.compress(&page))
+        .store(SwapSlot(1), &compressor.compress(&page))
         .unwrap();
     assert!(load(&mut store, 1).unwrap() == page);
 }
@@ -131,7 +131,7 @@ proptest! {
         let mut compressor = Compressor::new();
         let pages: Vec<_> = pages.iter().map(|(kind, key)| page_of(*kind, *key)).collect();
         for (entry, page) in pages.iter().enumerate() {
-            store.store(SwapEntry(entry as u32), &compressor.compress(page)).unwrap();
+            store.store(SwapSlot(entry as u32), &compressor.compress(page)).unwrap();
         }
         for d in damage {
             match d {
@@ -158,12 +158,12 @@ proptest! {
             }
         }
         for entry in 0..slots {
-            let _ = store.free(SwapEntry(entry as u32));
+            let _ = store.free(SwapSlot(entry as u32));
         }
         // Frees of damaged slots may leak objects (compaction takes back those in sparse
         // zspages): storing again works, or fails cleanly for want of memory.
         store.compact();
-        match store.store(SwapEntry(0), &compressor.compress(&pages[0])) {
+        match store.store(SwapSlot(0), &compressor.compress(&pages[0])) {
             Ok(()) => prop_assert!(load(&mut store, 0).unwrap() == pages[0]),
             Err(e) => prop_assert_eq!(e, StoreError::NoMemory),
         }

@@ -3,7 +3,7 @@
 
 use mm::addr::PAGE_SIZE;
 use mm::pagegen::{PageGen, PageMix};
-use mm::zram::{Compressor, HostFrames, SwapEntry, ZramStore};
+use mm::zram::{Compressor, HostFrames, SwapSlot, ZramStore};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
@@ -46,20 +46,20 @@ fn store_load_free_compact_do_not_allocate() {
     for entry in 0..N {
         generator.fill(entry as u64, 0, &mut page);
         store
-            .store(SwapEntry(entry), &compressor.compress(&page))
+            .store(SwapSlot(entry), &compressor.compress(&page))
             .unwrap();
     }
     for entry in 0..N {
-        store.load(SwapEntry(entry), &mut out).unwrap();
+        store.load(SwapSlot(entry), &mut out).unwrap();
         if entry % 2 == 0 {
-            store.free(SwapEntry(entry)).unwrap();
+            store.free(SwapSlot(entry)).unwrap();
         }
     }
     store.compact();
     WATCHING.with(|w| w.set(false));
     assert_eq!(ALLOCATIONS.with(Cell::get), 0);
     assert!(generator.matches(1, 0, &{
-        store.load(SwapEntry(1), &mut out).unwrap();
+        store.load(SwapSlot(1), &mut out).unwrap();
         out
     }));
 }

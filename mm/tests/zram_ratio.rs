@@ -3,7 +3,7 @@
 
 use mm::addr::PAGE_SIZE;
 use mm::pagegen::{PageGen, PageKind, PageMix};
-use mm::zram::{Compressor, HostFrames, SwapEntry, ZramStore};
+use mm::zram::{Compressor, HostFrames, SwapSlot, ZramStore};
 
 const PAGES: u32 = 4096;
 
@@ -21,7 +21,7 @@ fn default_mix_ratio_and_overhead() {
         let k = PageKind::ALL.iter().position(|x| *x == kind).unwrap();
         per_kind[k].0 += 1;
         per_kind[k].1 += compressed.compressed_len() as u64;
-        store.store(SwapEntry(index), &compressed).unwrap();
+        store.store(SwapSlot(index), &compressed).unwrap();
     }
     for (kind, (pages, bytes)) in PageKind::ALL.iter().zip(per_kind) {
         if let Some(per_page) = bytes.checked_div(pages) {

@@ -4,7 +4,7 @@
 
 use mm::addr::PAGE_SIZE;
 use mm::pagegen::{PageKind, fill_page};
-use mm::zram::{Compressor, HostFrames, LoadError, StoreError, SwapEntry, ZramStore};
+use mm::zram::{Compressor, HostFrames, LoadError, StoreError, SwapSlot, ZramStore};
 use proptest::prelude::*;
 use std::collections::HashMap;
 
@@ -27,7 +27,7 @@ fn store_page(
     page: &[u8; PAGE_SIZE],
 ) -> Result<(), StoreError> {
     let compressed = compressor.compress(page);
-    store.store(SwapEntry(entry), &compressed)
+    store.store(SwapSlot(entry), &compressed)
 }
 
 fn load_page(
@@ -35,7 +35,7 @@ fn load_page(
     entry: u32,
 ) -> Result<[u8; PAGE_SIZE], LoadError> {
     let mut page = [0u8; PAGE_SIZE];
-    store.load(SwapEntry(entry), &mut page).map(|()| page)
+    store.load(SwapSlot(entry), &mut page).map(|()| page)
 }
 
 /// Frames the store holds agree with what the source handed out.
@@ -73,7 +73,7 @@ fn each_kind_round_trips_and_is_counted() {
     assert!(stat.mem_used_total >= 3 * PAGE_SIZE as u64);
     assert_frames_agree(&store);
     for entry in 0..5 {
-        store.free(SwapEntry(entry)).unwrap();
+        store.free(SwapSlot(entry)).unwrap();
     }
     let stat = store.mm_stat();
     assert_eq!(
@@ -100,8 +100,8 @@ fn take_empties_the_slot_and_expands_outside_the_store() {
         let page = page_of(kind, 7);
         store_page(&mut store, &mut compressor, entry as u32, &page).unwrap();
         let mut payload = [0u8; PAGE_SIZE];
-        let taken = store.take(SwapEntry(entry as u32), &mut payload).unwrap();
-        assert!(!store.contains(SwapEntry(entry as u32)), "{kind:?}");
+        let taken = store.take(SwapSlot(entry as u32), &mut payload).unwrap();
+        assert!(!store.contains(SwapSlot(entry as u32)), "{kind:?}");
         let mut out = [0u8; PAGE_SIZE];
         taken.expand(&payload, &mut out).unwrap();
         assert_eq!(out, page, "{kind:?}");
@@ -112,7 +112,7 @@ fn take_empties_the_slot_and_expands_outside_the_store() {
         }
     }
     assert_eq!(
-        store.take(SwapEntry(0), &mut [0u8; PAGE_SIZE]).err(),
+        store.take(SwapSlot(0), &mut [0u8; PAGE_SIZE]).err(),
         Some(LoadError::Empty)
     );
     let stat = store.mm_stat();
@@ -139,8 +139,8 @@ fn slot_errors_are_reported() {
     );
     assert_eq!(load_page(&mut store, 4), Err(LoadError::OutOfRange));
     assert_eq!(load_page(&mut store, 2), Err(LoadError::Empty));
-    assert_eq!(store.free(SwapEntry(2)), Err(LoadError::Empty));
-    assert!(store.contains(SwapEntry(3)) && !store.contains(SwapEntry(2)));
+    assert_eq!(store.free(SwapSlot(2)), Err(LoadError::Empty));
+    assert!(store.contains(SwapSlot(3)) && !store.contains(SwapSlot(2)));
     let stat = store.mm_stat();
     assert_eq!((stat.failed_writes, stat.failed_reads), (2, 2));
     assert_eq!(load_page(&mut store, 3).unwrap(), page);
@@ -168,7 +168,7 @@ fn mem_limit_and_exhaustion_fail_cleanly() {
     assert_eq!(store.mm_stat().mem_limit, 2 * PAGE_SIZE as u64);
     // Same-filled pages need no memory: they still go in.
     store_page(&mut store, &mut compressor, 2, &page_of(PageKind::Zero, 0)).unwrap();
-    assert!(!store.contains(SwapEntry(3)));
+    assert!(!store.contains(SwapSlot(3)));
 
     // Past the limit, the frame source running dry is a different error.
     store.set_mem_limit(0);
@@ -226,7 +226,7 @@ fn compaction_frees_sparse_zspages() {
     let before = store.mm_stat().mem_used_total;
     // Free three objects out of four: every zspage is left a quarter full.
     for entry in (0..N as u32).filter(|e| e % 4 != 0) {
-        store.free(SwapEntry(entry)).unwrap();
+        store.free(SwapSlot(entry)).unwrap();
     }
     let sparse = store.mm_stat().mem_used_total;
     let freed = store.compact();
@@ -246,7 +246,7 @@ fn compaction_frees_sparse_zspages() {
             load_page(&mut store, entry).unwrap(),
             page_of(PageKind::Text, entry as u64)
         );
-        store.free(SwapEntry(entry)).unwrap();
+        store.free(SwapSlot(entry)).unwrap();
     }
     assert_eq!(store.mm_stat().mem_used_total, 0);
     assert_eq!(store.frames().outstanding(), 0);
@@ -289,7 +289,7 @@ proptest! {
             prop_assert_eq!(load_page(&mut store, entry as u32).unwrap(), page_of(*kind, *key));
         }
         for entry in 0..pages.len() {
-            store.free(SwapEntry(entry as u32)).unwrap();
+            store.free(SwapSlot(entry as u32)).unwrap();
         }
         store.compact();
         prop_assert_eq!(store.mm_stat().mem_used_total, 0);
@@ -332,7 +332,7 @@ proptest! {
                 },
                 Op::Free(entry) => {
                     let expected = if model.remove(&entry).is_some() { Ok(()) } else { Err(LoadError::Empty) };
-                    prop_assert_eq!(store.free(SwapEntry(entry)), expected);
+                    prop_assert_eq!(store.free(SwapSlot(entry)), expected);
                 }
                 Op::Compact => {
                     let before = store.mm_stat().mem_used_total;
@@ -355,7 +355,7 @@ proptest! {
         }
         for (entry, (kind, key)) in &model {
             prop_assert_eq!(load_page(&mut store, *entry).unwrap(), page_of(*kind, *key));
-            store.free(SwapEntry(*entry)).unwrap();
+            store.free(SwapSlot(*entry)).unwrap();
         }
         prop_assert_eq!(store.mm_stat().mem_used_total, 0);
         prop_assert_eq!(store.frames().outstanding(), 0);

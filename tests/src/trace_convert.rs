@@ -1,7 +1,7 @@
 //! What `trace-convert` does with a console log: finds the trace dumps the kernel
 //! printed (`mm::trace`'s format, read with its parser), and turns them into a
 //! Chrome/Perfetto trace (Trace Event Format JSON) and an SVG of free frames, reclaim
-//! rate and kcompressd ring depth over time, one line per dump (per benchmark mode).
+//! rate and kcompressd ring depth over time, one line per label (benchmark mode).
 //! It reads and draws only; the events and their meaning are `mm::trace`'s.
 
 use std::collections::BTreeSet;
@@ -285,15 +285,20 @@ pub fn chrome_trace(dumps: &[Dump]) -> Value {
 }
 
 /// Three panels over each dump's own time (seconds from its first record), one
-/// line per dump: free frames, reclaim rate, ring depth.
+/// line per label (the first dump of each: run 1 of each bench mode, as `bench-plot`
+/// draws): free frames, reclaim rate, ring depth.
 pub fn svg(dumps: &[Dump]) -> String {
-    let names = names(dumps);
+    let firsts: Vec<&Dump> = dumps
+        .iter()
+        .enumerate()
+        .filter(|(i, d)| dumps[..*i].iter().all(|e| e.label != d.label))
+        .map(|(_, d)| d)
+        .collect();
     let series = |f: &dyn Fn(&Dump) -> Vec<(f64, f64)>| -> Vec<Series<'_>> {
-        dumps
+        firsts
             .iter()
-            .zip(&names)
-            .map(|(d, n)| Series {
-                name: n,
+            .map(|d| Series {
+                name: &d.label,
                 points: f(d),
             })
             .collect()
@@ -379,6 +384,17 @@ TRACE END label=sync
         let bad = LOG.replace("page_fault_first_touch", "page_fault_second_touch");
         assert!(parse_log(&bad).unwrap_err().contains("unknown event name"));
         assert!(parse_log("RESULT {}\n").is_err());
+    }
+
+    #[test]
+    fn repeated_labels_get_numbered_and_plotted_once() {
+        let dumps = parse_log(&format!("{LOG}{LOG}")).unwrap();
+        assert_eq!(names(&dumps), ["sync", "sync (2)"]);
+        assert_eq!(
+            svg(&dumps).matches("<polyline").count(),
+            3,
+            "3 panels, 1 mode"
+        );
     }
 
     #[test]

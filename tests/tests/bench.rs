@@ -39,7 +39,7 @@ fn bench_short_run_reports_both_modes_clean() {
         timeout_secs: 240,
         ..Boot::default()
     };
-    let run = boot.run(&["scenario=bench", "bench_ram=16", "ops=4096"]);
+    let run = boot.run(&["scenario=bench", "bench_ram=16", "ops=4096", "bench_runs=1"]);
     let result = run.expect_pass("bench");
     let sync = mode(&run, &result, "sync");
     let asyn = mode(&run, &result, "async");

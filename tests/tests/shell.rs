@@ -160,7 +160,7 @@ fn every_command_bad_input_and_a_run_in_the_background() {
 
 #[test]
 fn bench_in_the_background_then_pressure_is_refused() {
-    let script = "set bench_ram=16 ops=1000\nrun bench\nvmstat\nwait\n\
+    let script = "set bench_ram=16 ops=1000 bench_runs=1\nrun bench\nvmstat\nwait\n\
                   run bench\nrun pressure\nwait\npoweroff\n";
     // Refused: the second run bench (the allocator is the bench's now).
     let run = session(&boot(), script, 8, 1);

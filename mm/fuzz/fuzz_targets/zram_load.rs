@@ -9,7 +9,7 @@ use libfuzzer_sys::fuzz_target;
 use mm::addr::PAGE_SIZE;
 use mm::pagegen::{PageKind, fill_page};
 use mm::zram::{
-    Compressor, HostFrames, LoadError, SLOT_BYTES, SLOT_CHECKSUM_OFFSET, SwapEntry, ZramStore,
+    Compressor, HostFrames, LoadError, SLOT_BYTES, SLOT_CHECKSUM_OFFSET, SwapSlot, ZramStore,
 };
 use std::sync::OnceLock;
 
@@ -40,7 +40,7 @@ fuzz_target!(|damage: &[u8]| {
     let mut compressor = Compressor::new();
     for (entry, page) in pages().iter().enumerate() {
         store
-            .store(SwapEntry(entry as u32), &compressor.compress(page))
+            .store(SwapSlot(entry as u32), &compressor.compress(page))
             .unwrap();
     }
     // Each 4 bytes: where (arena or slot table, offset) and the XOR mask.
@@ -62,7 +62,7 @@ fuzz_target!(|damage: &[u8]| {
     }
     let mut loaded = [0u8; PAGE_SIZE];
     for entry in 0..SLOTS as u32 {
-        match store.load(SwapEntry(entry), &mut loaded) {
+        match store.load(SwapSlot(entry), &mut loaded) {
             Ok(()) => assert!(
                 loaded == pages()[entry as usize],
                 "wrong data in slot {entry}"
@@ -72,7 +72,7 @@ fuzz_target!(|damage: &[u8]| {
     }
     // Freeing damaged slots and compacting must not panic either.
     for entry in 0..SLOTS as u32 {
-        let _ = store.free(SwapEntry(entry));
+        let _ = store.free(SwapSlot(entry));
     }
     store.compact();
 });

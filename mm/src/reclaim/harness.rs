@@ -30,7 +30,7 @@ use crate::lru::Lru;
 use crate::pagegen::{PageGen, PageMix, SplitMix64};
 use crate::ring::Ring;
 use crate::vmstat::{VmEvent, VmStat, VmStatSnapshot};
-use crate::zram::{self, Compressor, FrameSource, MmStat, ZramStore};
+use crate::zram::{Compressor, FrameSource, MmStat, ZramStore};
 
 /// Most threads of each kind (vmstat slots are fixed per CPU).
 const MAX_WORKERS: usize = 4;
@@ -788,10 +788,7 @@ pub fn run(cfg: &HarnessConfig) -> Result<HarnessReport, String> {
             let entry = SwapEntry::from_bits(v & !SWAPPED).ok_or("bad swap pte")?;
             match swap.state(entry) {
                 Some(SwapState::Stored) => {
-                    store
-                        .lock()
-                        .load(zram::SwapEntry(entry.index()), &mut buf.0)
-                        .is_ok()
+                    store.lock().load(entry.slot(), &mut buf.0).is_ok()
                         && pages_gen.matches(page as u64, versions[page], &buf.0)
                 }
                 Some(SwapState::Writeback(pfn)) => {

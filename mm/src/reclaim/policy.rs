@@ -26,7 +26,7 @@ use crate::lru::{FolioReferences, IsolatedBatch, Lru, LruList, SWAP_CLUSTER_MAX}
 use crate::ring::{Consumer, Producer};
 use crate::trace::{self, Event};
 use crate::vmstat::{CpuVmStat, VmEvent};
-use crate::zram::{self, Compressor, FrameSource, LoadError, ZramStore};
+use crate::zram::{Compressor, FrameSource, LoadError, ZramStore};
 
 /// Linux's `DEF_PRIORITY`: the first pass scans `lru_size >> 12`.
 pub const DEF_PRIORITY: u32 = 12;
@@ -720,10 +720,7 @@ impl<'a, F: FrameSource, R: RelaxStrategy> Reclaim<'a, F, R> {
         // contents were published to us through the ticket (see `swap`).
         let page = unsafe { &*(pfn.page_address() as *const [u8; PAGE_SIZE]) };
         let compressed = compressor.compress(page);
-        let stored = self
-            .store
-            .lock()
-            .store(zram::SwapEntry(ticket.entry.index()), &compressed);
+        let stored = self.store.lock().store(ticket.entry.slot(), &compressed);
         let done = match stored {
             Ok(()) => self
                 .swap
@@ -840,10 +837,7 @@ impl<'a, F: FrameSource, R: RelaxStrategy> Reclaim<'a, F, R> {
                 // Copied out and freed under the store lock (a corrupt slot is emptied
                 // too, its object leaked, not reused); checked and decompressed after.
                 let mut payload = [0u8; PAGE_SIZE];
-                let taken = self
-                    .store
-                    .lock()
-                    .take(zram::SwapEntry(entry.index()), &mut payload);
+                let taken = self.store.lock().take(entry.slot(), &mut payload);
                 let loaded = taken.and_then(|t| {
                     let expanded = t.expand(&payload, dst);
                     if expanded.is_err() {

@@ -128,6 +128,11 @@ impl SwapEntry {
         self.index
     }
 
+    /// The compressed store's slot for this entry (its index: Linux's swap offset).
+    pub const fn slot(self) -> crate::zram::SwapSlot {
+        crate::zram::SwapSlot(self.index)
+    }
+
     /// Packs the entry into 53 bits (index in bits 0..32, generation above) for a
     /// non-present PTE; the caller adds its own type / valid bits around them.
     pub const fn to_bits(self) -> u64 {

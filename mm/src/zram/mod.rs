@@ -35,7 +35,7 @@ pub unsafe trait FrameSource {
 
 /// A swap slot: index into the store's slot table (Linux's swap offset).
 #[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct SwapEntry(pub u32);
+pub struct SwapSlot(pub u32);
 
 /// Why a page was not stored. The store is unchanged after any of them.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -422,7 +422,7 @@ impl<'m, F: FrameSource> ZramStore<'m, F> {
     }
 
     /// Whether the slot holds a page.
-    pub fn contains(&self, entry: SwapEntry) -> bool {
+    pub fn contains(&self, entry: SwapSlot) -> bool {
         self.slots
             .get(entry.0 as usize)
             .is_some_and(|slot| slot.flags != 0)
@@ -430,7 +430,7 @@ impl<'m, F: FrameSource> ZramStore<'m, F> {
 
     /// Stores a page compressed by a `Compressor` in an empty slot. Under the lock this is
     /// object allocation (frames taken when every zspage of the class is full) and a copy.
-    pub fn store(&mut self, entry: SwapEntry, page: &CompressedPage<'_>) -> Result<(), StoreError> {
+    pub fn store(&mut self, entry: SwapSlot, page: &CompressedPage<'_>) -> Result<(), StoreError> {
         self.stat.num_writes += 1;
         let result = self.store_slot(entry.0 as usize, page);
         if result.is_err() {
@@ -484,7 +484,7 @@ impl<'m, F: FrameSource> ZramStore<'m, F> {
     /// holds no meaningful data. Corruption anywhere (slot metadata, arena bytes) gives
     /// `Corrupt`: the checksum is verified before decompression, and the decompressed
     /// length must be exactly one page.
-    pub fn load(&mut self, entry: SwapEntry, dst: &mut [u8; PAGE_SIZE]) -> Result<(), LoadError> {
+    pub fn load(&mut self, entry: SwapSlot, dst: &mut [u8; PAGE_SIZE]) -> Result<(), LoadError> {
         self.stat.num_reads += 1;
         let idx = entry.0 as usize;
         let mut buf = [0u8; PAGE_SIZE];
@@ -505,7 +505,7 @@ impl<'m, F: FrameSource> ZramStore<'m, F> {
     /// A slot whose metadata does not check out is emptied and gives `Corrupt`.
     pub fn take(
         &mut self,
-        entry: SwapEntry,
+        entry: SwapSlot,
         buf: &mut [u8; PAGE_SIZE],
     ) -> Result<TakenPage, LoadError> {
         self.stat.num_reads += 1;
@@ -558,7 +558,7 @@ impl<'m, F: FrameSource> ZramStore<'m, F> {
     /// Empties the slot, freeing its object (zram's `zram_free_page`); a zspage left empty
     /// gives its frames back. A slot whose handle does not check out is emptied and
     /// reported `Corrupt`, its object (if any) leaked rather than someone else's freed.
-    pub fn free(&mut self, entry: SwapEntry) -> Result<(), LoadError> {
+    pub fn free(&mut self, entry: SwapSlot) -> Result<(), LoadError> {
         let idx = entry.0 as usize;
         let slot = *self.slots.get(idx).ok_or(LoadError::OutOfRange)?;
         let stored = classify(&slot, idx);
