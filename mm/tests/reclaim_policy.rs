@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use std::sync::atomic::AtomicU64;
 
 use mm::addr::{PAGE_SIZE, Pfn, PhysRange};
-use mm::frame::{Zone, ZoneConfig};
+use mm::frame::{Watermarks, Zone, ZoneConfig};
 use mm::lru::Lru;
 use mm::reclaim::policy::{
     CompressorQueue, DEFAULT_RING_SIZE, Mmu, Node, Queues, Reclaim, ReclaimConfig, ReclaimMode,
@@ -65,8 +65,15 @@ fn page_byte(pfn: Pfn) -> u8 {
     unsafe { *pfn.page_address() }
 }
 
-#[test]
-fn reclaim_kswapd_balances_to_high_and_pages_come_back() {
+/// A 1100-frame zone, its store and swap map, and the policy over them in `config`.
+struct Fixture<'a> {
+    node: &'a Mutex<Node>,
+    swap: &'a SwapMap<'a>,
+    reclaim: &'a Reclaim<'a, ZoneFrames<'a>, Spin>,
+    marks: Watermarks,
+}
+
+fn with_policy(config: ReclaimConfig, test: impl FnOnce(Fixture<'_>)) {
     let mut ram: Vec<HostPage> = (0..1100).map(|_| HostPage([0; PAGE_SIZE])).collect();
     let range = PhysRange {
         base: ram.as_mut_ptr() as u64,
@@ -83,16 +90,34 @@ fn reclaim_kswapd_balances_to_high_and_pages_come_back() {
     let store = Mutex::new(ZramStore::new(ZoneFrames(&node), &mut meta));
     let words: Vec<AtomicU64> = (0..2048).map(|_| AtomicU64::new(0)).collect();
     let swap = SwapMap::new(&words).unwrap();
-    let reclaim = Reclaim::new(
-        &node,
-        &store,
-        &swap,
+    let reclaim = Reclaim::new(&node, &store, &swap, config);
+    test(Fixture {
+        node: &node,
+        swap: &swap,
+        reclaim: &reclaim,
+        marks,
+    });
+}
+
+#[test]
+fn reclaim_kswapd_balances_to_high_and_pages_come_back() {
+    with_policy(
         ReclaimConfig {
             mode: ReclaimMode::Sync,
             ring_full: RingFull::New,
             ring_size: DEFAULT_RING_SIZE,
         },
+        kswapd_balances_then_pages_come_back,
     );
+}
+
+fn kswapd_balances_then_pages_come_back(f: Fixture<'_>) {
+    let Fixture {
+        node,
+        swap,
+        reclaim,
+        marks,
+    } = f;
     let vmstat = VmStat::<1>::new();
     let mut compressor = Compressor::new();
     let mut reclaimer = Reclaimer {
@@ -173,33 +198,24 @@ fn reclaim_kswapd_balances_to_high_and_pages_come_back() {
 
 #[test]
 fn ring_size_caps_what_kswapd_queues() {
-    let mut ram: Vec<HostPage> = (0..1100).map(|_| HostPage([0; PAGE_SIZE])).collect();
-    let range = PhysRange {
-        base: ram.as_mut_ptr() as u64,
-        size: (ram.len() * PAGE_SIZE) as u64,
-    };
-    // SAFETY: `ram` is ours and outlives the zone; only the zone hands out its frames.
-    let zone = unsafe { Zone::new(&[range], ZoneConfig::default()) }.unwrap();
-    let marks = zone.watermarks();
-    let node = Mutex::new(Node {
-        zone,
-        lru: Lru::new(),
-    });
-    let mut meta = vec![0u64; ZramStore::<ZoneFrames>::meta_words(2048)];
-    let store = Mutex::new(ZramStore::new(ZoneFrames(&node), &mut meta));
-    let words: Vec<AtomicU64> = (0..2048).map(|_| AtomicU64::new(0)).collect();
-    let swap = SwapMap::new(&words).unwrap();
-    let ring_size = 8;
-    let reclaim = Reclaim::new(
-        &node,
-        &store,
-        &swap,
+    with_policy(
         ReclaimConfig {
             mode: ReclaimMode::Async,
             ring_full: RingFull::New,
-            ring_size,
+            ring_size: 8,
         },
+        kswapd_queues_at_most_ring_size,
     );
+}
+
+fn kswapd_queues_at_most_ring_size(f: Fixture<'_>) {
+    let Fixture {
+        node,
+        reclaim,
+        marks,
+        ..
+    } = f;
+    let ring_size = reclaim.config().ring_size;
     let vmstat = VmStat::<1>::new();
     let mut compressor = Compressor::new();
     let mut reclaimer = Reclaimer {

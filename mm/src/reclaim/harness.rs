@@ -942,6 +942,18 @@ impl Workload<'_> {
         }
     }
 
+    /// Counts `frame` as verified if it holds page `page` at its current version.
+    fn check(&self, out: &mut WorkloadResult, page: usize, local: usize, frame: &[u8; PAGE_SIZE]) {
+        if self
+            .pages_gen
+            .matches(page as u64, out.versions[local], frame)
+        {
+            out.verified += 1;
+        } else {
+            out.corrupt += 1;
+        }
+    }
+
     fn in_writeback(&self, local: usize) -> bool {
         let v = self.table.ptes[self.first + local].load(Ordering::Relaxed);
         if v & SWAPPED == 0 {
@@ -1015,14 +1027,7 @@ impl Workload<'_> {
                 Ok(SwapIn::Rescued(pfn) | SwapIn::Loaded(pfn)) => {
                     // SAFETY: mapped and locked by us: kswapd cannot unmap it.
                     let frame = unsafe { &*(pfn.page_address() as *const [u8; PAGE_SIZE]) };
-                    if self
-                        .pages_gen
-                        .matches(page as u64, out.versions[local], frame)
-                    {
-                        out.verified += 1;
-                    } else {
-                        out.corrupt += 1;
-                    }
+                    self.check(out, page, local, frame);
                     break PRESENT | ACCESSED | pfn.0;
                 }
                 Ok(SwapIn::Retry) => {}
@@ -1048,14 +1053,7 @@ impl Workload<'_> {
         } else if fault.is_none() {
             // A read of a resident page checks every byte, as the kernel's workload
             // does (a page just faulted in was checked by the fault).
-            if self
-                .pages_gen
-                .matches(page as u64, out.versions[local], frame)
-            {
-                out.verified += 1;
-            } else {
-                out.corrupt += 1;
-            }
+            self.check(out, page, local, frame);
         }
         // Release: our writes to the frame before anyone who unmaps it.
         pte.store(locked, Ordering::Release);
