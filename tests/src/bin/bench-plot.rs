@@ -96,7 +96,7 @@ fn render(modes: &BTreeMap<String, Vec<Sample>>) -> String {
         .collect();
     plot::svg(&[
         Panel {
-            title: "reclaimed pages per second (pgsteal_anon, 1 s intervals)",
+            title: "reclaimed pages per second (pgsteal_anon between PROGRESS lines)",
             series: reclaimed,
         },
         Panel {
