@@ -65,12 +65,15 @@ fn page_byte(pfn: Pfn) -> u8 {
     unsafe { *pfn.page_address() }
 }
 
-/// A 1100-frame zone, its store and swap map, and the policy over them in `config`.
+/// A 1100-frame zone, its store and swap map, the policy over them in `config`, and a
+/// reclaimer (every page old) counting into `vmstat`.
 struct Fixture<'a> {
     node: &'a Mutex<Node>,
     swap: &'a SwapMap<'a>,
     reclaim: &'a Reclaim<'a, ZoneFrames<'a>, Spin>,
     marks: Watermarks,
+    vmstat: &'a VmStat<1>,
+    reclaimer: Reclaimer<'a, OldPages>,
 }
 
 fn with_policy(config: ReclaimConfig, test: impl FnOnce(Fixture<'_>)) {
@@ -91,11 +94,19 @@ fn with_policy(config: ReclaimConfig, test: impl FnOnce(Fixture<'_>)) {
     let words: Vec<AtomicU64> = (0..2048).map(|_| AtomicU64::new(0)).collect();
     let swap = SwapMap::new(&words).unwrap();
     let reclaim = Reclaim::new(&node, &store, &swap, config);
+    let vmstat = VmStat::<1>::new();
+    let mut compressor = Compressor::new();
     test(Fixture {
         node: &node,
         swap: &swap,
         reclaim: &reclaim,
         marks,
+        vmstat: &vmstat,
+        reclaimer: Reclaimer {
+            mmu: OldPages::default(),
+            compressor: &mut compressor,
+            stat: vmstat.cpu(0).unwrap(),
+        },
     });
 }
 
@@ -117,14 +128,9 @@ fn kswapd_balances_then_pages_come_back(f: Fixture<'_>) {
         swap,
         reclaim,
         marks,
+        vmstat,
+        mut reclaimer,
     } = f;
-    let vmstat = VmStat::<1>::new();
-    let mut compressor = Compressor::new();
-    let mut reclaimer = Reclaimer {
-        mmu: OldPages::default(),
-        compressor: &mut compressor,
-        stat: vmstat.cpu(0).unwrap(),
-    };
 
     // Fill memory down to `min`, each page marked with its number; kswapd is woken
     // below `low`.
@@ -213,16 +219,11 @@ fn kswapd_queues_at_most_ring_size(f: Fixture<'_>) {
         node,
         reclaim,
         marks,
+        vmstat,
+        mut reclaimer,
         ..
     } = f;
     let ring_size = reclaim.config().ring_size;
-    let vmstat = VmStat::<1>::new();
-    let mut compressor = Compressor::new();
-    let mut reclaimer = Reclaimer {
-        mmu: OldPages::default(),
-        compressor: &mut compressor,
-        stat: vmstat.cpu(0).unwrap(),
-    };
     while node.lock().zone.nr_free_pages() > marks.min + 1 {
         let pfn = reclaim
             .alloc_page(&mut reclaimer, &mut || {}, &mut || {})

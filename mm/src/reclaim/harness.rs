@@ -743,17 +743,15 @@ pub fn run(cfg: &HarnessConfig) -> Result<HarnessReport, String> {
             })
             .collect();
         let mut done = Done {
-            versions: vec![0u32; cfg.wss_pages],
+            work: WorkloadResult {
+                versions: vec![0u32; cfg.wss_pages],
+                ..WorkloadResult::default()
+            },
             ..Done::default()
         };
         for (w, handle) in workloads.into_iter().enumerate() {
             let out = handle.join().map_err(|_| "workload thread panicked")?;
-            done.versions[w * per_workload..][..out.versions.len()].copy_from_slice(&out.versions);
-            done.verified += out.verified;
-            done.corrupt += out.corrupt;
-            done.oom |= out.oom;
-            done.accesses += out.accesses;
-            done.faults.merge(&out.faults);
+            done.work.add(w * per_workload, &out);
         }
         done.elapsed = start.elapsed();
         stop_kswapd.store(true, Ordering::Release);
@@ -770,7 +768,7 @@ pub fn run(cfg: &HarnessConfig) -> Result<HarnessReport, String> {
         }
         Ok(done)
     })?;
-    let versions = &done.versions;
+    let versions = &done.work.versions;
 
     // Final pass: every page, wherever it is, must be its last version; every frame
     // must be free, mapped, the store's, or held by a page parked in writeback.
@@ -818,29 +816,25 @@ pub fn run(cfg: &HarnessConfig) -> Result<HarnessReport, String> {
         vmstat: vmstat.snapshot(),
         mm_stat,
         race: reclaim.race_stats(),
-        ops: done.accesses,
+        ops: done.work.accesses,
         elapsed: done.elapsed,
-        faults: done.faults,
+        faults: done.work.faults,
         kswapd_busy: done.kswapd_busy,
         kcompressd_busy: done.kcompressd_busy,
         kcompressd_pages: done.kcompressd_pages,
         watermarks,
-        verified_pages: done.verified + final_verified,
-        corrupt_pages: done.corrupt + final_corrupt,
-        oom: done.oom,
+        verified_pages: done.work.verified + final_verified,
+        corrupt_pages: done.work.corrupt + final_corrupt,
+        oom: done.work.oom,
         frames_accounted,
     })
 }
 
-/// What the threads of a run hand back.
+/// What the threads of a run hand back: the workloads' results merged (versions of
+/// every page of the region), and the daemons' busy times.
 #[derive(Default)]
 struct Done {
-    versions: Vec<u32>,
-    verified: u64,
-    corrupt: u64,
-    oom: bool,
-    accesses: u64,
-    faults: LatencyHist,
+    work: WorkloadResult,
     elapsed: Duration,
     kswapd_busy: Duration,
     kcompressd_busy: Duration,
@@ -869,6 +863,18 @@ struct WorkloadResult {
     accesses: u64,
     /// Faults that needed a frame, in ns.
     faults: LatencyHist,
+}
+
+impl WorkloadResult {
+    /// Adds `out`, the result of the workload whose pages start at `first`.
+    fn add(&mut self, first: usize, out: &WorkloadResult) {
+        self.versions[first..][..out.versions.len()].copy_from_slice(&out.versions);
+        self.verified += out.verified;
+        self.corrupt += out.corrupt;
+        self.oom |= out.oom;
+        self.accesses += out.accesses;
+        self.faults.merge(&out.faults);
+    }
 }
 
 impl Workload<'_> {
