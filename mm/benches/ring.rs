@@ -67,15 +67,15 @@ where
     });
 }
 
-fn ours_single() {
-    let ring = Ring::<u64, 256>::new();
-    let (mut tx, mut rx) = ring.split().unwrap();
-    single(move |i| tx.push(i).is_ok(), move || rx.pop());
-}
-
-fn ours_batch() {
-    let ring = Ring::<u64, 256>::new();
-    let (mut tx, mut rx) = ring.split().unwrap();
+/// `single` in batches of `BATCH`: the producer pushes 0..ITEMS a batch at a time
+/// (`push_slice` takes a prefix of its argument and says how many), this thread pops
+/// into a batch buffer (`pop_slice` fills a prefix and says how many) and checks the
+/// order.
+fn batched<P, C>(mut push_slice: P, mut pop_slice: C)
+where
+    P: FnMut(&[u64]) -> usize + Send,
+    C: FnMut(&mut [u64]) -> usize,
+{
     thread::scope(|s| {
         s.spawn(move || {
             let mut next = 0;
@@ -87,7 +87,7 @@ fn ours_batch() {
                 }
                 let (mut sent, mut spins) = (0, 0);
                 while sent < n {
-                    let pushed = tx.push_slice(&batch[sent..n]);
+                    let pushed = push_slice(&batch[sent..n]);
                     if pushed == 0 {
                         wait(&mut spins);
                     } else {
@@ -101,7 +101,7 @@ fn ours_batch() {
         let (mut expected, mut spins) = (0, 0);
         let mut out = [0u64; BATCH];
         while expected < ITEMS {
-            let n = rx.pop_slice(&mut out);
+            let n = pop_slice(&mut out);
             if n == 0 {
                 wait(&mut spins);
             } else {
@@ -114,6 +114,21 @@ fn ours_batch() {
     });
 }
 
+fn ours_single() {
+    let ring = Ring::<u64, 256>::new();
+    let (mut tx, mut rx) = ring.split().unwrap();
+    single(move |i| tx.push(i).is_ok(), move || rx.pop());
+}
+
+fn ours_batch() {
+    let ring = Ring::<u64, 256>::new();
+    let (mut tx, mut rx) = ring.split().unwrap();
+    batched(
+        move |items| tx.push_slice(items),
+        move |out| rx.pop_slice(out),
+    );
+}
+
 fn rtrb_single() {
     let (mut tx, mut rx) = rtrb::RingBuffer::<u64>::new(256);
     single(move |i| tx.push(i).is_ok(), move || rx.pop().ok());
@@ -121,42 +136,10 @@ fn rtrb_single() {
 
 fn rtrb_batch() {
     let (mut tx, mut rx) = rtrb::RingBuffer::<u64>::new(256);
-    thread::scope(|s| {
-        s.spawn(move || {
-            let mut next = 0;
-            let mut batch = [0u64; BATCH];
-            while next < ITEMS {
-                let n = BATCH.min((ITEMS - next) as usize);
-                for (k, slot) in batch[..n].iter_mut().enumerate() {
-                    *slot = next + k as u64;
-                }
-                let (mut rest, mut spins) = (&batch[..n], 0);
-                while !rest.is_empty() {
-                    let (pushed, left) = tx.push_partial_slice(rest);
-                    if pushed.is_empty() {
-                        wait(&mut spins);
-                    } else {
-                        spins = 0;
-                    }
-                    rest = left;
-                }
-                next += n as u64;
-            }
-        });
-        let (mut expected, mut spins) = (0, 0);
-        let mut out = [0u64; BATCH];
-        while expected < ITEMS {
-            let (popped, _) = rx.pop_partial_slice(&mut out);
-            if popped.is_empty() {
-                wait(&mut spins);
-            } else {
-                spins = 0;
-            }
-            for &v in popped.iter() {
-                check(&mut expected, v);
-            }
-        }
-    });
+    batched(
+        move |items| tx.push_partial_slice(items).0.len(),
+        move |out| rx.pop_partial_slice(out).0.len(),
+    );
 }
 
 fn heapless_single() {
