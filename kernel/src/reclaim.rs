@@ -334,7 +334,7 @@ pub fn kswapd(_: usize) {
 /// When tracing is on, emits a `reclaim_sample` event: free frames, tickets queued in
 /// the kcompressd rings and `pgsteal_anon`, for the host's plots. kswapd samples at
 /// each wake-up and sleep, faulting CPUs every `SAMPLE_PERIOD` (`trace_sample_periodic`),
-/// the bench's progress loop once a second.
+/// the bench's progress loop at each progress line.
 pub fn trace_sample(sys: &System) {
     if !trace::enabled() {
         return;

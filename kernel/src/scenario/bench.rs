@@ -144,11 +144,13 @@ pub fn run_polling(cmd: &cmdline::CmdLine, mut poll: Option<&mut dyn FnMut()>) -
     }
     let managed = zone.managed_pages();
     // The zone's `watermark_scale_factor` was validated with the command line.
+    let zone_cfg = settings::zone_config(cmd);
     let wmark = zone
-        .set_config(settings::zone_config(cmd))
+        .set_config(zone_cfg)
         .unwrap_or_else(|_| zone.watermarks());
     let seed = cmd.seed.unwrap_or(1);
-    let Some(generator) = PageGen::new(seed, settings::page_mix(cmd)) else {
+    let mix = settings::page_mix(cmd);
+    let Some(generator) = PageGen::new(seed, mix) else {
         println!("bench: bad page mix");
         return 1;
     };
@@ -214,7 +216,7 @@ pub fn run_polling(cmd: &cmdline::CmdLine, mut poll: Option<&mut dyn FnMut()>) -
             None => String::from("CPU-bound"),
         },
         seed,
-        settings::page_mix(cmd),
+        mix,
         POOL_PAGES
     );
     println!(
@@ -223,7 +225,7 @@ pub fn run_polling(cmd: &cmdline::CmdLine, mut poll: Option<&mut dyn FnMut()>) -
         cores.workers,
         config(ReclaimMode::Async).ring_size,
         cmd.ring_full.name(),
-        settings::zone_config(cmd).watermark_scale_factor,
+        zone_cfg.watermark_scale_factor,
         runs
     );
     let bench = Bench {

@@ -146,6 +146,7 @@ fn pressure(
         return 1;
     };
     let config = settings::reclaim_config(cmd, mode);
+    let zone_cfg = settings::zone_config(cmd);
     let sys = if SET_UP.load(Ordering::Relaxed) {
         // The console's next run: what the last one left is freed, the system rebuilt
         // in the new settings over the same zone, store and swap map.
@@ -158,13 +159,7 @@ fn pressure(
             println!("reclaim: reclaim is not set up");
             return 1;
         };
-        if let Err(e) = sys
-            .policy
-            .node()
-            .lock()
-            .zone
-            .set_config(settings::zone_config(cmd))
-        {
+        if let Err(e) = sys.policy.node().lock().zone.set_config(zone_cfg) {
             println!("reclaim: zone settings refused: {e:?}");
             return 1;
         }
@@ -174,7 +169,7 @@ fn pressure(
             println!("reclaim: no frame allocator (a bench run keeps it for the rest of the boot)");
             return 1;
         };
-        if let Err(e) = zone.set_config(settings::zone_config(cmd)) {
+        if let Err(e) = zone.set_config(zone_cfg) {
             println!("reclaim: zone settings refused: {e:?}");
             return 1;
         }
@@ -237,7 +232,7 @@ fn pressure(
         mode_name(mode),
         cmd.ring_full.name(),
         config.ring_size,
-        settings::zone_config(cmd).watermark_scale_factor,
+        zone_cfg.watermark_scale_factor,
         ram_bytes >> 20,
         managed,
         (wss * PAGE_SIZE) >> 20,
