@@ -34,6 +34,9 @@ options:
   --gdb           wait for a debugger on localhost:1234 (QEMU -s -S)
   --timeout SECS  stop QEMU after SECS seconds and exit 124 (default: none)
   --no-build      do not run cargo; boot what was built last
+  --image FILE    boot this prebuilt Image: nothing is built or installed (another host)
+  --qemu BIN      the qemu-system-aarch64 to run (default: the one on PATH), e.g. the
+                  one tools/qemu-bundle.sh packs
   --build-only    build the ELF and the Image, print their paths, do not boot
   -h, --help      this text
 
@@ -50,6 +53,7 @@ die() {
 }
 
 smp=4 mem=512M cpu=cortex-a53 gic=3 el2=0 uboot=0 elf=0 gdb=0 timeout=0 build=1 build_only=0
+image= qemu_bin=qemu-system-aarch64
 need_value() { [[ $# -ge 2 && -n $2 ]] || die "option $1 needs a value (see --help)"; }
 while (($#)); do
     case $1 in
@@ -63,6 +67,8 @@ while (($#)); do
     --elf) elf=1; shift ;;
     --gdb) gdb=1; shift ;;
     --no-build) build=0; shift ;;
+    --image) need_value "$@"; image=$2; build=0; shift 2 ;;
+    --qemu) need_value "$@"; qemu_bin=$2; shift 2 ;;
     --build-only) build_only=1; shift ;;
     -h | --help) usage; exit 0 ;;
     --) shift; break ;;
@@ -77,8 +83,14 @@ kernel_args=("$@")
 [[ $mem =~ ^[1-9][0-9]*[MG]?$ ]] || die "--mem wants a size like 512M or 2G, not '$mem'"
 [[ $timeout =~ ^[0-9]+$ ]] || die "--timeout wants seconds, not '$timeout'"
 ((uboot && elf)) && die "--uboot boots the Image; it cannot be combined with --elf"
+[[ -z $image ]] || ((!elf && !build_only && !gdb)) || die "--image boots a prebuilt Image only (no --elf, --build-only or --gdb)"
+[[ -z $image || -f $image ]] || die "--image: no file '$image'"
 
-"$root/tools/setup.sh" --quiet
+# A prebuilt Image needs nothing installed here but QEMU (another host, a bundle).
+if [[ -z $image ]]; then
+    "$root/tools/setup.sh" --quiet
+fi
+command -v "$qemu_bin" >/dev/null || die "no QEMU '$qemu_bin': run tools/setup.sh, or give --qemu"
 
 # The kernel command line: the user's words, or the headline demo; exit through
 # semihosting so QEMU's exit status is the kernel's.
@@ -86,23 +98,56 @@ kernel_args=("$@")
 cmdline="${kernel_args[*]}"
 [[ " $cmdline" == *" exit="* ]] || cmdline+=" exit=semihosting"
 
+
 # --- Build: the ELF (cargo) and the arm64 Image next to it (kernel/mkimage.sh).
-host=$(rustc -vV | sed -n 's/^host: //p')
-sysroot_bin="$(rustc --print sysroot)/lib/rustlib/$host/bin"
 target_dir=${CARGO_TARGET_DIR:-$root/target}
 [[ $target_dir == /* ]] || target_dir="$PWD/$target_dir"
 out="$target_dir/aarch64-unknown-none/release"
 elf_path="$out/kernel"
-image_path="$out/Image"
+image_path=${image:-$out/Image}
 if ((build || build_only)); then
     [[ -f $elf_path ]] || echo "qemu-run.sh: building the kernel (the first build takes a few minutes)" >&2
     CARGO_TARGET_DIR="$target_dir" "$root/kernel/mkimage.sh" >/dev/null
 fi
-[[ -f $elf_path && -f $image_path ]] || die "no kernel in $out: run ./qemu-run.sh --build-only"
+[[ -f $image_path && (-n $image || -f $elf_path) ]] || die "no kernel in $out: run ./qemu-run.sh --build-only"
 if ((build_only)); then
     echo "$elf_path"
     echo "$image_path"
     exit 0
+fi
+
+# Busy vCPUs of the layout the command line picks (the reporting CPU 0 sleeps in WFI):
+# the bench keeps kswapd, its largest kcompressd variant and its workloads busy; the
+# reclaim scenarios every CPU. QEMU runs a host thread per vCPU: with fewer host cores
+# than busy vCPUs they share cores, and async cannot add reclaim throughput.
+busy_vcpus() {
+    local word scenario=bench kcompressd=2 workloads= counts=
+    for word in $cmdline; do
+        case $word in
+        scenario=*) scenario=${word#*=} ;;
+        kcompressd_cpu=*) kcompressd=${word#*=} ;;
+        workload_cpu=*) workloads=${word#*=} ;;
+        bench_workers=*) counts=${word#*=} ;;
+        esac
+    done
+    local n_listed n_workloads=1 most=0 c
+    n_listed=$(tr ',' '\n' <<<"$kcompressd" | grep -c .)
+    [[ -z $workloads ]] || n_workloads=$(tr ',' '\n' <<<"$workloads" | grep -c .)
+    if [[ -n $counts ]]; then
+        for c in ${counts//,/ }; do ((c > most)) && most=$c; done
+    else
+        most=$n_listed
+    fi
+    case $scenario in
+    bench) echo $((1 + most + n_workloads)) ;;
+    reclaim | race | oom | soak) echo "$smp" ;;
+    *) echo 0 ;;
+    esac
+}
+host_cores=$(nproc 2>/dev/null || echo 0)
+busy=$(busy_vcpus)
+if ((busy > host_cores && host_cores > 0)); then
+    echo "qemu-run.sh: note: $busy busy vCPUs on $host_cores host cores: they share cores (one host thread each), so here kcompressd moves work off the workload but cannot add reclaim throughput (docs/results.md)" >&2
 fi
 
 # --- Machine.
@@ -110,7 +155,7 @@ machine="virt,gic-version=$gic"
 ((el2)) && machine+=",virtualization=on"
 # -no-reboot: a guest reset (exit=reset, PSCI SYSTEM_RESET) ends QEMU instead of
 # booting the kernel again in a loop.
-qemu=(qemu-system-aarch64 -machine "$machine" -cpu "$cpu" -smp "$smp" -m "$mem"
+qemu=("$qemu_bin" -machine "$machine" -cpu "$cpu" -smp "$smp" -m "$mem"
     -nographic -nic none -semihosting -no-reboot)
 
 tmp=$(mktemp -d)
@@ -142,7 +187,7 @@ elif ((elf)); then
     # it fits below the kernel (512 KiB), and its own DTB is 1 MiB, mostly padding (it
     # then silently loads none). Hand it the same machine's DTB, packed by dtc: QEMU
     # adds /chosen/bootargs and places it at the start of RAM, where the kernel looks.
-    qemu-system-aarch64 -machine "$machine,dumpdtb=$tmp/virt.dtb" -cpu "$cpu" -smp "$smp" \
+    "$qemu_bin" -machine "$machine,dumpdtb=$tmp/virt.dtb" -cpu "$cpu" -smp "$smp" \
         -m "$mem" -nic none -display none -serial none -monitor none </dev/null 2>/dev/null ||
         die "QEMU could not dump the machine's DTB"
     dtc -q -I dtb -O dtb -o "$tmp/packed.dtb" "$tmp/virt.dtb"
@@ -163,16 +208,23 @@ if ((timeout)); then
     qemu=(timeout --foreground -k 5 "$timeout" "${qemu[@]}")
 fi
 
-symbolizer="$sysroot_bin/llvm-symbolizer"
-[[ -x $symbolizer ]] || symbolizer=$(command -v llvm-symbolizer)
 
 # Piped input: QEMU hands the PL011 its first byte before the kernel runs, and the
 # kernel turning the UART's FIFO on drops it; lead with a newline (an empty line for
 # scenario=shell), so what is piped arrives whole.
 [[ -t 0 ]] || exec < <(printf '\n' && cat)
 set +e
-"${qemu[@]}" | perl "$root/tools/symbolize-backtrace.pl" "$symbolizer" "$elf_path"
-status=${PIPESTATUS[0]}
+if [[ -n $image ]]; then
+    # No ELF beside a prebuilt Image: backtraces stay addresses.
+    "${qemu[@]}"
+    status=$?
+else
+    host=$(rustc -vV | sed -n 's/^host: //p')
+    symbolizer="$(rustc --print sysroot)/lib/rustlib/$host/bin/llvm-symbolizer"
+    [[ -x $symbolizer ]] || symbolizer=$(command -v llvm-symbolizer)
+    "${qemu[@]}" | perl "$root/tools/symbolize-backtrace.pl" "$symbolizer" "$elf_path"
+    status=${PIPESTATUS[0]}
+fi
 set -e
 ((status == 124 && timeout)) && echo "qemu-run.sh: timed out after $timeout s" >&2
 exit "$status"

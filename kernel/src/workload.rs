@@ -89,6 +89,26 @@ pub struct Outcome {
     pub bursts_missed: u64,
 }
 
+impl Outcome {
+    /// Several workloads' outcomes as one run's: counts and histograms added, the
+    /// longest time, out of memory if any stopped so. Without per-page versions.
+    pub fn total(outs: &[Outcome]) -> Outcome {
+        let mut total = Outcome::default();
+        for out in outs {
+            total.accesses += out.accesses;
+            total.verified += out.verified;
+            total.corrupt += out.corrupt;
+            total.oom |= out.oom;
+            total.torn = total.torn.or(out.torn);
+            total.faults.merge(&out.faults);
+            total.ticks = total.ticks.max(out.ticks);
+            total.bursts += out.bursts;
+            total.bursts_missed += out.bursts_missed;
+        }
+        total
+    }
+}
+
 struct Ctx {
     spec: Spec,
     out: Outcome,
@@ -335,6 +355,16 @@ pub struct Check {
     /// Pages mapped, and pages left in writeback (the store refused them).
     pub mapped: u64,
     pub parked: u64,
+}
+
+impl Check {
+    /// Adds another slice's check to this one.
+    pub fn add(&mut self, other: Check) {
+        self.verified += other.verified;
+        self.corrupt += other.corrupt;
+        self.mapped += other.mapped;
+        self.parked += other.parked;
+    }
 }
 
 #[repr(C, align(4096))]

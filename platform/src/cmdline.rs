@@ -100,6 +100,17 @@ pub struct CmdLine {
     /// to 100), if given.
     pub mix: Option<[u8; 5]>,
     pub placement: Placement,
+    /// `scenario=bench`: the workload CPUs (`workload_cpu=`; the region is split
+    /// between them), if given; absent: the first CPU that is neither CPU 0, kswapd's
+    /// nor a kcompressd one.
+    pub workload_cpu: Option<ArrayVec<u32, MAX_KCOMPRESSD_CPUS>>,
+    /// `scenario=bench`: the kcompressd worker counts to compare with sync
+    /// (`bench_workers=1,2,4`: one async variant each, using the first N CPUs of
+    /// `kcompressd_cpu=`), if given; absent: one worker, and all listed if several.
+    pub bench_workers: Option<ArrayVec<u32, MAX_KCOMPRESSD_CPUS>>,
+    /// `scenario=bench`: wall-clock budget in seconds (`bench_budget_s=`): no new
+    /// round of runs starts unless the longest round so far still fits, if given.
+    pub bench_budget_s: Option<u64>,
 }
 
 /// Largest `ring=`: the kernel's rings are built with this capacity.
@@ -129,6 +140,9 @@ impl Default for CmdLine {
             watermark_scale_factor: None,
             mix: None,
             placement: Placement::Fixed,
+            workload_cpu: None,
+            bench_workers: None,
+            bench_budget_s: None,
         }
     }
 }
@@ -153,6 +167,9 @@ word_enum!(
         WatermarkScaleFactor = "watermark_scale_factor",
         Mix = "mix",
         Placement = "placement",
+        WorkloadCpu = "workload_cpu",
+        BenchWorkers = "bench_workers",
+        BenchBudgetS = "bench_budget_s",
     }
 );
 word_enum!(
@@ -236,6 +253,11 @@ fn cpu_list(value: &str) -> Option<ArrayVec<u32, MAX_KCOMPRESSD_CPUS>> {
         cpus.try_push(cpu).ok()?;
     }
     Some(cpus)
+}
+
+/// Distinct positive counts, at most `MAX_KCOMPRESSD_CPUS` of them.
+fn count_list(value: &str) -> Option<ArrayVec<u32, MAX_KCOMPRESSD_CPUS>> {
+    cpu_list(value).filter(|counts| !counts.contains(&0))
 }
 
 fn number_in(value: &str, range: core::ops::RangeInclusive<u32>) -> Option<u32> {
@@ -324,6 +346,23 @@ impl CmdLine {
             Key::Placement => {
                 self.placement = Placement::from_name(value).ok_or(bad(Placement::EXPECTED))?;
             }
+            Key::WorkloadCpu => {
+                self.workload_cpu = Some(cpu_list(value).ok_or(bad(
+                    "a comma-separated list of at most 8 distinct CPU numbers",
+                ))?);
+            }
+            Key::BenchWorkers => {
+                self.bench_workers = Some(count_list(value).ok_or(bad(
+                    "a comma-separated list of at most 8 distinct worker counts, each at least 1",
+                ))?);
+            }
+            Key::BenchBudgetS => {
+                self.bench_budget_s = Some(
+                    number(value)
+                        .filter(|&s| s > 0)
+                        .ok_or(bad("a number of seconds, at least 1"))?,
+                );
+            }
             Key::Mix => {
                 self.mix = Some(mix(value).ok_or(bad(
                     "five percentages ZERO,SAME,TEXT,STRUCTURED,RANDOM summing to 100",
@@ -361,7 +400,8 @@ mod tests {
             "scenario=protect exit=semihosting reclaim=sync kswapd_cpu=3 \
              kcompressd_cpu=0,5,2 ring_full=oldest soak_s=30 seed=18446744073709551615 ops=7 \
              bench_runs=3 bench_ram=64 pace=5000 trace=on ring=64 \
-             watermark_scale_factor=200 mix=3,1,30,59,7 placement=capacity",
+             watermark_scale_factor=200 mix=3,1,30,59,7 placement=capacity \
+             workload_cpu=6,7,8 bench_workers=1,2,4 bench_budget_s=300",
         )
         .unwrap();
         assert_eq!(cmd.scenario, Scenario::Protect);
@@ -383,6 +423,15 @@ mod tests {
             (cmd.ring, cmd.watermark_scale_factor, cmd.mix),
             (Some(64), Some(200), Some([3, 1, 30, 59, 7]))
         );
+        assert_eq!(
+            cmd.workload_cpu.as_ref().map(|c| c.as_slice()),
+            Some(&[6, 7, 8][..])
+        );
+        assert_eq!(
+            cmd.bench_workers.as_ref().map(|c| c.as_slice()),
+            Some(&[1, 2, 4][..])
+        );
+        assert_eq!(cmd.bench_budget_s, Some(300));
     }
 
     #[test]
@@ -450,6 +499,13 @@ mod tests {
             "mix=3,1,30,59,7,0",
             "mix=-3,1,30,59,13",
             "mix=300,1,30,59,7",
+            "workload_cpu=3,3",
+            "workload_cpu=",
+            "bench_workers=0,1",
+            "bench_workers=1,1",
+            "bench_workers=two",
+            "bench_budget_s=0",
+            "bench_budget_s=5m",
         ] {
             assert!(error(bad).starts_with("bad value"), "{bad}");
         }

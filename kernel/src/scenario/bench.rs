@@ -42,11 +42,11 @@ const DEFAULT_RUNS: u64 = 3;
 /// How often a run prints its `PROGRESS` line (the plot's resolution).
 const PROGRESS_EVERY: Duration = Duration::from_millis(250);
 
-/// Which core does what: the same workload core in both modes.
+/// Which core does what: the same workload cores in both modes.
 struct Cores {
     kswapd: usize,
     workers: Vec<usize>,
-    workload: usize,
+    workloads: Vec<usize>,
 }
 
 fn assign_cores(cmd: &cmdline::CmdLine) -> Result<Cores, String> {
@@ -69,17 +69,55 @@ fn assign_cores(cmd: &cmdline::CmdLine) -> Result<Cores, String> {
             "no kcompressd_cpu is online and free of kswapd and CPU 0: nothing to compare (use --smp 3 or more)",
         ));
     }
-    // The workload gets a core of its own if there is one, so CPU 0 can report.
-    let workload = online
-        .iter()
-        .copied()
-        .find(|&c| usable(c) && c != kswapd && !listed.contains(&c))
-        .unwrap_or(0);
+    let workloads = match &cmd.workload_cpu {
+        Some(asked) => {
+            let asked: Vec<usize> = asked.iter().map(|&c| c as usize).collect();
+            if let Some(&bad) = asked
+                .iter()
+                .find(|&&c| !usable(c) || c == kswapd || listed.contains(&c))
+            {
+                return Err(format!(
+                    "workload_cpu={bad} is not an online CPU free of CPU 0 (which reports), kswapd and kcompressd"
+                ));
+            }
+            asked
+        }
+        // A core of its own if there is one, so CPU 0 can report.
+        None => alloc::vec![
+            online
+                .iter()
+                .copied()
+                .find(|&c| usable(c) && c != kswapd && !listed.contains(&c))
+                .unwrap_or(0)
+        ],
+    };
     Ok(Cores {
         kswapd,
         workers,
-        workload,
+        workloads,
     })
+}
+
+/// The worker counts to run against sync: `bench_workers=`, or one worker and, when
+/// several are listed, all of them.
+fn worker_counts(cmd: &cmdline::CmdLine, listed: usize) -> Result<Vec<usize>, String> {
+    match &cmd.bench_workers {
+        Some(counts) => counts
+            .iter()
+            .map(|&n| {
+                let n = n as usize;
+                if n <= listed {
+                    Ok(n)
+                } else {
+                    Err(format!(
+                        "bench_workers={n}: only {listed} kcompressd CPU(s) usable (kcompressd_cpu=)"
+                    ))
+                }
+            })
+            .collect(),
+        None if listed > 1 => Ok(alloc::vec![1, listed]),
+        None => Ok(alloc::vec![1]),
+    }
 }
 
 /// What stays the same for every run.
@@ -89,7 +127,8 @@ struct Bench {
     held: u64,
     managed: u64,
     generator: PageGen,
-    spec: Spec,
+    /// One workload per core in `cores.workloads`, each on its own slice.
+    specs: Vec<Spec>,
 }
 
 pub fn run(info: &BootInfo<'_>) -> u32 {
@@ -106,7 +145,14 @@ pub fn run_polling(cmd: &cmdline::CmdLine, mut poll: Option<&mut dyn FnMut()>) -
             return 1;
         }
     };
-    if poll.is_some() && cores.workload == 0 {
+    let counts = match worker_counts(cmd, cores.workers.len()) {
+        Ok(c) => c,
+        Err(why) => {
+            println!("bench: {why}");
+            return 1;
+        }
+    };
+    if poll.is_some() && cores.workloads.contains(&0) {
         println!("bench: no core left for the workload but CPU 0, which runs the console");
         return 1;
     }
@@ -162,21 +208,30 @@ pub fn run_polling(cmd: &cmdline::CmdLine, mut poll: Option<&mut dyn FnMut()>) -
         return 1;
     };
     let generator = generator.with_pool(Box::leak(Box::new(pool)));
-    let set = (wss / APPS) as u64;
-    let spec = Spec {
-        first: 0,
-        pages: wss,
-        pattern: Pattern::Apps {
-            apps: APPS,
-            switch_every: set,
-        },
-        ops: cmd.ops.unwrap_or(SWITCHES * set),
-        deadline: None,
-        write_pct: WRITE_PCT,
-        seed,
-        generator,
-        pace: cmd.pace,
-    };
+    // Each workload core gets an equal slice with the same app pattern, so the
+    // foreground apps together stay an eighth of the anonymous memory and the total
+    // work stays the same whatever the number of workloads.
+    let n = cores.workloads.len();
+    let slice = wss / n;
+    let set = (slice / APPS) as u64;
+    let specs: Vec<Spec> = (0..n)
+        .map(|w| Spec {
+            first: w * slice,
+            pages: slice,
+            pattern: Pattern::Apps {
+                apps: APPS,
+                switch_every: set,
+            },
+            ops: cmd.ops.map_or(SWITCHES * set, |ops| ops / n as u64),
+            deadline: None,
+            write_pct: WRITE_PCT,
+            // The first workload keeps the seed (one workload runs as it always did);
+            // the others switch apps at other times.
+            seed: seed ^ (w as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15),
+            generator,
+            pace: cmd.pace.map(|p| (p / n as u64).max(1)),
+        })
+        .collect();
     let config = |mode| settings::reclaim_config(cmd, mode);
     reclaim::init(
         zone,
@@ -189,8 +244,11 @@ pub fn run_polling(cmd: &cmdline::CmdLine, mut poll: Option<&mut dyn FnMut()>) -
         },
     );
     let runs = cmd.bench_runs.unwrap_or(DEFAULT_RUNS).max(1);
+    let budget = cmd
+        .bench_budget_s
+        .map(|s| timer::duration_to_ticks(Duration::from_secs(s)));
     println!(
-        "bench: ram {} MiB ({} frames free, {} held back, watermarks min {} low {} high {}), anonymous {} MiB = {} pages in {} apps of {} pages, {} tables",
+        "bench: ram {} MiB ({} frames free, {} held back, watermarks min {} low {} high {}), anonymous {} MiB = {} pages: {} workload(s), each {} apps of {} pages, {} tables",
         mib(ram_pages),
         ram_pages,
         held,
@@ -199,19 +257,21 @@ pub fn run_polling(cmd: &cmdline::CmdLine, mut poll: Option<&mut dyn FnMut()>) -
         wmark.high,
         (wss * PAGE_SIZE) >> 20,
         wss,
+        n,
         APPS,
         set,
         tables
     );
     println!(
-        "bench: workload on cpu{}: launch every app (first touch), then {} accesses, {} % writes, an app switch every {} accesses, {}; seed {}, page mix {:?} from a pool of {} pages",
-        cores.workload,
-        spec.ops,
+        "bench: workload(s) on cpu{:?}: launch every app (first touch), then {} accesses each, {} % writes, an app switch every {} accesses, {}; seed {}, page mix {:?} from a pool of {} pages",
+        cores.workloads,
+        specs[0].ops,
         WRITE_PCT,
         set,
         match cmd.pace {
-            Some(p) => format!(
-                "paced at {p} accesses/s in bursts of 64 on a fixed grid (WFI between, late bursts drop slots)"
+            Some(_) => format!(
+                "paced at {} accesses/s each in bursts of 64 on a fixed grid (WFI between, late bursts drop slots)",
+                specs[0].pace.unwrap_or(0)
             ),
             None => String::from("CPU-bound"),
         },
@@ -220,13 +280,18 @@ pub fn run_polling(cmd: &cmdline::CmdLine, mut poll: Option<&mut dyn FnMut()>) -
         POOL_PAGES
     );
     println!(
-        "bench: kswapd on cpu{}, kcompressd (async) on {:?}, ring {}, ring_full={}, watermark_scale_factor {}, {} run(s) of each mode",
+        "bench: kswapd on cpu{}, kcompressd (async) on {:?}, worker counts {:?}, ring {}, ring_full={}, watermark_scale_factor {}, {} run(s) of each mode{}",
         cores.kswapd,
         cores.workers,
+        counts,
         config(ReclaimMode::Async).ring_size,
         cmd.ring_full.name(),
         zone_cfg.watermark_scale_factor,
-        runs
+        runs,
+        match cmd.bench_budget_s {
+            Some(s) => format!(", within a budget of {s} s"),
+            None => String::new(),
+        }
     );
     let bench = Bench {
         cores,
@@ -234,28 +299,39 @@ pub fn run_polling(cmd: &cmdline::CmdLine, mut poll: Option<&mut dyn FnMut()>) -
         held,
         managed,
         generator,
-        spec,
+        specs,
     };
-    // The plain design (one kcompressd worker) and, when several are listed, all of
-    // them: each against sync, in the same boot.
-    let mut variants = alloc::vec![
-        (String::from("sync"), ReclaimMode::Sync, Vec::new()),
-        (
-            String::from("async"),
-            ReclaimMode::Async,
-            bench.cores.workers[..1].to_vec()
-        ),
-    ];
-    if bench.cores.workers.len() > 1 {
+    // sync, then one async variant per worker count (one worker: the plain design),
+    // in the same boot, alternating.
+    let mut variants = alloc::vec![(String::from("sync"), ReclaimMode::Sync, Vec::new())];
+    for &count in &counts {
+        let label = match count {
+            1 => String::from("async"),
+            n => format!("async_{n}w"),
+        };
         variants.push((
-            format!("async_{}w", bench.cores.workers.len()),
+            label,
             ReclaimMode::Async,
-            bench.cores.workers.clone(),
+            bench.cores.workers[..count].to_vec(),
         ));
     }
     let mut results: Vec<Vec<RunStats>> = variants.iter().map(|_| Vec::new()).collect();
     let mut ok = true;
+    let bench_start = timer::now_ticks();
+    let mut longest_round = 0;
+    let mut done = 0;
     for run in 1..=runs {
+        let round_start = timer::now_ticks();
+        if let Some(budget) = budget
+            && round_start - bench_start + longest_round > budget
+        {
+            println!(
+                "bench: budget: {} s spent, a round takes up to {} s: stopping after {done} of {runs} rounds",
+                timer::ticks_to_duration(round_start - bench_start).as_secs(),
+                timer::ticks_to_duration(longest_round).as_secs()
+            );
+            break;
+        }
         for ((label, mode, workers), runs_of) in variants.iter().zip(&mut results) {
             let Some(sys) =
                 reclaim::switch_mode(config(*mode), Some(bench.cores.kswapd), workers.clone())
@@ -273,7 +349,10 @@ pub fn run_polling(cmd: &cmdline::CmdLine, mut poll: Option<&mut dyn FnMut()>) -
             ok &= stuck == 0 && m.clean();
             runs_of.push(m);
         }
+        longest_round = longest_round.max(timer::now_ticks() - round_start);
+        done = run;
     }
+    let runs = done;
     let columns: Vec<(&str, Values)> = variants
         .iter()
         .zip(&results)
@@ -313,23 +392,34 @@ fn run_mode(
             return None;
         }
     };
-    let cpu = bench.cores.workload;
-    workload::assign(cpu, bench.spec);
-    if cpu == 0 {
+    let cpus = &bench.cores.workloads;
+    for (&cpu, spec) in cpus.iter().zip(&bench.specs) {
+        workload::assign(cpu, *spec);
+    }
+    if cpus.contains(&0) {
         println!("bench: {name} run {run}: the workload runs on cpu0: no progress lines");
         workload::job(0);
     } else {
-        let job = match smp::run_on(cpu, "workload", workload::job, 0) {
-            Ok(t) => t,
-            Err(e) => {
-                println!("bench: workload on cpu{cpu}: {e}");
-                return None;
+        let mut jobs = Vec::new();
+        for &cpu in cpus {
+            match smp::run_on(cpu, "workload", workload::job, 0) {
+                Ok(t) => jobs.push(t),
+                Err(e) => {
+                    println!("bench: workload on cpu{cpu}: {e}");
+                    return None;
+                }
             }
-        };
+        }
         let mut next = start;
-        loop {
+        let mut waiting = 0;
+        while waiting < jobs.len() {
             next += timer::duration_to_ticks(PROGRESS_EVERY);
-            if smp::wait_polling(job, Some(next), poll.as_deref_mut()) {
+            while waiting < jobs.len()
+                && smp::wait_polling(jobs[waiting], Some(next), poll.as_deref_mut())
+            {
+                waiting += 1;
+            }
+            if waiting == jobs.len() {
                 break;
             }
             let v = VMSTAT.snapshot().since(&before);
@@ -340,33 +430,45 @@ fn run_mode(
                 timer::ticks_to_duration(timer::now_ticks() - start).as_millis(),
                 v.get(VmEvent::PgStealAnon),
                 v.get(VmEvent::AllocStall),
-                workload::progress(cpu)
+                cpus.iter().map(|&cpu| workload::progress(cpu)).sum::<u64>()
             );
         }
     }
     reclaim::stop_daemons(sys, &daemons);
     crate::trace::dump_run(name);
     let times = reclaim::daemon_times();
-    let Some(out) = workload::take_outcome(cpu) else {
-        println!("bench: the workload reported nothing");
-        return None;
-    };
-    if out.oom {
+    let mut outs = Vec::new();
+    for &cpu in cpus {
+        let Some(out) = workload::take_outcome(cpu) else {
+            println!("bench: the workload on cpu{cpu} reported nothing");
+            return None;
+        };
+        outs.push(out);
+    }
+    let total = workload::Outcome::total(&outs);
+    if total.oom {
         // Rates over a run cut short compare nothing: say so and fail the bench.
         println!(
-            "bench: {name} run {run}: the workload stopped out of memory after {} of {} accesses (no frame after direct reclaim): no table",
-            out.accesses,
-            bench.spec.pages as u64 + bench.spec.ops
+            "bench: {name} run {run}: a workload stopped out of memory after {} of {} accesses (no frame after direct reclaim): no table",
+            total.accesses,
+            bench
+                .specs
+                .iter()
+                .map(|s| s.pages as u64 + s.ops)
+                .sum::<u64>()
         );
         return None;
     }
-    if bench.spec.pace.is_some() {
+    if bench.specs[0].pace.is_some() {
         println!(
             "bench: {name} run {run}: paced: {} bursts of 64 ran, {} grid slots dropped (a burst started a period or more late)",
-            out.bursts, out.bursts_missed
+            total.bursts, total.bursts_missed
         );
     }
-    let check = workload::final_check(0, &out, &bench.generator);
+    let mut check = workload::Check::default();
+    for (out, spec) in outs.iter().zip(&bench.specs) {
+        check.add(workload::final_check(spec.first, out, &bench.generator));
+    }
     let v = VMSTAT.snapshot().since(&before);
     let mm_stat = sys.policy.store().lock().mm_stat();
     let free = sys.policy.node().lock().zone.nr_free_pages();
@@ -374,9 +476,10 @@ fn run_mode(
     let frames_accounted =
         free + check.mapped + check.parked + store_frames + vm::tables() as u64 + bench.held
             == bench.managed;
+    let out = &total;
     let m = measure(MeasureInput {
         v: &v,
-        out: &out,
+        out,
         verified: out.verified + check.verified,
         corrupt: out.corrupt + check.corrupt,
         times,

@@ -70,15 +70,16 @@ pub fn write_value(out: &mut impl fmt::Write, settings: &CmdLine, key: Key) -> f
         Key::Exit => out.write_str(settings.exit.name()),
         Key::Reclaim => out.write_str(settings.reclaim.name()),
         Key::KswapdCpu => write!(out, "{}", settings.kswapd_cpu),
-        Key::KcompressdCpu => {
-            for (i, cpu) in settings.kcompressd_cpu.iter().enumerate() {
-                if i > 0 {
-                    out.write_char(',')?;
-                }
-                write!(out, "{cpu}")?;
-            }
-            Ok(())
-        }
+        Key::KcompressdCpu => write_list(out, &settings.kcompressd_cpu),
+        Key::WorkloadCpu => match &settings.workload_cpu {
+            Some(cpus) => write_list(out, cpus),
+            None => out.write_str("(default)"),
+        },
+        Key::BenchWorkers => match &settings.bench_workers {
+            Some(counts) => write_list(out, counts),
+            None => out.write_str("(default)"),
+        },
+        Key::BenchBudgetS => opt(out, settings.bench_budget_s),
         Key::RingFull => out.write_str(settings.ring_full.name()),
         Key::SoakS => opt(out, settings.soak_s),
         Key::Seed => opt(out, settings.seed),
@@ -95,6 +96,17 @@ pub fn write_value(out: &mut impl fmt::Write, settings: &CmdLine, key: Key) -> f
             None => out.write_str("(default)"),
         },
     }
+}
+
+/// `1,2,4`, as the command line spells a list.
+fn write_list(out: &mut impl fmt::Write, items: &[u32]) -> fmt::Result {
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.write_char(',')?;
+        }
+        write!(out, "{item}")?;
+    }
+    Ok(())
 }
 
 /// Writes `show`: one `key=value` line per key, the tunable ones first.

@@ -17,7 +17,7 @@ pub mod timer;
 use core::arch::global_asm;
 
 /// Most CPUs the kernel runs; further CPUs in the DTB are reported and left off.
-pub const MAX_CPUS: usize = 8;
+pub const MAX_CPUS: usize = 16;
 
 /// Where the kernel is linked and must run (linker.ld): DRAM base + `TEXT_OFFSET`.
 pub const LINK_ADDRESS: u64 = 0x4008_0000;
