@@ -33,6 +33,7 @@ options:
   --elf           boot the ELF instead of the Image (no DTB pointer in x0)
   --gdb           wait for a debugger on localhost:1234 (QEMU -s -S)
   --timeout SECS  stop QEMU after SECS seconds and exit 124 (default: none)
+  --pidfile FILE  QEMU writes its process id there (for tools that sample its load)
   --no-build      do not run cargo; boot what was built last
   --image FILE    boot this prebuilt Image: nothing is built or installed (another host)
   --qemu BIN      the qemu-system-aarch64 to run (default: the one on PATH), e.g. the
@@ -53,7 +54,7 @@ die() {
 }
 
 smp=4 mem=512M cpu=cortex-a53 gic=3 el2=0 uboot=0 elf=0 gdb=0 timeout=0 build=1 build_only=0
-image= qemu_bin=qemu-system-aarch64
+image= qemu_bin=qemu-system-aarch64 pidfile=
 need_value() { [[ $# -ge 2 && -n $2 ]] || die "option $1 needs a value (see --help)"; }
 while (($#)); do
     case $1 in
@@ -69,6 +70,7 @@ while (($#)); do
     --no-build) build=0; shift ;;
     --image) need_value "$@"; image=$2; build=0; shift 2 ;;
     --qemu) need_value "$@"; qemu_bin=$2; shift 2 ;;
+    --pidfile) need_value "$@"; pidfile=$2; shift 2 ;;
     --build-only) build_only=1; shift ;;
     -h | --help) usage; exit 0 ;;
     --) shift; break ;;
@@ -157,6 +159,7 @@ machine="virt,gic-version=$gic"
 # booting the kernel again in a loop.
 qemu=("$qemu_bin" -machine "$machine" -cpu "$cpu" -smp "$smp" -m "$mem"
     -nographic -nic none -semihosting -no-reboot)
+[[ -z $pidfile ]] || qemu+=(-pidfile "$pidfile")
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

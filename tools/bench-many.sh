@@ -90,7 +90,9 @@ if [[ -z $image ]]; then
     ((dry)) && image="(built by ./qemu-run.sh --build-only)" ||
         image=$("$root/qemu-run.sh" --build-only | tail -1)
 fi
-run=("$root/qemu-run.sh" --qemu "$qemu" --image "$image" --smp "$smp" --timeout "$budget" -- $cmdline)
+pidfile=${TMPDIR:-/tmp}/bench-many.$$.pid
+run=("$root/qemu-run.sh" --qemu "$qemu" --image "$image" --smp "$smp" --timeout "$budget"
+    --pidfile "$pidfile" -- $cmdline)
 if ((dry)); then
     echo "bench-many.sh: would run: ${run[*]}"
     exit 0
@@ -103,18 +105,11 @@ qemu_version=$("$qemu" --version | sed -n '1s/.*version \([^ ]*\).*/\1/p')
 # (/proc/stat; n/a where it does not move, as under some sandboxes), per run.
 clk_tck=$(getconf CLK_TCK 2>/dev/null || echo 100)
 now() { echo "${EPOCHREALTIME:-$(date +%s.%N)}"; }
-host_ticks() { awk '/^cpu /{ b = $2 + $3 + $4 + $7 + $8 + $9; print b, b + $5 + $6; exit }' /proc/stat; }
-qemu_pid() {
-    local p
-    for p in /proc/[0-9]*; do
-        tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -q -- "-append .*bench_budget_s=$kernel_budget" &&
-            ! grep -q "qemu-run.sh\|timeout" "$p/cmdline" 2>/dev/null && { echo "${p#/proc/}"; return; }
-    done
-}
+host_ticks() { awk '/^cpu /{ b = $2 + $3 + $4 + $7 + $8 + $9; printf "%d %d\n", b, b + $5 + $6; exit }' /proc/stat; }
 qemu_ticks() { [[ -n $1 && -r /proc/$1/stat ]] && sed 's/.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }' || echo 0; }
 
 tmp=$(mktemp -d)
-trap 'rm -rf "$tmp" ${unpacked:+"$unpacked"}' EXIT
+trap 'rm -rf "$tmp" "$pidfile" ${unpacked:+"$unpacked"}' EXIT
 log=${log:-$tmp/kernel.log}
 hostlog=$tmp/host.txt
 : >"$hostlog"
@@ -123,24 +118,34 @@ echo "bench-many.sh: ${run[*]}"
 started=$(now)
 set +e
 "${run[@]}" 2>&1 | {
-    pid= t0=$(now) q0=0
-    read -r b0 a0 < <(host_ticks)
+    pid= t0=$(now) q0=0 b0=0 a0=0
     while IFS= read -r line; do
+        line=${line%$'\r'}
         printf '%s\n' "$line" >>"$log"
-        [[ -n $pid ]] || { pid=$(qemu_pid); q0=$(qemu_ticks "$pid"); }
+        [[ -n $pid || ! -s $pidfile ]] || pid=$(<"$pidfile")
         case $line in
-        "bench: "*" run "*" done: "*)
+        "bench: "*" run "*" started")
+            # The run's window opens: the same window as the guest's busy vCPUs.
+            t0=$(now) q0=$(qemu_ticks "$pid")
+            read -r b0 a0 < <(host_ticks)
+            echo "$line"
+            ;;
+        "bench: "*" run "*" vcpus busy "*)
+            # The window closes: what the guest asked for (vCPUs outside WFI), what
+            # QEMU and the host used, and the guest's TLB shootdowns per second.
             t1=$(now) q1=$(qemu_ticks "$pid")
             read -r b1 a1 < <(host_ticks)
+            guest=$(sed -n 's/.* vcpus busy \([0-9.]*\) of .*/\1/p' <<<"$line")
+            flushes=$(sed -n 's/.*nr_tlb_remote_flush [0-9]* (\([0-9]*\)\/s).*/\1/p' <<<"$line")
             set -- $line
-            awk -v m="$2" -v r="$4" -v dt="$(awk -v a="$t0" -v b="$t1" 'BEGIN{print b - a}')" \
+            awk -v m="$2" -v r="$4" -v dt="$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.3f", b - a}')" \
                 -v dq=$((q1 - q0)) -v db=$((b1 - b0)) -v da=$((a1 - a0)) -v hz="$clk_tck" \
-                -v n="$(nproc)" -v l="$(cut -d' ' -f1 /proc/loadavg)" 'BEGIN {
+                -v n="$(nproc)" -v l="$(cut -d' ' -f1 /proc/loadavg)" \
+                -v g="${guest:-n/a}" -v f="${flushes:-n/a}" 'BEGIN {
                     q = dt > 0 ? sprintf("%.2f", dq / hz / dt) : "n/a"
                     h = da > 0 ? sprintf("%.2f", n * db / da) : "n/a"
-                    printf "%s %s %.1f %s %s %s\n", m, r, dt, q, h, l }' >>"$hostlog"
+                    printf "%s %s %.1f %s %s %s %s %s\n", m, r, dt, g, q, h, l, f }' >>"$hostlog"
             echo "$line"
-            t0=$t1 q0=$q1 b0=$b1 a0=$a1
             ;;
         "bench: PROGRESS"*) ;;
         *) echo "$line" ;;
@@ -214,17 +219,18 @@ if [[ -n $pipeline ]]; then
         for c in "${counts[@]}"; do printf ', %sw %s' "$c" "$(value "$pipeline" "$(label "$c")_bound_per_s")"; done
     )"
 fi
-echo "--- host load during each run (QEMU: cores its threads used; host: busy cores from /proc/stat) ---"
-printf '%-10s %4s %8s %11s %11s %9s\n' mode run wall_s qemu_cores host_busy loadavg1
-while read -r m r dt q h l; do
-    printf '%-10s %4s %8s %11s %11s %9s\n' "$m" "$r" "$dt" "$q" "$h" "$l"
+echo "--- host load during each run (from its start to the end of its workloads): vCPUs the guest kept busy (outside WFI), host cores QEMU's threads used, host cores busy in all, TLB shootdowns/s ---"
+printf '%-10s %4s %8s %11s %11s %11s %9s %11s\n' mode run wall_s guest_vcpus qemu_cores host_busy loadavg1 shootdown/s
+while read -r m r dt g q h l f; do
+    printf '%-10s %4s %8s %11s %11s %11s %9s %11s\n' "$m" "$r" "$dt" "$g" "$q" "$h" "$l" "$f"
 done <"$hostlog"
 echo "wall clock: $wall s of a $budget s budget; QEMU status $status; kernel log: $log"
 
 # --- RESULT: the kernel's medians per worker count, the layout, the host.
 host_json=$(awk 'BEGIN{ORS=""; print "["} NR > 1 {print ","}
-    { printf "{\"mode\":\"%s\",\"run\":%s,\"wall_s\":%s,\"qemu_cores\":%s,\"host_busy_cores\":%s,\"loadavg1\":%s}",
-      $1, $2, $3, ($4 == "n/a" ? "null" : $4), ($5 == "n/a" ? "null" : $5), $6 }
+    function num(x) { return x == "n/a" ? "null" : x }
+    { printf "{\"mode\":\"%s\",\"run\":%s,\"wall_s\":%s,\"guest_busy_vcpus\":%s,\"qemu_cores\":%s,\"host_busy_cores\":%s,\"loadavg1\":%s,\"tlb_shootdowns_per_s\":%s}",
+      $1, $2, $3, num($4), num($5), num($6), $7, num($8) }
     END{print "]"}' "$hostlog")
 workers_json=$(
     sep=

@@ -251,8 +251,9 @@ pub fn wake_kswapd() {
 }
 
 /// The policy's page tables: the workload region, found from a frame through the
-/// owner slot of its page descriptor (the VA mapping it). Remembers whether a PTE
-/// changed since the last shootdown, so `flush_tlb` broadcasts only when needed.
+/// owner slot of its page descriptor (the VA mapping it). Remembers whether a page was
+/// unmapped since the last shootdown, so `flush_tlb` broadcasts only when needed
+/// (aging alone owes none: see `vm::test_and_clear_young`).
 #[derive(Default)]
 pub struct KernelMmu {
     flush_pending: bool,
@@ -268,9 +269,7 @@ impl KernelMmu {
 
 impl Mmu for KernelMmu {
     fn test_and_clear_young(&mut self, pfn: Pfn) -> bool {
-        let young = Self::owner_va(pfn).is_some_and(|va| vm::test_and_clear_young(va, pfn));
-        self.flush_pending |= young;
-        young
+        Self::owner_va(pfn).is_some_and(|va| vm::test_and_clear_young(va, pfn))
     }
 
     fn try_to_unmap(&mut self, pfn: Pfn, entry: SwapEntry) -> bool {
@@ -283,6 +282,7 @@ impl Mmu for KernelMmu {
     fn flush_tlb(&mut self) {
         if core::mem::take(&mut self.flush_pending) {
             vm::flush_tlb_all();
+            this_cpu_stat().count(VmEvent::NrTlbRemoteFlush);
         }
     }
 }

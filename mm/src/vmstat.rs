@@ -102,6 +102,9 @@ vm_events! {
         KswapdHighWmarkHitQuickly = "kswapd_high_wmark_hit_quickly",
         /// kswapd balancing runs (`balance_pgdat` passes).
         PageOutRun = "pageoutrun",
+        /// TLB shootdowns reaching every other core (Linux counts its flush IPIs
+        /// here; arm64's broadcast `tlbi ...is` is the same event without an IPI).
+        NrTlbRemoteFlush = "nr_tlb_remote_flush",
     }
     ours {
         /// Ours: pages kswapd handed to kcompressd through the ring.

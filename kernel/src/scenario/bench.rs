@@ -383,8 +383,11 @@ fn run_mode(
     run: u64,
     mut poll: Option<&mut (dyn FnMut() + '_)>,
 ) -> Option<RunStats> {
+    // The host's tools/bench-many.sh starts its load window here.
+    println!("bench: {name} run {run} started");
     let before = VMSTAT.snapshot();
     let start = timer::now_ticks();
+    let idle_before: Vec<u64> = smp::online_cpus().map(smp::idle_ticks).collect();
     let daemons = match reclaim::start_daemons(sys) {
         Ok(t) => t,
         Err(e) => {
@@ -434,6 +437,11 @@ fn run_mode(
             );
         }
     }
+    let flushes = VMSTAT
+        .snapshot()
+        .since(&before)
+        .get(VmEvent::NrTlbRemoteFlush);
+    print_vcpus_busy(name, run, start, &idle_before, flushes);
     reclaim::stop_daemons(sys, &daemons);
     crate::trace::dump_run(name);
     let times = reclaim::daemon_times();
@@ -498,6 +506,26 @@ fn run_mode(
         m.get(Metric::CorruptPages)
     );
     Some(m)
+}
+
+/// Each CPU's share of the run outside WFI, and their sum: how many host cores QEMU
+/// needed to run this guest without waiting (tools/bench-many.sh sets it beside the
+/// cores QEMU used), and how many TLB shootdowns stopped every vCPU.
+fn print_vcpus_busy(name: &str, run: u64, start: u64, idle_before: &[u64], flushes: u64) {
+    let elapsed = (timer::now_ticks() - start).max(1);
+    let mut line = String::new();
+    let mut total = 0.0;
+    for (cpu, &before) in smp::online_cpus().zip(idle_before) {
+        let idle = smp::idle_ticks(cpu).saturating_sub(before);
+        let busy = elapsed.saturating_sub(idle) as f64 / elapsed as f64;
+        total += busy;
+        line.push_str(&format!(" cpu{cpu} {:.0}%", busy * 100.0));
+    }
+    println!(
+        "bench: {name} run {run} vcpus busy {total:.2} of {}:{line}; nr_tlb_remote_flush {flushes} ({:.0}/s)",
+        idle_before.len(),
+        flushes as f64 / timer::ticks_to_duration(elapsed).as_secs_f64()
+    );
 }
 
 struct MeasureInput<'a> {
