@@ -112,9 +112,21 @@ pub fn run_script(args: &[String]) -> Run {
 /// `run_script` with `input` written to its stdin (then closed), if given. QEMU reads
 /// it only as fast as the UART takes it, so it is written from a thread of its own.
 pub fn run_script_with_input(args: &[String], input: Option<&[u8]>) -> Run {
-    let script = repo_root().join("qemu-run.sh");
+    run_command(&repo_root().join("qemu-run.sh"), args, input)
+}
+
+/// Runs the repository's script `script` (e.g. `tools/bench-many.sh`) with `args`,
+/// after building the kernel; with `boots_qemu`, inside one of the QEMU slots.
+pub fn run_tool(script: &str, args: &[&str], boots_qemu: bool) -> Run {
+    build_kernel_once();
+    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    let _slot = boots_qemu.then(QemuSlot::take);
+    run_command(&repo_root().join(script), &args, None)
+}
+
+fn run_command(script: &Path, args: &[String], input: Option<&[u8]>) -> Run {
     let command = format!("{} {}", script.display(), args.join(" "));
-    let mut child = Command::new(&script)
+    let mut child = Command::new(script)
         .args(args)
         .stdin(if input.is_some() {
             Stdio::piped()

@@ -55,3 +55,60 @@ fn bench_short_run_reports_both_modes_clean() {
         }
     }
 }
+
+/// The many-core layout's pieces on 5 CPUs: two workload cores splitting the region,
+/// `bench_workers=` choosing the async variant, and a budget that stops after the
+/// first round of the three asked for.
+#[test]
+fn bench_two_workloads_chosen_workers_and_budget() {
+    let boot = Boot {
+        smp: 5,
+        timeout_secs: 240,
+        ..Boot::default()
+    };
+    let run = boot.run(&[
+        "scenario=bench",
+        "bench_ram=16",
+        "ops=4096",
+        "bench_runs=3",
+        "bench_budget_s=1",
+        "kcompressd_cpu=2",
+        "workload_cpu=3,4",
+        "bench_workers=1",
+    ]);
+    let result = run.expect_pass("bench");
+    mode(&run, &result, "sync");
+    mode(&run, &result, "async");
+    if number(&run, &result, "runs") != 1 {
+        run.fail("the 1 s budget did not stop the bench after its first round");
+    }
+    for needle in [
+        "2 workload(s)",
+        "workload(s) on cpu[3, 4]",
+        "stopping after 1 of 3 rounds",
+        "vcpus busy",
+        "nr_tlb_remote_flush",
+    ] {
+        if !run.stdout.contains(needle) {
+            run.fail(&format!("the output has no '{needle}'"));
+        }
+    }
+}
+
+/// Layouts the bench cannot run are refused with the reason, before any run.
+#[test]
+fn bench_refuses_impossible_layouts() {
+    let boot = Boot {
+        smp: 4,
+        ..Boot::default()
+    };
+    for (words, needle) in [
+        (["workload_cpu=2", "bench_workers=1"], "workload_cpu=2"),
+        (["workload_cpu=3", "bench_workers=2"], "bench_workers=2"),
+        (["workload_cpu=0", "bench_workers=1"], "workload_cpu=0"),
+    ] {
+        let mut cmdline = vec!["scenario=bench", "bench_ram=16"];
+        cmdline.extend(words);
+        boot.run(&cmdline).expect_refusal(needle);
+    }
+}

@@ -1,5 +1,5 @@
 //! The QEMU boot matrix and the kernel's refusals, judged from the host. Every CPU
-//! model, core count from 1 to 8, memory from 128 MiB to 2 GiB and above 4 GiB, GICv2
+//! model, core count from 1 to 16 (GICv2: 8), memory from 128 MiB to 2 GiB and above 4 GiB, GICv2
 //! and v3, EL1 and EL2 entry, and Image, ELF and U-Boot boots each appear at least once;
 //! not the full cross product (docs/testing.md lists the rows).
 
@@ -34,6 +34,7 @@ boot_matrix! {
     a53_2cpu_256m_gic3_el2_image: "cortex-a53", 2, "256M", 3, el2, Image;
     a53_8cpu_2g_gic2_el2_image: "cortex-a53", 8, "2G", 2, el2, Image;
     a53_8cpu_5g_gic3_el1_image: "cortex-a53", 8, "5G", 3, el1, Image;
+    a53_16cpu_1g_gic3_el1_image: "cortex-a53", 16, "1G", 3, el1, Image;
     a72_1cpu_1g_gic3_el2_image: "cortex-a72", 1, "1G", 3, el2, Image;
     a72_3cpu_5g_gic2_el1_image: "cortex-a72", 3, "5G", 2, el1, Image;
     a72_6cpu_128m_gic3_el1_image: "cortex-a72", 6, "128M", 3, el1, Image;
