@@ -39,7 +39,7 @@ while (($#)); do
     --ram) need "$@"; ram=$2; shift 2 ;;
     --log) need "$@"; log=$2; shift 2 ;;
     --dry-run) dry=1; shift ;;
-    -h | --help) sed -n '2,20p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,19p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     --) shift; break ;;
     *) die "unknown option '$1' (see --help)" ;;
     esac

@@ -24,7 +24,7 @@ while (($#)); do
     case $1 in
     --out) [[ -n ${2:-} ]] || die "--out needs a file"; out=$2; shift 2 ;;
     --check) [[ -n ${2:-} ]] || die "--check needs an archive"; check=$2; shift 2 ;;
-    -h | --help) sed -n '2,10p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,9p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown option '$1' (see --help)" ;;
     esac
 done
