@@ -54,7 +54,7 @@ die() {
 }
 
 smp=4 mem=512M cpu=cortex-a53 gic=3 el2=0 uboot=0 elf=0 gdb=0 timeout=0 build=1 build_only=0
-image= qemu_bin=qemu-system-aarch64 pidfile=
+image='' qemu_bin=qemu-system-aarch64 pidfile=''
 need_value() { [[ $# -ge 2 && -n $2 ]] || die "option $1 needs a value (see --help)"; }
 while (($#)); do
     case $1 in
@@ -123,7 +123,7 @@ fi
 # reclaim scenarios every CPU. QEMU runs a host thread per vCPU: with fewer host cores
 # than busy vCPUs they share cores, and async cannot add reclaim throughput.
 busy_vcpus() {
-    local word scenario=bench kcompressd=2 workloads= counts=
+    local word scenario=bench kcompressd=2 workloads='' counts=''
     for word in $cmdline; do
         case $word in
         scenario=*) scenario=${word#*=} ;;

@@ -21,7 +21,7 @@ set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 host_cores=$(nproc)
-image= qemu=qemu-system-aarch64 bundle= runs=3 budget=480 ram=64 log= dry=0
+image='' qemu=qemu-system-aarch64 bundle='' runs=3 budget=480 ram=64 log='' dry=0
 
 die() {
     echo "bench-many.sh: $*" >&2
@@ -73,7 +73,9 @@ count_list=$(
     echo "${counts[*]}"
 )
 kernel_budget=$((budget - 30))
-cmdline="scenario=bench kswapd_cpu=1 kcompressd_cpu=$worker_cpus workload_cpu=$workload_cpus bench_workers=$count_list bench_runs=$runs bench_ram=$ram bench_budget_s=$kernel_budget ${extra[*]}"
+cmdline=(scenario=bench kswapd_cpu=1 "kcompressd_cpu=$worker_cpus" "workload_cpu=$workload_cpus"
+    "bench_workers=$count_list" "bench_runs=$runs" "bench_ram=$ram"
+    "bench_budget_s=$kernel_budget" "${extra[@]}")
 layout="--smp $smp: cpu0 reports, kswapd cpu1, kcompressd cpu$worker_cpus, workloads cpu$workload_cpus; $busy busy vCPUs for $host_cores host cores"
 echo "bench-many.sh: layout for $host_cores host cores: $layout"
 ((busy <= host_cores)) ||
@@ -92,7 +94,7 @@ if [[ -z $image ]]; then
 fi
 pidfile=${TMPDIR:-/tmp}/bench-many.$$.pid
 run=("$root/qemu-run.sh" --qemu "$qemu" --image "$image" --smp "$smp" --timeout "$budget"
-    --pidfile "$pidfile" -- $cmdline)
+    --pidfile "$pidfile" -- "${cmdline[@]}")
 if ((dry)); then
     echo "bench-many.sh: would run: ${run[*]}"
     exit 0
@@ -118,7 +120,7 @@ echo "bench-many.sh: ${run[*]}"
 started=$(now)
 set +e
 "${run[@]}" 2>&1 | {
-    pid= t0=$(now) q0=0 b0=0 a0=0
+    pid='' t0=$(now) q0=0 b0=0 a0=0
     while IFS= read -r line; do
         line=${line%$'\r'}
         printf '%s\n' "$line" >>"$log"
@@ -137,8 +139,8 @@ set +e
             read -r b1 a1 < <(host_ticks)
             guest=$(sed -n 's/.* vcpus busy \([0-9.]*\) of .*/\1/p' <<<"$line")
             flushes=$(sed -n 's/.*nr_tlb_remote_flush [0-9]* (\([0-9]*\)\/s).*/\1/p' <<<"$line")
-            set -- $line
-            awk -v m="$2" -v r="$4" -v dt="$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.3f", b - a}')" \
+            read -r _ m _ r _ <<<"$line"
+            awk -v m="$m" -v r="$r" -v dt="$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.3f", b - a}')" \
                 -v dq=$((q1 - q0)) -v db=$((b1 - b0)) -v da=$((a1 - a0)) -v hz="$clk_tck" \
                 -v n="$(nproc)" -v l="$(cut -d' ' -f1 /proc/loadavg)" \
                 -v g="${guest:-n/a}" -v f="${flushes:-n/a}" 'BEGIN {

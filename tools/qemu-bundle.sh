@@ -90,7 +90,7 @@ EOF
 chmod +x "$b/bin/qemu-system-aarch64"
 {
     "$qemu" --version | head -1
-    echo "packed from $(uname -n) on $(date -u +%Y-%m-%dT%H:%MZ): $(ls "$b/lib" | wc -l) libraries"
+    echo "packed from $(uname -n) on $(date -u +%Y-%m-%dT%H:%MZ): $(find "$b/lib" -type f | wc -l) files in lib/"
 } >"$b/VERSION"
 
 mkdir -p "$(dirname "$out")"
@@ -98,5 +98,5 @@ tar -czf "$out.tmp" -C "$stage" qemu-bundle
 size=$(stat -c %s "$out.tmp")
 ((size <= max_bytes)) || die "the archive is $((size >> 20)) MiB, over the $((max_bytes >> 20)) MiB limit"
 mv "$out.tmp" "$out"
-echo "qemu-bundle.sh: $out ($((size >> 20)) MiB, $(ls "$b/lib" | wc -l) libraries + loader)"
+echo "qemu-bundle.sh: $out ($((size >> 20)) MiB, $(find "$b/lib" -type f | wc -l) files in lib/: libraries and the loader)"
 check_bundle "$out"
