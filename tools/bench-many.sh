@@ -166,7 +166,12 @@ done_runs=$(sed -n 's/.*"runs":\([0-9]*\).*/\1/p' <<<"$result")
 
 label() { (($1 == 1)) && echo async || echo "async_$1w"; }
 object() { grep -o "\"$1\":{[^}]*}" <<<"$result" | head -1 | sed "s/^\"$1\"://"; }
-value() { sed -n "s/.*[{,]\"$2\":\([-0-9.e+]*\)[,}].*/\1/p" <<<"$1"; }
+# A number of a flat JSON object, or n/a for null (no figure) or a missing key.
+value() {
+    local v
+    v=$(sed -n "s/.*[{,]\"$2\":\([-0-9.e+]*\|null\)[,}].*/\1/p" <<<"$1")
+    [[ -n $v && $v != null ]] && echo "$v" || echo n/a
+}
 
 sync=$(object sync)
 declare -A async
@@ -206,20 +211,20 @@ echo "host: $(uname -m), nproc $(nproc), laid out for $host_cores cores; QEMU $q
         fi
         printf '%-20s %12s' "$name" "$(awk -v x="$s" -v k="$scale" 'BEGIN{ if (x == "n/a") print x; else printf "%.0f", x * k }')"
         for c in "${counts[@]}"; do
-            printf ' %12s' "$(awk -v x="$(value "${async[$c]}" "$key")" -v k="$scale" 'BEGIN{printf "%.0f", x * k}')"
+            printf ' %12s' "$(awk -v x="$(value "${async[$c]}" "$key")" -v k="$scale" 'BEGIN{ if (x == "n/a") print x; else printf "%.0f", x * k }')"
         done
         for c in "${counts[@]}"; do
             printf ' %9s' "$(awk -v a="$(value "${async[$c]}" "$key")" -v s="$s" \
-                'BEGIN{ if (s == "n/a" || s + 0 == 0) print "n/a"; else printf "%.2fx", a / s }')"
+                'BEGIN{ if (s == "n/a" || a == "n/a" || s + 0 == 0) print "n/a"; else printf "%.2fx", a / s }')"
         done
         printf '\n'
     done
 }
 if [[ -n $pipeline ]]; then
-    echo "--- pipeline (ns per page kswapd reclaimed, from the kernel's PIPELINE line; a model, not a measurement) ---"
-    echo "t_scan $(value "$pipeline" t_scan_ns), t_compress $(value "$pipeline" t_compress_ns), sync kswapd $(value "$pipeline" t_sync_ns); pages/s: sync $(value "$pipeline" sync_bound_per_s)$(
-        for c in "${counts[@]}"; do printf ', %sw %s' "$c" "$(value "$pipeline" "$(label "$c")_bound_per_s")"; done
-    )"
+    echo "--- pipeline (ns per page kswapd reclaimed, from the kernel's PIPELINE line; the pages/s are a model, not a measurement or a bound) ---"
+    echo "t_scan $(value "$pipeline" t_scan_ns), t_compress $(value "$pipeline" t_compress_ns), sync kswapd $(value "$pipeline" t_sync_ns); model pages/s: sync $(value "$pipeline" sync_model_per_s)$(
+        for c in "${counts[@]}"; do printf ', %sw %s' "$c" "$(value "$pipeline" "$(label "$c")_model_per_s")"; done
+    ); measured above its model: $(sed -n 's/.*"above_model":\[\([^]]*\)\].*/\1/p' <<<"$pipeline" | tr -d '"' | sed 's/^$/none/')"
 fi
 echo "--- host load during each run (from its start to the end of its workloads): vCPUs the guest kept busy (outside WFI), host cores QEMU's threads used, host cores busy in all, TLB shootdowns/s ---"
 printf '%-10s %4s %8s %11s %11s %11s %9s %11s\n' mode run wall_s guest_vcpus qemu_cores host_busy loadavg1 shootdown/s

@@ -59,7 +59,7 @@ fn harness_bench_table_runs_clean_with_two_workers() {
         assert_eq!(row.split_whitespace().count(), 6, "{row}");
     }
     assert!(out.contains("PIPELINE {\"t_scan_ns\":"));
-    assert!(out.contains("\"async_2w_bound_per_s\":"));
+    assert!(out.contains("\"async_2w_model_per_s\":"));
 }
 
 #[test]

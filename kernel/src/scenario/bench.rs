@@ -17,7 +17,7 @@ use core::time::Duration;
 use mm::addr::PAGE_SIZE;
 use mm::pagegen::{POOL_PAGES, PageGen, PagePool};
 use mm::reclaim::policy::ReclaimMode;
-use mm::reclaim::report::{self, Metric, RunInput, RunStats, Values};
+use mm::reclaim::report::{self, Figure, Metric, RunInput, RunStats, Values};
 use mm::vmstat::{VmEvent, VmStatSnapshot};
 use platform::cmdline;
 
@@ -497,12 +497,12 @@ fn run_mode(
         frames_accounted,
     });
     println!(
-        "bench: {name} run {run} done: {} ms, pgsteal_anon {:.0}/s, allocstall {}, ops {:.0}/s, fault p99 {} ns, corrupt {}, frames accounted {frames_accounted}",
-        m.get(Metric::ElapsedMs),
-        m.get(Metric::PgstealAnonPerS),
+        "bench: {name} run {run} done: {} ms, pgsteal_anon {}/s, allocstall {}, ops {}/s, fault p99 {} ns, corrupt {}, frames accounted {frames_accounted}",
+        Figure(m.get(Metric::ElapsedMs), 0),
+        Figure(m.get(Metric::PgstealAnonPerS), 0),
         m.get(Metric::AllocStall),
-        m.get(Metric::OpsPerS),
-        m.get(Metric::AllocP99Ns),
+        Figure(m.get(Metric::OpsPerS), 0),
+        Figure(m.get(Metric::AllocP99Ns), 0),
         m.get(Metric::CorruptPages)
     );
     Some(m)
@@ -584,7 +584,8 @@ fn json(values: &Values) -> String {
     let mut line = String::new();
     let written = kernel::json::Object::new(&mut line).and_then(|mut o| {
         for (m, &x) in Metric::ALL.into_iter().zip(values) {
-            if m.integer() {
+            // A figure that could not be computed (NaN) is null, never 0.
+            if m.integer() && x.is_finite() {
                 o.uint(m.key(), x as u64)?;
             } else {
                 o.float(m.key(), x)?;

@@ -1,8 +1,9 @@
 //! The benchmark's report, printed alike by the kernel's `scenario=bench` and the host
 //! harness: one run's measurements (`RunStats`), medians over runs, the side-by-side
-//! table, and the pipeline bound from per-page costs. Arithmetic and formatting into
+//! table, and the pipeline model from per-page costs. Arithmetic and formatting into
 //! any `fmt::Write`, no allocation; taking the measurements (timers, counters,
-//! checking pages) is the caller's.
+//! checking pages) is the caller's. A figure that cannot be computed (a division by
+//! zero, a stage that did not run) is NaN and prints as `n/a` (`null` in JSON), never 0.
 
 use core::fmt::{self, Write};
 
@@ -78,8 +79,24 @@ metrics! {
     CorruptPages = "corrupt_pages", true;
 }
 
-/// A value per metric, in `Metric::ALL` order.
+/// A value per metric, in `Metric::ALL` order; NaN where there is no figure.
 pub type Values = [f64; NR_METRICS];
+
+/// A figure for a table cell: the number with `precision` decimals, or `n/a` for NaN
+/// (and infinities); honours the width and alignment of the format it is put in.
+#[derive(Clone, Copy, Debug)]
+pub struct Figure(pub f64, pub usize);
+
+impl fmt::Display for Figure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Figure(x, precision) = *self;
+        if x.is_finite() {
+            f.pad(Cell::new(format_args!("{x:.precision$}")).as_str())
+        } else {
+            f.pad("n/a")
+        }
+    }
+}
 
 /// What the caller measured over one run. Times are in ticks of a counter running at
 /// `tick_hz` (the generic timer in the kernel; nanoseconds on the host, `tick_hz` 1e9).
@@ -121,12 +138,23 @@ pub struct RunStats {
     pub frames_accounted: bool,
 }
 
+/// `a / b`, or NaN (no figure) when `b` is 0.
 fn ratio(a: u64, b: u64) -> f64 {
-    if b == 0 { 0.0 } else { a as f64 / b as f64 }
+    if b == 0 {
+        f64::NAN
+    } else {
+        a as f64 / b as f64
+    }
 }
 
+/// Whole nanoseconds per page, or NaN without pages.
+fn per_page(ns: u64, pages: u64) -> f64 {
+    ns.checked_div(pages).map_or(f64::NAN, |x| x as f64)
+}
+
+/// Events per second for a cost of `ns` each; NaN unless the cost is positive.
 fn per_s(ns: f64) -> f64 {
-    if ns > 0.0 { 1e9 / ns } else { 0.0 }
+    if ns > 0.0 { 1e9 / ns } else { f64::NAN }
 }
 
 impl RunStats {
@@ -136,9 +164,16 @@ impl RunStats {
         let ns =
             |ticks: u64| u64::try_from(u128::from(ticks) * 1_000_000_000 / hz).unwrap_or(u64::MAX);
         let e = |ev: VmEvent| i.vmstat.get(ev);
-        let elapsed = i.elapsed.max(1);
-        let secs = ns(elapsed) as f64 / 1e9;
-        let rate = |n: u64| n as f64 / secs;
+        let elapsed = i.elapsed;
+        let rate = |n: u64| ratio(n, ns(elapsed)) * 1e9;
+        // Latencies only where a fault was timed.
+        let latency = |ticks: u64| {
+            if i.faults.count == 0 {
+                f64::NAN
+            } else {
+                ns(ticks) as f64
+            }
+        };
         let kswapd_busy_ns = ns(i.kswapd_busy);
         let kcompressd_busy_ns = ns(i.kcompressd_busy);
         let pgsteal_kswapd = e(VmEvent::PgStealKswapd);
@@ -159,17 +194,16 @@ impl RunStats {
                 Metric::Rescued => i.rescued as f64,
                 Metric::OpsPerS => rate(i.accesses),
                 Metric::Faults => i.faults.count as f64,
-                Metric::AllocP50Ns => ns(i.faults.percentile(50)) as f64,
-                Metric::AllocP99Ns => ns(i.faults.percentile(99)) as f64,
-                Metric::AllocMaxNs => ns(i.faults.max) as f64,
+                Metric::AllocP50Ns => latency(i.faults.percentile(50)),
+                Metric::AllocP99Ns => latency(i.faults.percentile(99)),
+                Metric::AllocMaxNs => latency(i.faults.max),
                 Metric::KswapdBusyPct => 100.0 * ratio(i.kswapd_busy, elapsed),
+                // No worker (sync): no figure.
                 Metric::KcompressdBusyPct => {
-                    100.0 * ratio(i.kcompressd_busy, elapsed * i.workers.max(1))
+                    100.0 * ratio(i.kcompressd_busy, elapsed.saturating_mul(i.workers))
                 }
-                Metric::KswapdNsPerPage => (kswapd_busy_ns / pgsteal_kswapd.max(1)) as f64,
-                Metric::KcompressdNsPerPage => {
-                    (kcompressd_busy_ns / i.kcompressd_pages.max(1)) as f64
-                }
+                Metric::KswapdNsPerPage => per_page(kswapd_busy_ns, pgsteal_kswapd),
+                Metric::KcompressdNsPerPage => per_page(kcompressd_busy_ns, i.kcompressd_pages),
                 Metric::ComprRatio => ratio(i.mm_stat.orig_data_size, i.mm_stat.compr_data_size),
                 Metric::SamePages => i.mm_stat.same_pages as f64,
                 Metric::ElapsedMs => (ns(elapsed) / 1_000_000) as f64,
@@ -202,24 +236,27 @@ impl RunStats {
     }
 }
 
-/// Per metric, the median over `runs` (the lower middle one: always a value seen),
-/// except `corrupt_pages`, which is the total. All zero for no runs.
+/// Per metric, the median over the runs that have a figure for it (the lower middle
+/// one: always a value seen), except `corrupt_pages`, which is the total. NaN where no
+/// run has a figure (and for no runs at all).
 pub fn medians(runs: &[RunStats]) -> Values {
-    let mut out = [0.0; NR_METRICS];
-    if runs.is_empty() {
-        return out;
-    }
-    let middle = (runs.len() - 1) / 2;
+    let mut out = [f64::NAN; NR_METRICS];
     for (k, m) in Metric::ALL.into_iter().enumerate() {
         let x = |i: usize| runs[i].values[k];
+        let with = || (0..runs.len()).filter(|&i| !x(i).is_nan());
+        let count = with().count();
+        if count == 0 {
+            continue;
+        }
+        let middle = (count - 1) / 2;
         out[k] = if m == Metric::CorruptPages {
-            (0..runs.len()).map(x).sum()
+            with().map(x).sum()
         } else {
             // The value whose rank (ties broken by position) is the middle one: no
             // sorting buffer needed, and the runs are few.
-            (0..runs.len())
+            with()
                 .find(|&j| {
-                    let below = (0..runs.len())
+                    let below = with()
                         .filter(|&i| {
                             x(i).total_cmp(&x(j)).is_lt()
                                 || (i < j && x(i).total_cmp(&x(j)).is_eq())
@@ -227,7 +264,7 @@ pub fn medians(runs: &[RunStats]) -> Values {
                         .count();
                     below == middle
                 })
-                .map_or(0.0, x)
+                .map_or(f64::NAN, x)
         };
     }
     out
@@ -271,10 +308,10 @@ impl Write for Cell {
     }
 }
 
-/// `value / base` as `1.23x`, or `-` when the base is 0.
+/// `value / base` as `1.23x`, or `n/a` when the base is 0 or either has no figure.
 pub fn write_ratio(out: &mut impl Write, value: f64, base: f64, width: usize) -> fmt::Result {
-    if base == 0.0 {
-        write!(out, "{:>width$}", "-")
+    if base == 0.0 || !(value / base).is_finite() {
+        write!(out, "{:>width$}", "n/a")
     } else {
         let cell = Cell::new(format_args!("{:.2}x", value / base));
         write!(out, "{:>width$}", cell.as_str())
@@ -311,11 +348,8 @@ pub fn write_table(out: &mut impl Write, columns: &[(&str, &Values)], runs: u64)
     for (k, m) in Metric::ALL.into_iter().enumerate() {
         write!(out, "{:<24}", m.key())?;
         for (_, values) in columns {
-            if m.integer() {
-                write!(out, " {:>14.0}", values[k])?;
-            } else {
-                write!(out, " {:>14.2}", values[k])?;
-            }
+            let precision = if m.integer() { 0 } else { 2 };
+            write!(out, " {:>14}", Figure(values[k], precision))?;
         }
         for (_, values) in columns.iter().skip(1) {
             write!(out, " ")?;
@@ -330,7 +364,8 @@ pub fn write_table(out: &mut impl Write, columns: &[(&str, &Values)], runs: u64)
 #[derive(Copy, Clone, Debug, PartialEq)]
 pub struct PipelineCosts {
     /// Isolate, age, unmap, queue: async kswapd's busy time minus its ring-full
-    /// compressions (at `t_compress_ns` each), per page kswapd reclaimed.
+    /// compressions (at `t_compress_ns` each), per page kswapd reclaimed. Not clamped:
+    /// negative when those compressions cost kswapd less than the worker's rate says.
     pub t_scan_ns: f64,
     /// Compress + store + free: kcompressd's busy time per page it took.
     pub t_compress_ns: f64,
@@ -339,7 +374,7 @@ pub struct PipelineCosts {
 }
 
 impl PipelineCosts {
-    /// Sums over every run given.
+    /// Sums over every run given; NaN for a cost whose pages are 0.
     pub fn from_runs(sync: &[RunStats], one_worker: &[RunStats]) -> PipelineCosts {
         let sum = |runs: &[RunStats], f: fn(&RunStats) -> u64| runs.iter().map(f).sum::<u64>();
         let t_compress_ns = ratio(
@@ -347,10 +382,19 @@ impl PipelineCosts {
             sum(one_worker, |m| m.kcompressd_pages),
         );
         let async_kswapd = sum(one_worker, |m| m.kswapd_busy_ns) as f64;
-        let ring_full = sum(one_worker, |m| m.ring_full) as f64;
-        let victims = sum(one_worker, |m| m.pgsteal_kswapd).max(1) as f64;
+        let ring_full = sum(one_worker, |m| m.ring_full);
+        let victims = sum(one_worker, |m| m.pgsteal_kswapd);
+        let compressing = if ring_full == 0 {
+            0.0
+        } else {
+            ring_full as f64 * t_compress_ns
+        };
         PipelineCosts {
-            t_scan_ns: ((async_kswapd - ring_full * t_compress_ns) / victims).max(0.0),
+            t_scan_ns: if victims == 0 {
+                f64::NAN
+            } else {
+                (async_kswapd - compressing) / victims as f64
+            },
             t_compress_ns,
             t_sync_ns: ratio(
                 sum(sync, |m| m.kswapd_busy_ns),
@@ -359,13 +403,16 @@ impl PipelineCosts {
         }
     }
 
-    /// What one thread doing both stages can reclaim: 1 / (t_scan + t_compress).
-    pub fn sync_bound_per_s(&self) -> f64 {
+    /// The additive model of one thread doing both stages: 1 / (t_scan + t_compress).
+    /// A model, not a bound: the two costs were measured in different runs.
+    pub fn sync_model_per_s(&self) -> f64 {
         per_s(self.t_scan_ns + self.t_compress_ns)
     }
 
-    /// A two-stage pipeline with `workers` compressors: 1 / max(t_scan, t_compress / N).
-    pub fn async_bound_per_s(&self, workers: usize) -> f64 {
+    /// A two-stage pipeline with `workers` compressors, each stage on cores of its own
+    /// at these costs: 1 / max(t_scan, t_compress / N). Leaves out the ring-full pages
+    /// kswapd compresses itself, so a measured rate can exceed it.
+    pub fn async_model_per_s(&self, workers: usize) -> f64 {
         per_s(
             self.t_scan_ns
                 .max(self.t_compress_ns / workers.max(1) as f64),
@@ -376,8 +423,27 @@ impl PipelineCosts {
 /// An async variant for the pipeline lines: its label, its runs, its workers.
 pub type Variant<'a> = (&'a str, &'a [RunStats], usize);
 
-/// Per-page costs and what a pipeline with them can reach, next to what kswapd
-/// reclaimed, ending with the `PIPELINE {json}` line. The costs come from the first
+/// ` -- ABOVE the model` when `measured` exceeds a finite `model`.
+fn above(measured: f64, model: f64) -> &'static str {
+    if measured > model {
+        " -- ABOVE the model"
+    } else {
+        ""
+    }
+}
+
+/// A JSON number, or `null` for no figure.
+fn write_json_number(out: &mut impl Write, x: f64) -> fmt::Result {
+    if x.is_finite() {
+        write!(out, "{x:.0}")
+    } else {
+        out.write_str("null")
+    }
+}
+
+/// Per-page costs and what a pipeline with them would reach (a model), next to what
+/// kswapd reclaimed, ending with the `PIPELINE {json}` line. A measured rate above its
+/// model is flagged, in the text and in `above_model`. The costs come from the first
 /// async variant (one worker). Writes nothing without one.
 pub fn write_pipeline(
     out: &mut impl Write,
@@ -389,50 +455,83 @@ pub fn write_pipeline(
     };
     let c = PipelineCosts::from_runs(sync, one);
     let (t_scan, t_compress, t_sync) = (c.t_scan_ns, c.t_compress_ns, c.t_sync_ns);
-    let sync_bound = c.sync_bound_per_s();
+    let sync_model = c.sync_model_per_s();
     let measured = |runs: &[RunStats]| medians(runs)[Metric::PgstealKswapdPerS as usize];
     writeln!(
         out,
-        "--- bench: where the gain comes from (per page kswapd reclaimed) ---"
+        "--- bench: the pipeline model (per page kswapd reclaimed; each cost is a busy time over a page count, the rates are a model, not a measurement or a bound) ---"
     )?;
     writeln!(
         out,
-        "t_scan (isolate, age, unmap, queue: async kswapd minus its ring-full compressions) {t_scan:.0} ns"
+        "t_scan (isolate, age, unmap, queue: async kswapd's busy time minus its ring-full pages at t_compress each) {} ns{}",
+        Figure(t_scan, 0),
+        if t_scan < 0.0 {
+            " -- NEGATIVE: kswapd spent less on its ring-full pages than the worker does per page; the model does not hold"
+        } else {
+            ""
+        }
     )?;
     writeln!(
         out,
-        "t_compress (compress + store + free: kcompressd per page)                    {t_compress:.0} ns"
+        "t_compress (compress + store + free: kcompressd's busy time per page it took) {} ns",
+        Figure(t_compress, 0)
     )?;
     writeln!(
         out,
-        "sync kswapd per page (scan + compress, measured directly)                     {t_sync:.0} ns"
+        "t_sync (sync kswapd's busy time per page it reclaimed: scan + compress, measured) {} ns",
+        Figure(t_sync, 0)
     )?;
+    let sync_measured = measured(sync);
     writeln!(
         out,
-        "sync bound 1/(t_scan + t_compress) = {sync_bound:.0} pages/s, 1/(sync kswapd per page) = {:.0} pages/s; measured pgsteal_kswapd {:.0}/s",
-        per_s(t_sync),
-        measured(sync)
+        "sync: 1/t_sync = {} pages/s; additive model 1/(t_scan + t_compress) = {} pages/s; measured pgsteal_kswapd {}/s{}",
+        Figure(per_s(t_sync), 0),
+        Figure(sync_model, 0),
+        Figure(sync_measured, 0),
+        above(sync_measured, sync_model)
     )?;
     for &(label, runs, workers) in asyncs {
+        let model = c.async_model_per_s(workers);
+        let rate = measured(runs);
         writeln!(
             out,
-            "{label} bound 1/max(t_scan, t_compress/{workers}) = {:.0} pages/s; measured pgsteal_kswapd {:.0}/s",
-            c.async_bound_per_s(workers),
-            measured(runs)
+            "{label}: model 1/max(t_scan, t_compress/{workers}) = {} pages/s; measured pgsteal_kswapd {}/s{}",
+            Figure(model, 0),
+            Figure(rate, 0),
+            if rate > model {
+                " -- ABOVE the model: kswapd also compressed the ring-full pages itself, which the model leaves out"
+            } else {
+                ""
+            }
         )?;
     }
-    write!(
-        out,
-        "PIPELINE {{\"t_scan_ns\":{t_scan:.0},\"t_compress_ns\":{t_compress:.0},\"t_sync_ns\":{t_sync:.0},\"sync_bound_per_s\":{sync_bound:.0}"
-    )?;
+    write!(out, "PIPELINE {{\"t_scan_ns\":")?;
+    write_json_number(out, t_scan)?;
+    write!(out, ",\"t_compress_ns\":")?;
+    write_json_number(out, t_compress)?;
+    write!(out, ",\"t_sync_ns\":")?;
+    write_json_number(out, t_sync)?;
+    write!(out, ",\"sync_model_per_s\":")?;
+    write_json_number(out, sync_model)?;
     for &(label, _, workers) in asyncs {
-        write!(
-            out,
-            ",\"{label}_bound_per_s\":{:.0}",
-            c.async_bound_per_s(workers)
-        )?;
+        write!(out, ",\"{label}_model_per_s\":")?;
+        write_json_number(out, c.async_model_per_s(workers))?;
     }
-    writeln!(out, "}}")
+    write!(out, ",\"above_model\":[")?;
+    let mut first = true;
+    let mut flag = |out: &mut dyn Write, label: &str| -> fmt::Result {
+        let sep = if core::mem::take(&mut first) { "" } else { "," };
+        write!(out, "{sep}\"{label}\"")
+    };
+    if sync_measured > sync_model {
+        flag(out, "sync")?;
+    }
+    for &(label, runs, workers) in asyncs {
+        if measured(runs) > c.async_model_per_s(workers) {
+            flag(out, label)?;
+        }
+    }
+    writeln!(out, "]}}")
 }
 
 #[cfg(test)]
@@ -518,7 +617,7 @@ mod tests {
         assert_eq!(m[Metric::PgstealAnon as usize], 1000.0);
         let same = [known_run(1000, 1, 0), known_run(1000, 1, 0)];
         assert_eq!(medians(&same)[Metric::AllocStall as usize], 1.0);
-        assert_eq!(medians(&[]), [0.0; NR_METRICS]);
+        assert!(medians(&[]).iter().all(|x| x.is_nan()));
         assert_eq!(&medians(&runs[..1]), runs[0].values());
     }
 
@@ -550,7 +649,7 @@ mod tests {
         // A zero baseline has no ratio.
         assert_eq!(
             lines[1 + 1 + Metric::CorruptPages as usize],
-            "corrupt_pages                         0              0              -"
+            "corrupt_pages                         0              0            n/a"
         );
         assert_eq!(lines.len(), 2 + NR_METRICS);
         let mut one = String::new();
@@ -568,9 +667,9 @@ mod tests {
         assert_eq!(c.t_sync_ns, 3e6);
         assert_eq!(c.t_compress_ns, 2.5e6);
         assert_eq!(c.t_scan_ns, 2.95e6);
-        assert!((c.sync_bound_per_s() - 1e9 / 5.45e6).abs() < 1e-9);
-        assert!((c.async_bound_per_s(1) - 1e9 / 2.95e6).abs() < 1e-9);
-        assert_eq!(c.async_bound_per_s(2), c.async_bound_per_s(1));
+        assert!((c.sync_model_per_s() - 1e9 / 5.45e6).abs() < 1e-9);
+        assert!((c.async_model_per_s(1) - 1e9 / 2.95e6).abs() < 1e-9);
+        assert_eq!(c.async_model_per_s(2), c.async_model_per_s(1));
         let mut out = String::new();
         write_pipeline(
             &mut out,
@@ -581,12 +680,97 @@ mod tests {
         let last = out.lines().last().unwrap();
         assert_eq!(
             last,
-            "PIPELINE {\"t_scan_ns\":2950000,\"t_compress_ns\":2500000,\"t_sync_ns\":3000000,\"sync_bound_per_s\":183,\"async_bound_per_s\":339,\"async_2w_bound_per_s\":339}"
+            "PIPELINE {\"t_scan_ns\":2950000,\"t_compress_ns\":2500000,\"t_sync_ns\":3000000,\"sync_model_per_s\":183,\"async_model_per_s\":339,\"async_2w_model_per_s\":339,\"above_model\":[\"sync\"]}"
         );
-        assert!(out.contains("async_2w bound 1/max(t_scan, t_compress/2) = 339 pages/s"));
+        // Measured 250 pages/s against an additive model of 183: flagged.
+        assert!(out.contains("measured pgsteal_kswapd 250/s -- ABOVE the model"));
+        assert!(out.contains("async_2w: model 1/max(t_scan, t_compress/2) = 339 pages/s; measured pgsteal_kswapd 250/s\n"));
         let mut none = String::new();
         write_pipeline(&mut none, &sync, &[]).unwrap();
         assert!(none.is_empty());
+    }
+
+    /// A run with nothing to divide by: no elapsed time, no fault, no worker, no page.
+    fn empty_run() -> RunStats {
+        let vmstat = VmStat::<1>::new();
+        RunStats::measure(&RunInput {
+            vmstat: &vmstat.snapshot(),
+            mm_stat: &MmStat::default(),
+            tick_hz: 1000,
+            elapsed: 0,
+            accesses: 0,
+            faults: &LatencyHist::default(),
+            kswapd_busy: 0,
+            kcompressd_busy: 0,
+            kcompressd_pages: 0,
+            workers: 0,
+            rescued: 0,
+            verified: 0,
+            corrupt: 0,
+            frames_accounted: true,
+        })
+    }
+
+    #[test]
+    fn no_figure_is_nan_and_prints_na_never_zero() {
+        let r = empty_run();
+        for m in [
+            Metric::PgstealAnonPerS,
+            Metric::OpsPerS,
+            Metric::AllocP99Ns,
+            Metric::KswapdBusyPct,
+            Metric::KcompressdBusyPct,
+            Metric::KswapdNsPerPage,
+            Metric::KcompressdNsPerPage,
+            Metric::ComprRatio,
+        ] {
+            assert!(r.get(m).is_nan(), "{m:?}");
+        }
+        // Counts are counts: zero is a figure.
+        assert_eq!(r.get(Metric::AllocStall), 0.0);
+        // A sync column (no worker) beside an async one: the medians skip runs
+        // without a figure, and the table prints n/a for them and their ratios.
+        let sync = known_run(1000, 4, 0);
+        let mut no_worker = sync.clone();
+        no_worker.values[Metric::KcompressdBusyPct as usize] = f64::NAN;
+        let m = medians(&[no_worker.clone(), sync.clone(), no_worker.clone()]);
+        assert_eq!(m[Metric::KcompressdBusyPct as usize], 25.0);
+        let mut out = String::new();
+        write_table(
+            &mut out,
+            &[("sync", no_worker.values()), ("async", sync.values())],
+            1,
+        )
+        .unwrap();
+        let row = out
+            .lines()
+            .find(|l| l.starts_with("kcompressd_busy_pct"))
+            .unwrap();
+        assert_eq!(
+            row,
+            "kcompressd_busy_pct                 n/a          25.00            n/a"
+        );
+        assert_eq!(std::format!("[{:>5}]", Figure(f64::NAN, 2)), "[  n/a]");
+        assert_eq!(std::format!("[{:>6}]", Figure(2.5, 2)), "[  2.50]");
+    }
+
+    #[test]
+    fn negative_t_scan_is_reported_not_clamped() {
+        // kswapd's 1.5 s of busy time against 1000 ring-full pages at 2.5 ms each.
+        let sync = [known_run(1000, 4, 0)];
+        let mut one = known_run(1000, 2, 0);
+        one.ring_full = 1000;
+        let c = PipelineCosts::from_runs(&sync, core::slice::from_ref(&one));
+        assert_eq!(c.t_scan_ns, (1.5e9 - 1000.0 * 2.5e6) / 500.0);
+        let mut out = String::new();
+        write_pipeline(
+            &mut out,
+            &sync,
+            &[("async", core::slice::from_ref(&one), 1)],
+        )
+        .unwrap();
+        assert!(out.contains("ns -- NEGATIVE"), "{out}");
+        assert!(out.contains("\"t_scan_ns\":-2000000,"), "{out}");
     }
 
     #[test]
@@ -595,6 +779,7 @@ mod tests {
         write_ratio(&mut out, 1.0, 3.0, 8).unwrap();
         write_ratio(&mut out, 1.0, 0.0, 3).unwrap();
         write_ratio(&mut out, 1e200, 1e-10, 3).unwrap();
-        assert_eq!(out, "   0.33x  -  #");
+        write_ratio(&mut out, f64::NAN, 1.0, 4).unwrap();
+        assert_eq!(out, "   0.33xn/a  # n/a");
     }
 }

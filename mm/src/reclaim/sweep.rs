@@ -11,7 +11,7 @@ use std::{format, vec};
 
 use super::harness::{self, HarnessConfig, HarnessReport, Pattern};
 use super::policy::{ReclaimMode, RingFull};
-use super::report::{self, Metric, RunStats, Values};
+use super::report::{self, Figure, Metric, RunStats, Values};
 use crate::addr::PAGE_SIZE;
 use crate::frame::Watermarks;
 
@@ -247,7 +247,7 @@ const W: usize = 9;
 /// Sync's and async's medians of `m` and their ratio, as three columns.
 fn write_pair(out: &mut impl Write, sync: &Values, asyn: &Values, m: Metric) -> fmt::Result {
     let (s, a) = (sync[m as usize], asyn[m as usize]);
-    write!(out, " {s:>W$.0} {a:>W$.0} ")?;
+    write!(out, " {:>W$} {:>W$} ", Figure(s, 0), Figure(a, 0))?;
     report::write_ratio(out, a, s, W)
 }
 
@@ -300,19 +300,22 @@ impl Sweep {
             let p99 = Metric::AllocP99Ns;
             write!(
                 out,
-                " {:>W$.0} {:>W$.0}",
-                get(&sm, p99) / 1e3,
-                get(&am, p99) / 1e3
+                " {:>W$} {:>W$}",
+                Figure(get(&sm, p99) / 1e3, 0),
+                Figure(get(&am, p99) / 1e3, 0)
             )?;
             write!(
                 out,
-                " {:>W$.1} {:>W$.1} {:>W$.1} {:>W$.0} {:>W$.2} {:>W$.0}",
-                get(&sm, Metric::KswapdBusyPct),
-                get(&am, Metric::KswapdBusyPct),
-                get(&am, Metric::KcompressdBusyPct),
-                get(&am, Metric::KcompressdRingFull),
-                get(&am, Metric::ComprRatio),
-                get(&sm, Metric::CorruptPages) + get(&am, Metric::CorruptPages),
+                " {:>W$} {:>W$} {:>W$} {:>W$} {:>W$} {:>W$}",
+                Figure(get(&sm, Metric::KswapdBusyPct), 1),
+                Figure(get(&am, Metric::KswapdBusyPct), 1),
+                Figure(get(&am, Metric::KcompressdBusyPct), 1),
+                Figure(get(&am, Metric::KcompressdRingFull), 0),
+                Figure(get(&am, Metric::ComprRatio), 2),
+                Figure(
+                    get(&sm, Metric::CorruptPages) + get(&am, Metric::CorruptPages),
+                    0
+                ),
             )?;
             if s.oom || a.oom {
                 write!(
