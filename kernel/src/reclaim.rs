@@ -14,6 +14,7 @@ use core::time::Duration;
 
 use kernel::anon_pte::AnonPte;
 use mm::addr::Pfn;
+use mm::busy::BusyClock;
 use mm::frame::Zone;
 use mm::lru::Lru;
 use mm::reclaim::policy::{
@@ -317,10 +318,10 @@ pub fn kswapd(_: usize) {
     while !STOP_KSWAPD.load(Ordering::Acquire) {
         trace::emit(Event::KswapdWake);
         trace_sample(sys);
-        let start = timer::now_ticks();
+        KSWAPD_BUSY.begin(timer::now_ticks());
         let balanced = sys.policy.balance_pgdat(&mut reclaimer, &mut queues);
         let sleep = sys.policy.kswapd_try_to_sleep(balanced);
-        KSWAPD_BUSY.fetch_add(timer::now_ticks() - start, Ordering::Relaxed);
+        KSWAPD_BUSY.end(timer::now_ticks());
         if sleep {
             trace_sample(sys);
             trace::emit(Event::KswapdSleep);
@@ -378,12 +379,15 @@ pub fn kcompressd(i: usize) {
     let (Some(queue), Some(kick)) = (sys.queues.get(i), KICKS.get(i)) else {
         return;
     };
+    let Some(busy) = KCOMPRESSD_BUSY.get(i) else {
+        return;
+    };
     let stat = this_cpu_stat();
     let mut compressor = Box::new(Compressor::new());
     loop {
-        let start = timer::now_ticks();
+        busy.begin(timer::now_ticks());
         let done = sys.policy.kcompressd_run(queue, &mut compressor, stat);
-        KCOMPRESSD_BUSY.fetch_add(timer::now_ticks() - start, Ordering::Relaxed);
+        busy.end(timer::now_ticks());
         if done > 0 {
             KCOMPRESSD_PAGES.fetch_add(done as u64, Ordering::Relaxed);
             continue;
@@ -422,14 +426,18 @@ pub struct DaemonTimes {
     pub kcompressd_pages: u64,
 }
 
-static KSWAPD_BUSY: AtomicU64 = AtomicU64::new(0);
-static KCOMPRESSD_BUSY: AtomicU64 = AtomicU64::new(0);
+static KSWAPD_BUSY: BusyClock = BusyClock::new();
+/// Per kcompressd worker (index in `System::workers`).
+static KCOMPRESSD_BUSY: [BusyClock; MAX_CPUS] = [const { BusyClock::new() }; MAX_CPUS];
 static KCOMPRESSD_PAGES: AtomicU64 = AtomicU64::new(0);
 
+/// The daemons' busy times and the workers' pages since `start_daemons`, up to now
+/// (passes under way included).
 pub fn daemon_times() -> DaemonTimes {
+    let now = timer::now_ticks();
     DaemonTimes {
-        kswapd_busy: KSWAPD_BUSY.load(Ordering::Relaxed),
-        kcompressd_busy: KCOMPRESSD_BUSY.load(Ordering::Relaxed),
+        kswapd_busy: KSWAPD_BUSY.read(now),
+        kcompressd_busy: KCOMPRESSD_BUSY.iter().map(|c| c.read(now)).sum(),
         kcompressd_pages: KCOMPRESSD_PAGES.load(Ordering::Relaxed),
     }
 }
@@ -443,9 +451,10 @@ pub fn start_daemons(sys: &'static System) -> Result<Vec<smp::Ticket>, smp::RunE
     {
         flag.store(false, Ordering::Relaxed);
     }
-    for time in [&KSWAPD_BUSY, &KCOMPRESSD_BUSY, &KCOMPRESSD_PAGES] {
-        time.store(0, Ordering::Relaxed);
+    for clock in core::iter::once(&KSWAPD_BUSY).chain(&KCOMPRESSD_BUSY) {
+        clock.reset();
     }
+    KCOMPRESSD_PAGES.store(0, Ordering::Relaxed);
     let mut tickets = Vec::new();
     for (i, &cpu) in sys.workers.iter().enumerate() {
         tickets.push(smp::run_on(cpu, "kcompressd", kcompressd, i)?);

@@ -237,6 +237,15 @@ pub struct VmStatSnapshot {
     values: [u64; VmEvent::COUNT],
 }
 
+impl Default for VmStatSnapshot {
+    /// Every counter at zero.
+    fn default() -> Self {
+        Self {
+            values: [0; VmEvent::COUNT],
+        }
+    }
+}
+
 impl VmStatSnapshot {
     /// The summed count of `event`.
     pub fn get(&self, event: VmEvent) -> u64 {

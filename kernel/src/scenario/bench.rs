@@ -437,14 +437,22 @@ fn run_mode(
             );
         }
     }
-    let flushes = VMSTAT
-        .snapshot()
-        .since(&before)
-        .get(VmEvent::NrTlbRemoteFlush);
-    print_vcpus_busy(name, run, start, &idle_before, flushes);
-    reclaim::stop_daemons(sys, &daemons);
-    crate::trace::dump_run(name);
+    // The measurement window closes as the last workload ends: counters, busy times
+    // and the store's state are read here, over the same interval as the elapsed time.
+    let v = VMSTAT.snapshot().since(&before);
     let times = reclaim::daemon_times();
+    let mm_stat_window = sys.policy.store().lock().mm_stat();
+    let window_end = timer::now_ticks();
+    print_vcpus_busy(
+        name,
+        run,
+        start,
+        &idle_before,
+        v.get(VmEvent::NrTlbRemoteFlush),
+    );
+    reclaim::stop_daemons(sys, &daemons);
+    print_drain(name, run, window_end, &before, &v, &times);
+    crate::trace::dump_run(name);
     let mut outs = Vec::new();
     for &cpu in cpus {
         let Some(out) = workload::take_outcome(cpu) else {
@@ -477,7 +485,6 @@ fn run_mode(
     for (out, spec) in outs.iter().zip(&bench.specs) {
         check.add(workload::final_check(spec.first, out, &bench.generator));
     }
-    let v = VMSTAT.snapshot().since(&before);
     let mm_stat = sys.policy.store().lock().mm_stat();
     let free = sys.policy.node().lock().zone.nr_free_pages();
     let store_frames = mm_stat.mem_used_total / PAGE_SIZE as u64;
@@ -493,7 +500,7 @@ fn run_mode(
         times,
         workers: sys.workers.len() as u64,
         rescued: sys.policy.race_stats().rescued,
-        mm_stat: &mm_stat,
+        mm_stat: &mm_stat_window,
         frames_accounted,
     });
     println!(
@@ -525,6 +532,31 @@ fn print_vcpus_busy(name: &str, run: u64, start: u64, idle_before: &[u64], flush
         "bench: {name} run {run} vcpus busy {total:.2} of {}:{line}; nr_tlb_remote_flush {flushes} ({:.0}/s)",
         idle_before.len(),
         flushes as f64 / timer::ticks_to_duration(elapsed).as_secs_f64()
+    );
+}
+
+/// What the daemons did after the workloads ended, until they stopped: the queue
+/// drained and kswapd's last pass. Outside the measurement window, so not in the table.
+fn print_drain(
+    name: &str,
+    run: u64,
+    window_end: u64,
+    before: &VmStatSnapshot,
+    window: &VmStatSnapshot,
+    times: &reclaim::DaemonTimes,
+) {
+    let drained = VMSTAT.snapshot().since(before);
+    let after = reclaim::daemon_times();
+    let extra = |e: VmEvent| drained.get(e) - window.get(e);
+    let ms = |ticks: u64| timer::ticks_to_duration(ticks).as_millis();
+    println!(
+        "bench: {name} run {run} drain (after the workloads, not in the table): daemons stopped {} ms later; pgsteal_kswapd +{}, pswpout +{}, kcompressd pages +{}, kswapd busy +{} ms, kcompressd busy +{} ms",
+        ms(timer::now_ticks() - window_end),
+        extra(VmEvent::PgStealKswapd),
+        extra(VmEvent::PswpOut),
+        after.kcompressd_pages - times.kcompressd_pages,
+        ms(after.kswapd_busy.saturating_sub(times.kswapd_busy)),
+        ms(after.kcompressd_busy.saturating_sub(times.kcompressd_busy))
     );
 }
 

@@ -24,6 +24,7 @@ use super::policy::{
 use super::report::{RunInput, RunStats};
 use super::swap::{SwapEntry, SwapMap, SwapState};
 use crate::addr::{PAGE_SIZE, Pfn, PhysRange};
+use crate::busy::BusyClock;
 use crate::frame::{Watermarks, Zone, ZoneConfig};
 use crate::latency::LatencyHist;
 use crate::lru::Lru;
@@ -652,23 +653,30 @@ pub fn run(cfg: &HarnessConfig) -> Result<HarnessReport, String> {
     }
     let stop_kswapd = AtomicBool::new(false);
     let stop_workers = AtomicBool::new(false);
+    // The daemons' busy clocks, in nanoseconds since `start`, read when the last
+    // workload ends: the measurement window is the workloads' (the drain after it is
+    // left out, as in the kernel's bench).
+    let kswapd_clock = BusyClock::new();
+    let worker_clocks: Vec<BusyClock> = (0..workers).map(|_| BusyClock::new()).collect();
+    let worker_pages: Vec<AtomicU64> = (0..workers).map(|_| AtomicU64::new(0)).collect();
 
     let start = Instant::now();
+    let now = || u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX);
     let done = thread::scope(|s| -> Result<_, String> {
         let mut worker_threads: Vec<Thread> = Vec::new();
         let mut worker_handles = Vec::new();
         for (i, queue) in queues.iter().enumerate() {
             let (reclaim, vmstat, stop) = (&reclaim, &vmstat, &stop_workers);
+            let (clock, pages) = (&worker_clocks[i], &worker_pages[i]);
             let handle = s.spawn(move || {
                 let stat = vmstat.cpu(1 + i).expect("worker slot");
                 let mut compressor = Compressor::new();
-                let (mut busy, mut pages) = (Duration::ZERO, 0u64);
                 loop {
-                    let start = Instant::now();
+                    clock.begin(now());
                     let done = reclaim.kcompressd_run(queue, &mut compressor, stat);
-                    busy += start.elapsed();
+                    clock.end(now());
                     if done > 0 {
-                        pages += done as u64;
+                        pages.fetch_add(done as u64, Ordering::Relaxed);
                         continue;
                     }
                     if stop.load(Ordering::Acquire) {
@@ -679,13 +687,13 @@ pub fn run(cfg: &HarnessConfig) -> Result<HarnessReport, String> {
                     }
                     queue.finish_wait();
                 }
-                (busy, pages)
             });
             worker_threads.push(handle.thread().clone());
             worker_handles.push(handle);
         }
         let kswapd = {
             let (reclaim, vmstat, stop, table) = (&reclaim, &vmstat, &stop_kswapd, &table);
+            let clock = &kswapd_clock;
             let mut producers = producers;
             let (queues, worker_threads) = (&queues, worker_threads.clone());
             s.spawn(move || {
@@ -701,17 +709,15 @@ pub fn run(cfg: &HarnessConfig) -> Result<HarnessReport, String> {
                     queues,
                     wake: |i: usize| worker_threads[i].unpark(),
                 };
-                let mut busy = Duration::ZERO;
                 while !stop.load(Ordering::Acquire) {
-                    let start = Instant::now();
+                    clock.begin(now());
                     let balanced = reclaim.balance_pgdat(&mut reclaimer, &mut queues);
                     let sleep = reclaim.kswapd_try_to_sleep(balanced);
-                    busy += start.elapsed();
+                    clock.end(now());
                     if sleep && !stop.load(Ordering::Acquire) {
                         thread::park();
                     }
                 }
-                busy
             })
         };
         let kswapd_thread = kswapd.thread().clone();
@@ -753,18 +759,24 @@ pub fn run(cfg: &HarnessConfig) -> Result<HarnessReport, String> {
             let out = handle.join().map_err(|_| "workload thread panicked")?;
             done.work.add(w * per_workload, &out);
         }
-        done.elapsed = start.elapsed();
+        // The window closes: counters, busy times and the store, read together.
+        let end = now();
+        done.elapsed = Duration::from_nanos(end);
+        done.kswapd_busy = Duration::from_nanos(kswapd_clock.read(end));
+        done.kcompressd_busy =
+            Duration::from_nanos(worker_clocks.iter().map(|c| c.read(end)).sum());
+        done.kcompressd_pages = worker_pages.iter().map(|p| p.load(Ordering::Relaxed)).sum();
+        done.vmstat = vmstat.snapshot();
+        done.mm_stat = store.lock().mm_stat();
         stop_kswapd.store(true, Ordering::Release);
         kswapd_thread.unpark();
-        done.kswapd_busy = kswapd.join().map_err(|_| "kswapd panicked")?;
+        kswapd.join().map_err(|_| "kswapd panicked")?;
         stop_workers.store(true, Ordering::Release);
         for t in &worker_threads {
             t.unpark();
         }
         for h in worker_handles {
-            let (busy, pages) = h.join().map_err(|_| "kcompressd panicked")?;
-            done.kcompressd_busy += busy;
-            done.kcompressd_pages += pages;
+            h.join().map_err(|_| "kcompressd panicked")?;
         }
         Ok(done)
     })?;
@@ -806,15 +818,14 @@ pub fn run(cfg: &HarnessConfig) -> Result<HarnessReport, String> {
             final_corrupt += 1;
         }
     }
-    let mm_stat = store.lock().mm_stat();
     let free = node.lock().zone.nr_free_pages();
-    let store_frames = mm_stat.mem_used_total / PAGE_SIZE as u64;
+    let store_frames = store.lock().mm_stat().mem_used_total / PAGE_SIZE as u64;
     let frames_accounted = free + mapped + parked + store_frames == managed;
     drop(ram);
     Ok(HarnessReport {
         config: cfg.clone(),
-        vmstat: vmstat.snapshot(),
-        mm_stat,
+        vmstat: done.vmstat,
+        mm_stat: done.mm_stat,
         race: reclaim.race_stats(),
         ops: done.work.accesses,
         elapsed: done.elapsed,
@@ -839,6 +850,9 @@ struct Done {
     kswapd_busy: Duration,
     kcompressd_busy: Duration,
     kcompressd_pages: u64,
+    /// Counters and the store as the last workload ended.
+    vmstat: VmStatSnapshot,
+    mm_stat: MmStat,
 }
 
 /// One workload thread: owns pages `first..first + pages` and their versions.
