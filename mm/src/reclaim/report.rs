@@ -357,7 +357,11 @@ pub fn write_table(out: &mut impl Write, columns: &[(&str, &Values)], runs: u64)
         }
         writeln!(out)?;
     }
-    Ok(())
+    writeln!(
+        out,
+        "alloc_p50/p99: log-linear histogram, each percentile at most {:.1} % above the true latency; alloc_max exact",
+        crate::latency::RESOLUTION_PCT
+    )
 }
 
 /// Per-page costs of kswapd's pipeline, from sync runs and one-worker async runs.
@@ -651,7 +655,11 @@ mod tests {
             lines[1 + 1 + Metric::CorruptPages as usize],
             "corrupt_pages                         0              0            n/a"
         );
-        assert_eq!(lines.len(), 2 + NR_METRICS);
+        assert_eq!(lines.len(), 2 + NR_METRICS + 1);
+        assert_eq!(
+            lines[2 + NR_METRICS],
+            "alloc_p50/p99: log-linear histogram, each percentile at most 1.6 % above the true latency; alloc_max exact"
+        );
         let mut one = String::new();
         write_table(&mut one, &[("sync", sync.values())], 1).unwrap();
         assert!(one.starts_with("--- bench: sync (one run each) ---\nmetric "));
