@@ -261,6 +261,61 @@ fn watermark_scale_factor_is_a_sysctl_write() {
 }
 
 #[test]
+fn limit_free_to_is_mem_equals_with_watermarks_that_follow() {
+    let ram = HostRam::new(64 * MIB as usize, 4 * MIB as usize);
+    let mut zone = zone(&[ram.range(0, 64 * MIB)]);
+    let managed = zone.managed_pages();
+    let big = zone.watermarks();
+    // One page in use before the limit, as the workload's page tables are.
+    let held = zone.alloc_pages(0).unwrap();
+    let taken = zone
+        .limit_free_to(16 * MIB / PAGE, ZoneConfig::default())
+        .unwrap();
+    assert_eq!(zone.nr_free_pages(), 16 * MIB / PAGE);
+    assert_eq!(zone.managed_pages(), managed - taken);
+    assert_eq!(zone.managed_pages(), 16 * MIB / PAGE + 1);
+    zone.check_invariants().unwrap();
+    // The watermarks of the smaller zone: what a zone of that size gets at boot.
+    let small_ram = HostRam::new(17 * MIB as usize, 4 * MIB as usize);
+    let fresh = zone_of_pages(&small_ram, zone.managed_pages());
+    assert_eq!(zone.watermarks(), fresh.watermarks());
+    assert!(zone.watermarks().min < big.min);
+    // Taken pages are reserved: never handed out, never freed.
+    let mut out = Vec::new();
+    while let Ok(pfn) = zone.alloc_pages(0) {
+        out.push(pfn);
+    }
+    assert_eq!(out.len() as u64, 16 * MIB / PAGE);
+    let reserved = (0..)
+        .map(|i| Pfn(held.0 + i))
+        .find(|&pfn| {
+            zone.page(pfn)
+                .is_some_and(|p| p.flags().contains(PageFlags::RESERVED))
+                && !out.contains(&pfn)
+        })
+        .expect("a taken page");
+    assert_eq!(zone.free_pages(reserved, 0), Err(FreeError::Reserved));
+    assert_eq!(
+        zone.limit_free_to(
+            0,
+            ZoneConfig {
+                min_free_kbytes: None,
+                watermark_scale_factor: 0
+            }
+        ),
+        Err(ZoneInitError::BadWatermarkScaleFactor)
+    );
+}
+
+/// A fresh zone managing exactly `pages` pages (its memmap added in front).
+fn zone_of_pages(ram: &HostRam, pages: u64) -> Zone {
+    let memmap = memmap_pages(pages + memmap_pages(pages));
+    let z = zone(&[ram.range(0, (pages + memmap) * PAGE)]);
+    assert_eq!(z.managed_pages(), pages, "memmap estimate");
+    z
+}
+
+#[test]
 fn high_order_watermark_needs_a_block_of_that_order() {
     let ram = HostRam::new(8 * MIB as usize, PAGE_SIZE);
     let mut zone = zone(&[ram.range(0, 8 * MIB)]);

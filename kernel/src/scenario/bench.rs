@@ -124,7 +124,6 @@ fn worker_counts(cmd: &cmdline::CmdLine, listed: usize) -> Result<Vec<usize>, St
 struct Bench {
     cores: Cores,
     wss: usize,
-    held: u64,
     managed: u64,
     generator: PageGen,
     /// One workload per core in `cores.workloads`, each on its own slice.
@@ -169,17 +168,18 @@ pub fn run_polling(cmd: &cmdline::CmdLine, mut poll: Option<&mut dyn FnMut()>) -
             return 1;
         }
     };
-    // Hold back every frame above the asked RAM, like Linux's `mem=`: taken once,
-    // never given back, the same for both modes.
-    let mut held = 0u64;
-    for order in (0..=10u32).rev() {
-        while zone.nr_free_pages() >= ram_pages + (1 << order) {
-            if zone.alloc_pages(order).is_err() {
-                break;
-            }
-            held += 1 << order;
+    // Like Linux's `mem=`: every frame above the asked RAM leaves the zone for good,
+    // and the watermarks follow the smaller zone, the same for both modes. The store
+    // takes its frames from what is left, as zram's pool does from the same RAM.
+    // The zone's `watermark_scale_factor` was validated with the command line.
+    let zone_cfg = settings::zone_config(cmd);
+    let held = match zone.limit_free_to(ram_pages, zone_cfg) {
+        Ok(taken) => taken,
+        Err(e) => {
+            println!("bench: limiting the zone to bench_ram: {e:?}");
+            return 1;
         }
-    }
+    };
     if zone.nr_free_pages() < ram_pages {
         println!(
             "bench: bench_ram={} MiB is more than the {} MiB free",
@@ -189,11 +189,7 @@ pub fn run_polling(cmd: &cmdline::CmdLine, mut poll: Option<&mut dyn FnMut()>) -
         return 1;
     }
     let managed = zone.managed_pages();
-    // The zone's `watermark_scale_factor` was validated with the command line.
-    let zone_cfg = settings::zone_config(cmd);
-    let wmark = zone
-        .set_config(zone_cfg)
-        .unwrap_or_else(|_| zone.watermarks());
+    let wmark = zone.watermarks();
     let seed = cmd.seed.unwrap_or(1);
     let mix = settings::page_mix(cmd);
     let Some(generator) = PageGen::new(seed, mix) else {
@@ -248,10 +244,11 @@ pub fn run_polling(cmd: &cmdline::CmdLine, mut poll: Option<&mut dyn FnMut()>) -
         .bench_budget_s
         .map(|s| timer::duration_to_ticks(Duration::from_secs(s)));
     println!(
-        "bench: ram {} MiB ({} frames free, {} held back, watermarks min {} low {} high {}), anonymous {} MiB = {} pages: {} workload(s), each {} apps of {} pages, {} tables",
+        "bench: ram {} MiB ({} frames free, {} taken out of the zone as by mem=, {} managed, watermarks min {} low {} high {}), anonymous {} MiB = {} pages: {} workload(s), each {} apps of {} pages, {} tables",
         mib(ram_pages),
         ram_pages,
         held,
+        managed,
         wmark.min,
         wmark.low,
         wmark.high,
@@ -296,7 +293,6 @@ pub fn run_polling(cmd: &cmdline::CmdLine, mut poll: Option<&mut dyn FnMut()>) -
     let bench = Bench {
         cores,
         wss,
-        held,
         managed,
         generator,
         specs,
@@ -489,8 +485,7 @@ fn run_mode(
     let free = sys.policy.node().lock().zone.nr_free_pages();
     let store_frames = mm_stat.mem_used_total / PAGE_SIZE as u64;
     let frames_accounted =
-        free + check.mapped + check.parked + store_frames + vm::tables() as u64 + bench.held
-            == bench.managed;
+        free + check.mapped + check.parked + store_frames + vm::tables() as u64 == bench.managed;
     let out = &total;
     let m = measure(MeasureInput {
         v: &v,

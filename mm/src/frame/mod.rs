@@ -296,6 +296,42 @@ impl Zone {
         Ok(self.watermarks)
     }
 
+    /// Linux's `mem=`, applied after boot: takes free blocks (largest first) out of the
+    /// zone for good, until `free_target` pages are left free, and marks every page of
+    /// them reserved. The managed pages shrink by as much, and the watermarks are
+    /// computed again from them with `cfg`, so they follow the smaller memory as they
+    /// would on a machine booted with `mem=`. Returns the pages taken; refused
+    /// (nothing changes) for a scale factor outside 1..=3000.
+    pub fn limit_free_to(
+        &mut self,
+        free_target: u64,
+        cfg: ZoneConfig,
+    ) -> Result<u64, ZoneInitError> {
+        if !(1..=WATERMARK_SCALE_FACTOR_MAX).contains(&cfg.watermark_scale_factor) {
+            return Err(ZoneInitError::BadWatermarkScaleFactor);
+        }
+        let mut taken = 0;
+        for order in (0..=MAX_ORDER).rev() {
+            while self.nr_free >= free_target + (1 << order) {
+                let Some(index) = self.free_area[order as usize].head() else {
+                    break;
+                };
+                self.free_area[order as usize].remove(&mut self.memmap, index);
+                for page in index..index + (1 << order) {
+                    let desc = self.memmap.desc_mut(page);
+                    desc.flags = PageFlags::RESERVED;
+                    desc.order = 0;
+                    desc.set_owner(0);
+                }
+                self.nr_free -= 1 << order;
+                taken += 1 << order;
+            }
+        }
+        self.managed -= taken;
+        self.watermarks = setup_per_zone_wmarks(self.managed, &cfg);
+        Ok(taken)
+    }
+
     /// Linux's `__zone_watermark_ok()` for one zone with no lowmem reserve: after the
     /// allocation at least `mark` pages stay free, and for order > 0 a block of that
     /// order or larger exists. Wake kswapd when it fails for `low`, reclaim directly
