@@ -22,6 +22,7 @@ use mm::reclaim::policy::{
 };
 use mm::reclaim::swap::{Fault, SwapEntry, SwapMap, SwapState};
 use mm::ring::{Producer, Ring};
+use mm::rmap::Rmap;
 use mm::trace::{self, Event};
 use mm::vmstat::{CpuVmStat, VmEvent, VmStat};
 use mm::zram::{Compressor, FrameSource, ZramStore};
@@ -66,6 +67,10 @@ pub struct System {
     producers: spin::Mutex<Option<Vec<Producer<'static, Ticket, RING>>>>,
 }
 
+/// The reverse map (frame -> VA of the PTE mapping it), built once by `init` over the
+/// zone's frames and kept across `switch_mode`; read by reclaim with no lock.
+static RMAP: spin::Once<Rmap<'static>> = spin::Once::new();
+
 /// The live system (leaked, never freed): `init` sets it, `switch_mode` replaces it
 /// between benchmark runs while no daemon or workload runs.
 static SYSTEM: AtomicPtr<System> = AtomicPtr::new(core::ptr::null_mut());
@@ -93,6 +98,13 @@ pub fn init(zone: Zone, setup: Setup) -> &'static System {
     if let Some(sys) = system() {
         return sys;
     }
+    RMAP.call_once(|| {
+        // One slot per frame from the zone's first managed frame to its last.
+        let first = zone.managed_spans().map(|s| s.start.0).min().unwrap_or(0);
+        let end = zone.managed_spans().map(|s| s.end.0).max().unwrap_or(0);
+        let slots = (first..end).map(|_| AtomicU64::new(0)).collect::<Vec<_>>();
+        Rmap::new(Pfn(first), Box::leak(slots.into_boxed_slice()))
+    });
     publish({
         let node: &'static NodeLock = Box::leak(Box::new(NodeLock::new(Node {
             zone,
@@ -184,12 +196,12 @@ pub fn release_region(pages: usize) -> u64 {
                 pte.store(0, Ordering::Release);
                 vm::flush_tlb_page(vm::page_va(index));
                 let pfn = Pfn::containing(pa);
+                if let Some(rmap) = RMAP.get() {
+                    rmap.set(pfn, 0);
+                }
                 let mut node = policy.node().lock();
                 let Node { zone, lru } = &mut *node;
                 let off_lru = lru.del(zone, pfn).is_ok();
-                if let Some(page) = zone.page_mut(pfn) {
-                    page.set_owner(0);
-                }
                 off_lru && zone.free_pages(pfn, 0).is_ok()
             }
             AnonPte::Swap(bits) => {
@@ -252,7 +264,7 @@ pub fn wake_kswapd() {
 }
 
 /// The policy's page tables: the workload region, found from a frame through the
-/// owner slot of its page descriptor (the VA mapping it). Remembers whether a page was
+/// reverse map (the VA mapping it). Remembers whether a page was
 /// unmapped since the last shootdown, so `flush_tlb` broadcasts only when needed
 /// (aging alone owes none: see `vm::test_and_clear_young`).
 #[derive(Default)]
@@ -261,10 +273,9 @@ pub struct KernelMmu {
 }
 
 impl KernelMmu {
+    /// The VA mapping `pfn`, from the reverse map: no lock taken per page.
     fn owner_va(pfn: Pfn) -> Option<u64> {
-        let sys = system()?;
-        let va = sys.policy.node().lock().zone.page(pfn)?.owner();
-        (va != 0).then_some(va)
+        RMAP.get()?.get(pfn)
     }
 }
 
@@ -288,12 +299,11 @@ impl Mmu for KernelMmu {
     }
 }
 
-/// Records that `va` maps `pfn` (the reverse map), before the PTE is written.
+/// Records that `va` maps `pfn` (the reverse map), before the PTE is written and
+/// before the frame goes on the LRU.
 pub fn set_rmap(pfn: Pfn, va: u64) {
-    if let Some(sys) = system()
-        && let Some(page) = sys.policy.node().lock().zone.page_mut(pfn)
-    {
-        page.set_owner(va);
+    if let Some(rmap) = RMAP.get() {
+        rmap.set(pfn, va);
     }
 }
 

@@ -12,6 +12,7 @@ pub mod page;
 pub mod pagegen;
 pub mod reclaim;
 pub mod ring;
+pub mod rmap;
 pub mod sync;
 pub mod trace;
 pub mod vmstat;

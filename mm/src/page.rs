@@ -1,6 +1,7 @@
 //! The page descriptor, Linux's `struct page`: one per physical frame, kept in the
 //! memmap that the zone carves out of the memory it manages (see `frame`). It owns the
-//! flag word, the buddy order, the list links (as u32 indices) and the owner slot.
+//! flag word, the buddy order and the list links (as u32 indices). Who maps a frame is
+//! not here but in `rmap`, which reclaim reads without the zone's lock.
 //! It does not own the lists themselves: the buddy free lists belong to `frame::Zone`,
 //! the active / inactive lists to `lru::Lru`.
 
@@ -50,13 +51,10 @@ impl PageFlags {
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub struct NotCallerOwned(pub PageFlags);
 
-/// One frame's descriptor. 24 bytes (0.6 % of a 4 KiB page; Linux's is 64).
+/// One frame's descriptor. 12 bytes (0.3 % of a 4 KiB page; Linux's is 64).
 #[derive(Clone, Debug)]
 #[repr(C)]
 pub struct PageDesc {
-    /// Linux's `private` / `mapping`: what the kernel needs to find the frame's user
-    /// (the PTE that maps it, or the swap entry while it is being stored).
-    owner: u64,
     /// Links of whichever list the page is on (buddy free list or LRU), as memmap
     /// indices; `NIL` at the ends and off-list.
     pub(crate) next: u32,
@@ -66,12 +64,11 @@ pub struct PageDesc {
     pub(crate) order: u8,
 }
 
-const _: () = assert!(core::mem::size_of::<PageDesc>() == 24);
+const _: () = assert!(core::mem::size_of::<PageDesc>() == 12);
 
 impl PageDesc {
     pub(crate) const fn new(flags: PageFlags) -> Self {
         PageDesc {
-            owner: 0,
             next: NIL,
             prev: NIL,
             flags,
@@ -88,15 +85,6 @@ impl PageDesc {
         self.flags
             .intersects(PageFlags::BUDDY | PageFlags::ALLOCATED)
             .then_some(u32::from(self.order))
-    }
-
-    /// The owner / reverse-map slot (`page->private`).
-    pub fn owner(&self) -> u64 {
-        self.owner
-    }
-
-    pub fn set_owner(&mut self, owner: u64) {
-        self.owner = owner;
     }
 
     /// Sets (`value == true`) or clears caller-owned flags; anything else is refused

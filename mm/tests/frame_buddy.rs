@@ -24,9 +24,9 @@ fn zone(ranges: &[PhysRange]) -> Zone {
     unsafe { Zone::new(ranges, ZoneConfig::default()) }.expect("zone")
 }
 
-/// Pages holding `pages` 24-byte descriptors.
+/// Pages holding `pages` descriptors.
 fn memmap_pages(pages: u64) -> u64 {
-    (pages * 24).div_ceil(PAGE)
+    (pages * std::mem::size_of::<mm::page::PageDesc>() as u64).div_ceil(PAGE)
 }
 
 /// Everything observable about the zone's free state.
@@ -42,8 +42,9 @@ fn one_range_is_all_free_after_init_but_its_memmap() {
     assert_eq!(zone.memmap_pages(), memmap_pages(pages));
     assert_eq!(zone.managed_pages(), pages - memmap_pages(pages));
     assert_eq!(zone.nr_free_pages(), zone.managed_pages());
-    // 4096 pages, 24 of memmap: the first 4 MiB holds 8+32+64+128+256+512, then 3 tops.
-    assert_eq!(zone.buddyinfo(), [0, 0, 0, 1, 0, 1, 1, 1, 1, 1, 3]);
+    // 4096 pages, 12 of memmap: the first 4 MiB holds 4+16+32+64+128+256+512, then
+    // 3 tops.
+    assert_eq!(zone.buddyinfo(), [0, 0, 1, 0, 1, 1, 1, 1, 1, 1, 3]);
     zone.check_invariants().unwrap();
     let base = Pfn::containing(ram.range(0, 1).base);
     assert!(
@@ -53,10 +54,10 @@ fn one_range_is_all_free_after_init_but_its_memmap() {
             .contains(PageFlags::RESERVED)
     );
     assert_eq!(
-        zone.page(Pfn(base.0 + 24)).unwrap().flags(),
+        zone.page(Pfn(base.0 + 12)).unwrap().flags(),
         PageFlags::BUDDY
     );
-    assert_eq!(zone.page(Pfn(base.0 + 24)).unwrap().order(), Some(3));
+    assert_eq!(zone.page(Pfn(base.0 + 12)).unwrap().order(), Some(2));
 }
 
 #[test]
@@ -167,10 +168,20 @@ fn refused_frees_leave_the_zone_untouched() {
     } else {
         FreeError::WrongOrder { allocated: 0 }
     };
+    // A page inside a free block (not its head).
+    let inside_free = (memmap_pfn.0..memmap_pfn.0 + 2048)
+        .map(Pfn)
+        .find(|&p| {
+            zone.page(p).is_some_and(|d| {
+                d.flags().contains(PageFlags::BUDDY) && d.order().is_some_and(|o| o >= 1)
+            })
+        })
+        .map(|head| Pfn(head.0 + 1))
+        .expect("a free block of order 1 or more");
     let before = snapshot(&zone);
     let cases = [
         (freed, 0, FreeError::DoubleFree),
-        (Pfn(freed.0 + 1), 0, FreeError::DoubleFree),
+        (inside_free, 0, FreeError::DoubleFree),
         (memmap_pfn, 0, FreeError::Reserved),
         (outside, 0, FreeError::NotInZone),
         (Pfn(0), 0, FreeError::NotInZone),
@@ -245,9 +256,9 @@ fn watermark_scale_factor_is_a_sysctl_write() {
         min_free_kbytes: None,
         watermark_scale_factor: wsf,
     };
-    // 4072 managed pages: delta = max(127 / 4, 4072 * 1000 / 10000) = 407.
+    // 4084 managed pages: delta = max(127 / 4, 4084 * 1000 / 10000) = 408.
     let wm = zone.set_config(cfg(1000)).unwrap();
-    assert_eq!((wm.min, wm.low, wm.high), (127, 534, 941));
+    assert_eq!((wm.min, wm.low, wm.high), (127, 535, 943));
     assert_eq!(zone.watermarks(), wm);
     for bad in [0, 3001] {
         assert_eq!(

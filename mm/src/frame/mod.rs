@@ -166,7 +166,6 @@ impl Zone {
         let page = self.memmap.desc_mut(index);
         page.flags = PageFlags::ALLOCATED;
         page.order = order as u8;
-        page.set_owner(0);
         self.nr_free -= 1 << order;
         Ok(self.memmap.pfn_of(index))
     }
@@ -321,7 +320,6 @@ impl Zone {
                     let desc = self.memmap.desc_mut(page);
                     desc.flags = PageFlags::RESERVED;
                     desc.order = 0;
-                    desc.set_owner(0);
                 }
                 self.nr_free -= 1 << order;
                 taken += 1 << order;

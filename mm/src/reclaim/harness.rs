@@ -30,6 +30,7 @@ use crate::latency::LatencyHist;
 use crate::lru::Lru;
 use crate::pagegen::{PageGen, PageMix, SplitMix64};
 use crate::ring::Ring;
+use crate::rmap::Rmap;
 use crate::vmstat::{VmEvent, VmStat, VmStatSnapshot};
 use crate::zram::{Compressor, FrameSource, MmStat, ZramStore};
 
@@ -488,31 +489,21 @@ const SWAPPED: u64 = 1 << 60;
 const PFN_MASK: u64 = (1 << 40) - 1;
 
 /// One PTE per workload page plus a reverse map from frame to page.
-struct PageTable {
+struct PageTable<'r> {
     ptes: Vec<AtomicU64>,
     /// Page index + 1 of the page last mapped in each frame of the host buffer.
-    rmap: Vec<AtomicU64>,
-    first_pfn: u64,
+    rmap: Rmap<'r>,
 }
 
-impl PageTable {
-    fn rmap_slot(&self, pfn: Pfn) -> Option<&AtomicU64> {
-        self.rmap.get(pfn.0.checked_sub(self.first_pfn)? as usize)
-    }
-
+impl PageTable<'_> {
     fn pte_of(&self, pfn: Pfn) -> Option<&AtomicU64> {
-        let page = self
-            .rmap_slot(pfn)?
-            .load(Ordering::Relaxed)
-            .checked_sub(1)?;
+        let page = self.rmap.get(pfn)? - 1;
         self.ptes.get(page as usize)
     }
 
     /// Maps `pfn` for `page`, locked for the caller's use.
     fn map_locked(&self, page: usize, pfn: Pfn) {
-        if let Some(slot) = self.rmap_slot(pfn) {
-            slot.store(page as u64 + 1, Ordering::Relaxed);
-        }
+        self.rmap.set(pfn, page as u64 + 1);
         // Release: the frame's new contents before the mapping.
         self.ptes[page].store(PRESENT | ACCESSED | LOCKED | pfn.0, Ordering::Release);
     }
@@ -521,7 +512,7 @@ impl PageTable {
 /// `Mmu` over the simulated page table. A stale rmap entry is harmless: every
 /// operation checks that the PTE still maps the frame it was asked about.
 #[derive(Copy, Clone)]
-struct SimMmu<'h>(&'h PageTable);
+struct SimMmu<'h>(&'h PageTable<'h>);
 
 impl Mmu for SimMmu<'_> {
     fn test_and_clear_young(&mut self, pfn: Pfn) -> bool {
@@ -591,8 +582,9 @@ type Shared<'a> = Reclaim<'a, NodeFrames<'a>, YieldRelax>;
 /// Runs the harness once.
 pub fn run(cfg: &HarnessConfig) -> Result<HarnessReport, String> {
     cfg.validate()?;
-    // RAM: the zone's frames plus room for its memmap (24 bytes per page).
-    let memmap_frames = (cfg.ram_frames * 24).div_ceil(PAGE_SIZE) + 1;
+    // RAM: the zone's frames plus room for its memmap (one descriptor per page).
+    let memmap_frames =
+        (cfg.ram_frames * core::mem::size_of::<crate::page::PageDesc>()).div_ceil(PAGE_SIZE) + 1;
     let mut ram: Vec<HostPage> = (0..cfg.ram_frames + memmap_frames)
         .map(|_| HostPage([0; PAGE_SIZE]))
         .collect();
@@ -631,10 +623,10 @@ pub fn run(cfg: &HarnessConfig) -> Result<HarnessReport, String> {
             ring_size: cfg.ring_size,
         },
     );
+    let rmap_slots: Vec<AtomicU64> = (0..ram.len()).map(|_| AtomicU64::new(0)).collect();
     let table = PageTable {
         ptes: (0..cfg.wss_pages).map(|_| AtomicU64::new(0)).collect(),
-        rmap: (0..ram.len()).map(|_| AtomicU64::new(0)).collect(),
-        first_pfn: Pfn::containing(base).0,
+        rmap: Rmap::new(Pfn::containing(base), &rmap_slots),
     };
     let pages_gen = PageGen::new(cfg.seed, cfg.mix).ok_or("bad mix")?;
     let vmstat = VmStat::<CPUS>::new();
@@ -858,7 +850,7 @@ struct Done {
 /// One workload thread: owns pages `first..first + pages` and their versions.
 struct Workload<'a> {
     reclaim: &'a Shared<'a>,
-    table: &'a PageTable,
+    table: &'a PageTable<'a>,
     pages_gen: PageGen,
     first: usize,
     pages: usize,
