@@ -13,6 +13,7 @@ use core::time::Duration;
 use kernel::anon_pte::AnonPte;
 use kernel::pace::Pacer;
 use mm::addr::{PAGE_SIZE, Pfn};
+use mm::apps::{self, AppPattern};
 use mm::latency::LatencyHist;
 use mm::pagegen::{PageGen, SplitMix64};
 use mm::reclaim::swap::{SwapEntry, SwapState};
@@ -204,7 +205,7 @@ impl Ctx {
             }
             Self::pace(&mut pacer, first + n);
             let local = self.pick(&mut rng, &mut cursor, n);
-            if (rng.next_u64() % 100) < self.spec.write_pct {
+            if apps::is_write(&mut rng, self.spec.write_pct) {
                 self.write(local);
             } else {
                 self.read(local);
@@ -314,13 +315,12 @@ impl Ctx {
                 }
                 start
             }
-            Pattern::Apps { apps, switch_every } => {
-                let apps = apps.clamp(1, pages);
-                let set = pages / apps;
-                let switch = n / switch_every.max(1);
-                let foreground = SplitMix64(self.spec.seed ^ switch).below(apps);
-                foreground * set + rng.below(set)
+            Pattern::Apps { apps, switch_every } => AppPattern {
+                apps,
+                switch_every,
+                seed: self.spec.seed,
             }
+            .pick(pages, rng, n),
         }
     }
 }

@@ -4,6 +4,7 @@
 #![cfg_attr(not(any(test, feature = "std")), no_std)]
 
 pub mod addr;
+pub mod apps;
 pub mod busy;
 pub mod frame;
 pub mod latency;

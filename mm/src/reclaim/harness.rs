@@ -24,6 +24,7 @@ use super::policy::{
 use super::report::{RunInput, RunStats};
 use super::swap::{SwapEntry, SwapMap, SwapState};
 use crate::addr::{PAGE_SIZE, Pfn, PhysRange};
+use crate::apps::{self, AppPattern};
 use crate::busy::BusyClock;
 use crate::frame::{Watermarks, Zone, ZoneConfig};
 use crate::latency::LatencyHist;
@@ -906,7 +907,7 @@ impl Workload<'_> {
                 None => (n as usize, true),
                 Some(n) => (
                     self.pick(&mut rng, &mut cursor, n),
-                    rng.below(100) < self.write_pct as usize,
+                    apps::is_write(&mut rng, u64::from(self.write_pct)),
                 ),
             };
             if self.access(&mut reclaimer, local, write, &mut out).is_err() {
@@ -947,9 +948,13 @@ impl Workload<'_> {
                 start
             }
             Pattern::Apps { apps } => {
-                let set = self.pages / apps;
-                let foreground = SplitMix64(self.seed ^ (n / set as u64)).below(apps);
-                foreground * set + rng.below(set)
+                let set = (self.pages / apps.max(1)) as u64;
+                AppPattern {
+                    apps,
+                    switch_every: set,
+                    seed: self.seed,
+                }
+                .pick(self.pages, rng, n)
             }
         }
     }
