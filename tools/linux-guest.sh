@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# Boots Debian bookworm's arm64 Linux in the same QEMU machine as the kernel, with
+# zram (lz4) as its only swap, and runs the kernel bench's workload on it
+# (linux/, built as a static aarch64 musl program). Everything comes from Debian's
+# packages, fetched once with apt-get download and cached under target/linux-guest/;
+# the initramfs is made at each run with cpio. Nothing binary is committed.
+#
+#   tools/linux-guest.sh [options] [-- linux-bench words: pages=N ops=N seed=N ...]
+#     --mem SIZE      guest RAM (default 124M: about 64 MiB free before the workload)
+#     --smp N         vCPUs (default 4)
+#     --runs N        workload runs in the one boot (default 1)
+#     --icount        -icount shift=0,sleep=off: the guest clock counts instructions
+#     --timeout SECS  stop QEMU after SECS (default 600)
+#     --prepare       fetch and build what is needed, boot nothing
+# Prints the guest's console; each run ends with a line RESULT {json} (linux-bench).
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cache=$root/target/linux-guest
+kernel_pkg_glob='linux-image-6.1.0-*-arm64-unsigned'
+mem=124M smp=4 runs=1 icount=0 timeout=600 prepare=0
+
+die() {
+    echo "linux-guest.sh: $*" >&2
+    exit 2
+}
+need() { [[ $# -ge 2 && -n $2 ]] || die "option $1 needs a value (see --help)"; }
+while (($#)); do
+    case $1 in
+    --mem) need "$@"; mem=$2; shift 2 ;;
+    --smp) need "$@"; smp=$2; shift 2 ;;
+    --runs) need "$@"; runs=$2; shift 2 ;;
+    --timeout) need "$@"; timeout=$2; shift 2 ;;
+    --icount) icount=1; shift ;;
+    --prepare) prepare=1; shift ;;
+    -h | --help) sed -n '2,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --) shift; break ;;
+    *) die "unknown option '$1' (see --help)" ;;
+    esac
+done
+bench_args=("$@")
+[[ $mem =~ ^[1-9][0-9]*[MG]$ ]] || die "--mem wants a size like 120M, not '$mem'"
+for n in smp runs timeout; do
+    [[ ${!n} =~ ^[1-9][0-9]*$ ]] || die "--$n wants a positive number, not '${!n}'"
+done
+for word in "${bench_args[@]}"; do
+    [[ $word =~ ^[a-z_]+=[A-Za-z0-9/_.]+$ ]] || die "'$word' is not a linux-bench key=value word"
+done
+
+# --- Debian's packages: the arm64 kernel (zram, zsmalloc, lz4 are modules) and a
+# static busybox for the init script. apt-get download needs the arm64 architecture
+# added; the .debs are kept, so later runs need no network.
+mkdir -p "$cache/debs"
+if ! compgen -G "$cache/debs/linux-image-*.deb" >/dev/null || ! compgen -G "$cache/debs/busybox-static_*.deb" >/dev/null; then
+    sudo=()
+    ((EUID == 0)) || sudo=(sudo -n)
+    if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+        "${sudo[@]}" dpkg --add-architecture arm64
+    fi
+    "${sudo[@]}" apt-get update -qq
+    # The newest bookworm 6.1 arm64 kernel the archive offers.
+    pkg=$(apt-cache search --names-only "^${kernel_pkg_glob//\*/[0-9]+}\$" | awk '{print $1}' | sort -V | tail -1)
+    [[ -n $pkg ]] || die "no $kernel_pkg_glob in the apt sources (is bookworm listed?)"
+    (cd "$cache/debs" && apt-get download "$pkg" busybox-static:arm64) ||
+        die "apt-get download $pkg busybox-static:arm64 failed"
+fi
+kernel_deb=$(compgen -G "$cache/debs/linux-image-*.deb" | sort -V | tail -1)
+busybox_deb=$(compgen -G "$cache/debs/busybox-static_*.deb" | tail -1)
+if [[ ! -d $cache/root/boot || $kernel_deb -nt $cache/root/boot ]]; then
+    rm -rf "$cache/root"
+    dpkg -x "$kernel_deb" "$cache/root"
+    dpkg -x "$busybox_deb" "$cache/root"
+    touch "$cache/root/boot"
+fi
+vmlinuz=$(compgen -G "$cache/root/boot/vmlinuz-*" | head -1)
+moddir=$(compgen -G "$cache/root/lib/modules/*" | head -1)
+[[ -f $vmlinuz && -d $moddir ]] || die "no kernel or modules in $kernel_deb"
+modules=(kernel/mm/zsmalloc.ko kernel/lib/lz4/lz4_compress.ko kernel/crypto/lz4.ko
+    kernel/drivers/block/zram/zram.ko)
+for m in "${modules[@]}"; do
+    [[ -f $moddir/$m ]] || die "$m is not a module of $(basename "$moddir")"
+done
+
+# --- The workload: linux/, static for aarch64 Linux (musl, linked by rust-lld).
+channel=$(sed -n 's/^channel *= *"\(.*\)"/\1/p' "$root/rust-toolchain.toml")
+rustup target list --installed --toolchain "$channel" | grep -qx aarch64-unknown-linux-musl ||
+    rustup target add --toolchain "$channel" aarch64-unknown-linux-musl >&2
+(cd "$root" && CARGO_TARGET_AARCH64_UNKNOWN_LINUX_MUSL_LINKER=rust-lld \
+    cargo build -q --release -p linux-bench --target aarch64-unknown-linux-musl)
+bench_bin=$root/target/aarch64-unknown-linux-musl/release/linux-bench
+((prepare)) && {
+    echo "linux-guest.sh: ready: $(basename "$kernel_deb"), $(basename "$busybox_deb"), $bench_bin"
+    exit 0
+}
+
+# --- The initramfs, made now: busybox, the four modules, the workload, /init.
+stage=$(mktemp -d)
+trap 'rm -rf "$stage"' EXIT
+mkdir -p "$stage/initramfs"/{bin,dev,proc,sys,lib/modules}
+cp "$cache/root/bin/busybox" "$stage/initramfs/bin/"
+for m in "${modules[@]}"; do cp "$moddir/$m" "$stage/initramfs/lib/modules/"; done
+cp "$bench_bin" "$stage/initramfs/bin/linux-bench"
+cat >"$stage/initramfs/init" <<EOF
+#!/bin/busybox sh
+# Linux's side of the comparison: global reclaim into zram (lz4), swappiness 100,
+# 4 KiB pages (THP off), then the bench's workload, $runs time(s).
+/bin/busybox --install -s /bin
+export PATH=/bin
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev
+for m in zsmalloc lz4_compress lz4 zram; do insmod /lib/modules/\$m.ko || echo "init: insmod \$m failed"; done
+for run in \$(seq $runs); do
+    echo lz4 > /sys/block/zram0/comp_algorithm
+    echo 256M > /sys/block/zram0/disksize
+    mkswap /dev/zram0 >/dev/null && swapon /dev/zram0
+    echo 100 > /proc/sys/vm/swappiness
+    echo never > /sys/kernel/mm/transparent_hugepage/enabled
+    echo "init: run \$run: \$(uname -r), \$(grep -c ^processor /proc/cpuinfo) CPUs, \$(grep MemFree /proc/meminfo), zram \$(cat /sys/block/zram0/comp_algorithm)"
+    /bin/linux-bench ${bench_args[*]}
+    echo "init: linux-bench exited \$?"
+    swapoff /dev/zram0
+    echo 1 > /sys/block/zram0/reset
+done
+poweroff -f
+EOF
+chmod +x "$stage/initramfs/init"
+(cd "$stage/initramfs" && find . | cpio -o -H newc --quiet | gzip -1) >"$stage/initramfs.cpio.gz"
+
+qemu=(qemu-system-aarch64 -machine "virt,gic-version=3" -cpu cortex-a53 -smp "$smp" -m "$mem"
+    -nographic -nic none -no-reboot -kernel "$vmlinuz" -initrd "$stage/initramfs.cpio.gz"
+    -append "console=ttyAMA0 panic=-1 quiet loglevel=3")
+((icount)) && qemu+=(-icount "shift=0,sleep=off")
+set +e
+timeout --foreground -k 5 "$timeout" "${qemu[@]}" </dev/null
+status=$?
+set -e
+((status == 124)) && echo "linux-guest.sh: timed out after $timeout s" >&2
+exit "$status"
