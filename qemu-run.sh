@@ -34,6 +34,8 @@ options:
   --gdb           wait for a debugger on localhost:1234 (QEMU -s -S)
   --timeout SECS  stop QEMU after SECS seconds and exit 124 (default: none)
   --pidfile FILE  QEMU writes its process id there (for tools that sample its load)
+  --icount        -icount shift=0,sleep=off: vCPUs run in turn and the guest clock counts
+                  instructions (1 ns each), a cost measure free of host load
   --no-build      do not run cargo; boot what was built last
   --image FILE    boot this prebuilt Image: nothing is built or installed (another host)
   --qemu BIN      the qemu-system-aarch64 to run (default: the one on PATH), e.g. the
@@ -54,7 +56,7 @@ die() {
 }
 
 smp=4 mem=512M cpu=cortex-a53 gic=3 el2=0 uboot=0 elf=0 gdb=0 timeout=0 build=1 build_only=0
-image='' qemu_bin=qemu-system-aarch64 pidfile=''
+image='' qemu_bin=qemu-system-aarch64 pidfile='' icount=0
 need_value() { [[ $# -ge 2 && -n $2 ]] || die "option $1 needs a value (see --help)"; }
 while (($#)); do
     case $1 in
@@ -71,6 +73,7 @@ while (($#)); do
     --image) need_value "$@"; image=$2; build=0; shift 2 ;;
     --qemu) need_value "$@"; qemu_bin=$2; shift 2 ;;
     --pidfile) need_value "$@"; pidfile=$2; shift 2 ;;
+    --icount) icount=1; shift ;;
     --build-only) build_only=1; shift ;;
     -h | --help) usage; exit 0 ;;
     --) shift; break ;;
@@ -160,6 +163,7 @@ machine="virt,gic-version=$gic"
 qemu=("$qemu_bin" -machine "$machine" -cpu "$cpu" -smp "$smp" -m "$mem"
     -nographic -nic none -semihosting -no-reboot)
 [[ -z $pidfile ]] || qemu+=(-pidfile "$pidfile")
+((icount)) && qemu+=(-icount "shift=0,sleep=off")
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what building, booting and testing the kernel needs, and nothing else:
-# the pinned Rust toolchain with the aarch64-unknown-none target and the llvm-tools,
-# clippy and rustfmt components; QEMU, Debian's U-Boot for QEMU, dtc and
-# llvm-symbolizer. Idempotent and quick (a few checks) when everything is present.
+# the pinned Rust toolchain with the aarch64-unknown-none and aarch64-unknown-linux-musl
+# targets and the llvm-tools, clippy and rustfmt components; QEMU, Debian's U-Boot for
+# QEMU, dtc, llvm-symbolizer and cpio. (The Linux guest's Debian packages are fetched by
+# tools/linux-guest.sh itself, into target/.) Idempotent and quick (a few checks) when everything is present.
 # Called by ./qemu-run.sh and tests/run-all.sh; run it by hand on a fresh machine too.
 # With --quiet it prints only what it changes.
 set -euo pipefail
@@ -27,10 +28,15 @@ if ! rustup toolchain list | grep -q "^$channel-"; then
     say "installing Rust $channel"
     rustup toolchain install "$channel" --profile minimal
 fi
-if ! rustup target list --installed --toolchain "$channel" | grep -qx aarch64-unknown-none; then
-    say "adding target aarch64-unknown-none"
-    rustup target add --toolchain "$channel" aarch64-unknown-none
-fi
+# aarch64-unknown-none for the kernel; aarch64-unknown-linux-musl for the Linux guest's
+# workload (linux/, linked statically by rust-lld: no cross toolchain needed).
+installed_targets=$(rustup target list --installed --toolchain "$channel")
+for target in aarch64-unknown-none aarch64-unknown-linux-musl; do
+    if ! grep -qx "$target" <<<"$installed_targets"; then
+        say "adding target $target"
+        rustup target add --toolchain "$channel" "$target"
+    fi
+done
 installed_components=$(rustup component list --installed --toolchain "$channel")
 for component in llvm-tools clippy rustfmt; do
     if ! grep -q "^$component" <<<"$installed_components"; then
@@ -47,6 +53,8 @@ missing=()
 command -v qemu-system-aarch64 >/dev/null || missing+=(qemu-system-arm)
 [[ -f $uboot_bin ]] || missing+=(u-boot-qemu)
 command -v dtc >/dev/null || missing+=(device-tree-compiler)
+# cpio packs the Linux guest's initramfs (tools/linux-guest.sh).
+command -v cpio >/dev/null || missing+=(cpio)
 host=$(rustc +"$channel" -vV | sed -n 's/^host: //p')
 sysroot_bin="$(rustc +"$channel" --print sysroot)/lib/rustlib/$host/bin"
 if [[ ! -x $sysroot_bin/llvm-symbolizer ]] && ! command -v llvm-symbolizer >/dev/null; then
@@ -79,4 +87,4 @@ command -v dtc >/dev/null || fail "dtc still missing (Debian package device-tree
 if [[ ! -x $sysroot_bin/llvm-symbolizer ]] && ! command -v llvm-symbolizer >/dev/null; then
     fail "llvm-symbolizer still missing (Debian package llvm)"
 fi
-((quiet)) || say "ok: Rust $channel (aarch64-unknown-none, llvm-tools, clippy, rustfmt), $(qemu-system-aarch64 --version | head -1), U-Boot, dtc, llvm-symbolizer"
+((quiet)) || say "ok: Rust $channel (aarch64-unknown-none, aarch64-unknown-linux-musl, llvm-tools, clippy, rustfmt), $(qemu-system-aarch64 --version | head -1), U-Boot, dtc, llvm-symbolizer, cpio"

@@ -85,6 +85,10 @@ pub struct CmdLine {
     /// `scenario=bench`: RAM the benchmark leaves to reclaim, in MiB (`bench_ram=`;
     /// the rest is held back, like Linux's `mem=`), if given.
     pub bench_ram: Option<u64>,
+    /// `scenario=bench`: anonymous memory in MiB (`bench_anon=`; default twice
+    /// `bench_ram`), if given: more than the RAM for pressure, less for a run with RAM
+    /// to spare.
+    pub bench_anon: Option<u64>,
     /// `scenario=bench`: paced workload, accesses per second in bursts with WFI in
     /// between (`pace=`); absent: CPU-bound.
     pub pace: Option<u64>,
@@ -134,6 +138,7 @@ impl Default for CmdLine {
             ops: None,
             bench_runs: None,
             bench_ram: None,
+            bench_anon: None,
             pace: None,
             trace: false,
             ring: None,
@@ -161,6 +166,7 @@ word_enum!(
         Ops = "ops",
         BenchRuns = "bench_runs",
         BenchRam = "bench_ram",
+        BenchAnon = "bench_anon",
         Pace = "pace",
         Trace = "trace",
         Ring = "ring",
@@ -332,6 +338,13 @@ impl CmdLine {
             Key::Ops => self.ops = Some(number(value).ok_or(bad(NUMBER))?),
             Key::BenchRuns => self.bench_runs = Some(number(value).ok_or(bad(NUMBER))?),
             Key::BenchRam => self.bench_ram = Some(number(value).ok_or(bad(NUMBER))?),
+            Key::BenchAnon => {
+                self.bench_anon = Some(
+                    number(value)
+                        .filter(|&m| m > 0)
+                        .ok_or(bad("a number of MiB, at least 1"))?,
+                )
+            }
             Key::Pace => self.pace = Some(number(value).ok_or(bad(NUMBER))?),
             Key::Trace => {
                 self.trace = OnOff::from_name(value).ok_or(bad(OnOff::EXPECTED))? == OnOff::On;
@@ -401,7 +414,7 @@ mod tests {
              kcompressd_cpu=0,5,2 ring_full=oldest soak_s=30 seed=18446744073709551615 ops=7 \
              bench_runs=3 bench_ram=64 pace=5000 trace=on ring=64 \
              watermark_scale_factor=200 mix=3,1,30,59,7 placement=capacity \
-             workload_cpu=6,7,8 bench_workers=1,2,4 bench_budget_s=300",
+             workload_cpu=6,7,8 bench_workers=1,2,4 bench_budget_s=300 bench_anon=128",
         )
         .unwrap();
         assert_eq!(cmd.scenario, Scenario::Protect);
@@ -432,6 +445,7 @@ mod tests {
             Some(&[1, 2, 4][..])
         );
         assert_eq!(cmd.bench_budget_s, Some(300));
+        assert_eq!(cmd.bench_anon, Some(128));
     }
 
     #[test]
@@ -506,6 +520,7 @@ mod tests {
             "bench_workers=two",
             "bench_budget_s=0",
             "bench_budget_s=5m",
+            "bench_anon=0",
         ] {
             assert!(error(bad).starts_with("bad value"), "{bad}");
         }

@@ -160,7 +160,10 @@ pub fn run_polling(cmd: &cmdline::CmdLine, mut poll: Option<&mut dyn FnMut()>) -
         return 1;
     };
     let ram_pages = cmd.bench_ram.unwrap_or(DEFAULT_RAM_MIB) * (1 << 20) / PAGE_SIZE as u64;
-    let wss = ram_pages as usize * ANON_HALVES / 2;
+    let wss = match cmd.bench_anon {
+        Some(mib) => (mib * (1 << 20) / PAGE_SIZE as u64) as usize,
+        None => ram_pages as usize * ANON_HALVES / 2,
+    };
     let tables = match vm::build(&mut zone, wss) {
         Ok(t) => t,
         Err(e) => {

@@ -86,6 +86,7 @@ pub fn write_value(out: &mut impl fmt::Write, settings: &CmdLine, key: Key) -> f
         Key::Ops => opt(out, settings.ops),
         Key::BenchRuns => opt(out, settings.bench_runs),
         Key::BenchRam => opt(out, settings.bench_ram),
+        Key::BenchAnon => opt(out, settings.bench_anon),
         Key::Pace => opt(out, settings.pace),
         Key::Trace => out.write_str(if settings.trace { "on" } else { "off" }),
         Key::Ring => opt(out, settings.ring.map(u64::from)),

@@ -41,7 +41,7 @@ macro_rules! metrics {
 }
 
 /// How many metrics a run has.
-pub const NR_METRICS: usize = 27;
+pub const NR_METRICS: usize = 29;
 
 metrics! {
     PgstealAnonPerS = "pgsteal_anon_per_s", false;
@@ -54,6 +54,8 @@ metrics! {
     AllocStall = "allocstall", true;
     PswpOut = "pswpout", true;
     PswpIn = "pswpin", true;
+    /// Refaults of anonymous pages evicted recently.
+    WorkingsetRefaultAnon = "workingset_refault_anon", true;
     KcompressdQueued = "kcompressd_queued", true;
     KcompressdRingFull = "kcompressd_ring_full", true;
     /// Faults that took a queued page's frame back before it was compressed.
@@ -73,6 +75,8 @@ metrics! {
     /// lz4: `orig_data_size / compr_data_size`.
     ComprRatio = "compr_ratio", false;
     SamePages = "same_pages", true;
+    /// zram's `mem_used_total`: bytes the store's pool holds, at the window's end.
+    MemUsedTotal = "mem_used_total", true;
     ElapsedMs = "elapsed_ms", true;
     VerifiedPages = "verified_pages", true;
     /// Summed over runs, not a median.
@@ -189,6 +193,7 @@ impl RunStats {
                 Metric::AllocStall => e(VmEvent::AllocStall) as f64,
                 Metric::PswpOut => e(VmEvent::PswpOut) as f64,
                 Metric::PswpIn => e(VmEvent::PswpIn) as f64,
+                Metric::WorkingsetRefaultAnon => e(VmEvent::WorkingsetRefaultAnon) as f64,
                 Metric::KcompressdQueued => e(VmEvent::KcompressdQueued) as f64,
                 Metric::KcompressdRingFull => e(VmEvent::KcompressdRingFull) as f64,
                 Metric::Rescued => i.rescued as f64,
@@ -206,6 +211,7 @@ impl RunStats {
                 Metric::KcompressdNsPerPage => per_page(kcompressd_busy_ns, i.kcompressd_pages),
                 Metric::ComprRatio => ratio(i.mm_stat.orig_data_size, i.mm_stat.compr_data_size),
                 Metric::SamePages => i.mm_stat.same_pages as f64,
+                Metric::MemUsedTotal => i.mm_stat.mem_used_total as f64,
                 Metric::ElapsedMs => (ns(elapsed) / 1_000_000) as f64,
                 Metric::VerifiedPages => i.verified as f64,
                 Metric::CorruptPages => i.corrupt as f64,
