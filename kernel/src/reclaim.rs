@@ -26,8 +26,8 @@ use mm::rmap::Rmap;
 use mm::trace::{self, Event};
 use mm::vmstat::{CpuVmStat, VmEvent, VmStat};
 use mm::zram::{Compressor, FrameSource, ZramStore};
-use spin::relax::Spin;
 
+use crate::arch::aarch64::relax::Yield;
 use crate::arch::aarch64::{MAX_CPUS, smp, timer};
 use crate::{percpu, vm};
 
@@ -35,8 +35,8 @@ use crate::{percpu, vm};
 /// the patch's kfifo of 256 folios) is how much of it kswapd uses.
 pub const RING: usize = platform::cmdline::MAX_RING as usize;
 
-pub type NodeLock = spin::mutex::Mutex<Node, Spin>;
-pub type Policy = Reclaim<'static, NodeFrames, Spin>;
+pub type NodeLock = spin::mutex::Mutex<Node, Yield>;
+pub type Policy = Reclaim<'static, NodeFrames, Yield>;
 
 /// `/proc/vmstat` counters, one block per CPU.
 pub static VMSTAT: VmStat<MAX_CPUS> = VmStat::new();
@@ -63,7 +63,7 @@ pub struct System {
     pub kswapd_cpu: Option<usize>,
     /// kcompressd worker `i` runs on `workers[i]` (empty in sync mode).
     pub workers: Vec<usize>,
-    queues: &'static [CompressorQueue<'static, Spin, RING>],
+    queues: &'static [CompressorQueue<'static, Yield, RING>],
     producers: spin::Mutex<Option<Vec<Producer<'static, Ticket, RING>>>>,
 }
 
@@ -113,7 +113,7 @@ pub fn init(zone: Zone, setup: Setup) -> &'static System {
         let meta = vec_leak(ZramStore::<NodeFrames>::meta_words(setup.swap_slots), 0u64);
         let mut store = ZramStore::new(NodeFrames(node), meta);
         store.set_mem_limit(setup.mem_limit);
-        let store = Box::leak(Box::new(spin::mutex::Mutex::<_, Spin>::new(store)));
+        let store = Box::leak(Box::new(spin::mutex::Mutex::<_, Yield>::new(store)));
         let words: &'static [mm::sync::AtomicU64] = Box::leak(
             (0..setup.swap_slots)
                 .map(|_| mm::sync::AtomicU64::new(0))

@@ -5,6 +5,7 @@
 pub mod backtrace;
 pub mod exception;
 pub mod mmu;
+pub mod relax;
 pub mod semihosting;
 pub mod stack;
 
