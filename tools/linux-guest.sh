@@ -117,6 +117,7 @@ for run in \$(seq $runs); do
     echo 100 > /proc/sys/vm/swappiness
     echo never > /sys/kernel/mm/transparent_hugepage/enabled
     echo "init: run \$run: \$(uname -r), \$(grep -c ^processor /proc/cpuinfo) CPUs, \$(grep MemFree /proc/meminfo), zram \$(cat /sys/block/zram0/comp_algorithm)"
+    echo "init: watermarks (pages): \$(awk '/^Node/ { z = \$4 } /^ +min / { mn = \$2 } /^ +low / { lo = \$2 } /^ +high / { hi = \$2 } /^ +managed / && \$2 > 0 { printf "%s managed %s min %s low %s high %s; ", z, \$2, mn, lo, hi }' /proc/zoneinfo)"
     /bin/linux-bench ${bench_args[*]}
     echo "init: linux-bench exited \$?"
     swapoff /dev/zram0
