@@ -194,6 +194,22 @@ impl Run {
         result
     }
 
+    /// For a tool that prints other RESULT lines before its own (the kernel's, then a
+    /// script's): fails unless it exited 0; returns the object of its last `RESULT`
+    /// line of `scenario`.
+    pub fn expect_tool_result(&self, scenario: &str) -> Map<String, Value> {
+        if self.status != Some(0) {
+            self.fail("the tool did not exit with status 0");
+        }
+        let prefix = format!("RESULT {{\"scenario\":\"{scenario}\"");
+        let line = self
+            .stdout
+            .lines()
+            .rfind(|l| l.starts_with(&prefix))
+            .unwrap_or_else(|| self.fail(&format!("no RESULT line of scenario {scenario}")));
+        parse_result(line).unwrap_or_else(|e| self.fail(&e))
+    }
+
     /// Fails unless the run exited non-zero and printed `needle` (e.g. the bad key).
     pub fn expect_refusal(&self, needle: &str) {
         match self.status {

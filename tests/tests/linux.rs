@@ -4,23 +4,13 @@
 //! reclaimed, read back every page exactly, and has a cost per page. Under 2 minutes
 //! on 2 cores once the Debian packages are cached (the first run downloads 60 MB).
 
-use qemu_tests::{number, parse_result, run_tool};
+use qemu_tests::{number, run_tool};
 use serde_json::Value;
 
 #[test]
 fn compare_linux_small_run_reports_every_side_clean() {
     let run = run_tool("tools/compare-linux.sh", &["--small", "--runs", "1"], true);
-    if run.status != Some(0) {
-        run.fail("compare-linux.sh failed");
-    }
-    let result = parse_result(
-        &run.stdout
-            .lines()
-            .filter(|l| l.starts_with("RESULT {\"scenario\":\"linux-compare\""))
-            .collect::<Vec<_>>()
-            .join("\n"),
-    )
-    .unwrap_or_else(|e| run.fail(&e));
+    let result = run.expect_tool_result("linux-compare");
     for side in ["linux", "sync", "async"] {
         let Some(Value::Object(m)) = result.get(side) else {
             run.fail(&format!("RESULT has no '{side}'"));

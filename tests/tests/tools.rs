@@ -2,7 +2,7 @@
 //! must run with nothing of this host's QEMU on the path, and `tools/bench-many.sh`
 //! must pick the documented layouts and print its table and RESULT from a short run.
 
-use qemu_tests::{build_kernel_once, number, parse_result, run_tool};
+use qemu_tests::{build_kernel_once, number, run_tool};
 use serde_json::Value;
 
 /// The layout line `--dry-run` prints for `cores` host cores.
@@ -68,17 +68,7 @@ fn bench_many_short_run_prints_table_and_result() {
         ],
         true,
     );
-    if run.status != Some(0) {
-        run.fail("bench-many.sh failed");
-    }
-    let result = parse_result(
-        &run.stdout
-            .lines()
-            .filter(|l| l.starts_with("RESULT {\"scenario\":\"bench-many\""))
-            .collect::<Vec<_>>()
-            .join("\n"),
-    )
-    .unwrap_or_else(|e| run.fail(&e));
+    let result = run.expect_tool_result("bench-many");
     assert_eq!(number(&run, &result, "host_cores"), 2);
     assert_eq!(number(&run, &result, "smp"), 4);
     let Some(Value::Object(one)) = result.get("workers").and_then(|w| w.get("1")) else {
