@@ -117,6 +117,10 @@ pub struct CmdLine {
     pub bench_budget_s: Option<u64>,
 }
 
+/// Largest `bench_ram=` / `bench_anon=` (1 TiB): larger sizes would overflow when
+/// turned into bytes or pages.
+pub const MAX_BENCH_MIB: u64 = 1 << 20;
+
 /// Largest `ring=`: the kernel's rings are built with this capacity.
 pub const MAX_RING: u32 = 1024;
 /// Linux's limit on `vm.watermark_scale_factor`.
@@ -336,13 +340,25 @@ impl CmdLine {
             Key::SoakS => self.soak_s = Some(number(value).ok_or(bad(NUMBER))?),
             Key::Seed => self.seed = Some(number(value).ok_or(bad(NUMBER))?),
             Key::Ops => self.ops = Some(number(value).ok_or(bad(NUMBER))?),
-            Key::BenchRuns => self.bench_runs = Some(number(value).ok_or(bad(NUMBER))?),
-            Key::BenchRam => self.bench_ram = Some(number(value).ok_or(bad(NUMBER))?),
+            Key::BenchRuns => {
+                self.bench_runs = Some(
+                    number(value)
+                        .filter(|&n| n > 0)
+                        .ok_or(bad("a number of runs, at least 1"))?,
+                )
+            }
+            Key::BenchRam => {
+                self.bench_ram = Some(
+                    number(value)
+                        .filter(|&m| (1..=MAX_BENCH_MIB).contains(&m))
+                        .ok_or(bad("a number of MiB, 1..=1048576"))?,
+                )
+            }
             Key::BenchAnon => {
                 self.bench_anon = Some(
                     number(value)
-                        .filter(|&m| m > 0)
-                        .ok_or(bad("a number of MiB, at least 1"))?,
+                        .filter(|&m| (1..=MAX_BENCH_MIB).contains(&m))
+                        .ok_or(bad("a number of MiB, 1..=1048576"))?,
                 )
             }
             Key::Pace => self.pace = Some(number(value).ok_or(bad(NUMBER))?),
@@ -521,6 +537,10 @@ mod tests {
             "bench_budget_s=0",
             "bench_budget_s=5m",
             "bench_anon=0",
+            "bench_runs=0",
+            "bench_ram=0",
+            "bench_ram=1048577",
+            "bench_ram=18446744073709551615",
         ] {
             assert!(error(bad).starts_with("bad value"), "{bad}");
         }

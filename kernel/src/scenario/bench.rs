@@ -242,7 +242,8 @@ pub fn run_polling(cmd: &cmdline::CmdLine, mut poll: Option<&mut dyn FnMut()>) -
             mem_limit: 0,
         },
     );
-    let runs = cmd.bench_runs.unwrap_or(DEFAULT_RUNS).max(1);
+    // At least 1: the command line refuses `bench_runs=0`.
+    let runs = cmd.bench_runs.unwrap_or(DEFAULT_RUNS);
     let budget = cmd
         .bench_budget_s
         .map(|s| timer::duration_to_ticks(Duration::from_secs(s)));
