@@ -10,6 +10,7 @@
 #     --smp N         vCPUs (default 4)
 #     --runs N        workload runs in the one boot (default 1)
 #     --icount        -icount shift=0,sleep=off: the guest clock counts instructions
+#     --min-free-kbytes N  set vm.min_free_kbytes (Linux's watermarks) before the runs
 #     --timeout SECS  stop QEMU after SECS (default 600)
 #     --prepare       fetch and build what is needed, boot nothing
 # Prints the guest's console; each run ends with a line RESULT {json} (linux-bench).
@@ -18,7 +19,7 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cache=$root/target/linux-guest
 kernel_pkg_glob='linux-image-6.1.0-*-arm64-unsigned'
-mem=124M smp=4 runs=1 icount=0 timeout=600 prepare=0
+mem=124M smp=4 runs=1 icount=0 timeout=600 prepare=0 min_free_kbytes=
 
 die() {
     echo "linux-guest.sh: $*" >&2
@@ -32,14 +33,17 @@ while (($#)); do
     --runs) need "$@"; runs=$2; shift 2 ;;
     --timeout) need "$@"; timeout=$2; shift 2 ;;
     --icount) icount=1; shift ;;
+    --min-free-kbytes) need "$@"; min_free_kbytes=$2; shift 2 ;;
     --prepare) prepare=1; shift ;;
-    -h | --help) sed -n '2,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     --) shift; break ;;
     *) die "unknown option '$1' (see --help)" ;;
     esac
 done
 bench_args=("$@")
 [[ $mem =~ ^[1-9][0-9]*[MG]$ ]] || die "--mem wants a size like 120M, not '$mem'"
+[[ -z $min_free_kbytes || $min_free_kbytes =~ ^[1-9][0-9]*$ ]] ||
+    die "--min-free-kbytes wants a positive number, not '$min_free_kbytes'"
 for n in smp runs timeout; do
     [[ ${!n} =~ ^[1-9][0-9]*$ ]] || die "--$n wants a positive number, not '${!n}'"
 done
@@ -116,6 +120,8 @@ for run in \$(seq $runs); do
     mkswap /dev/zram0 >/dev/null && swapon /dev/zram0
     echo 100 > /proc/sys/vm/swappiness
     echo never > /sys/kernel/mm/transparent_hugepage/enabled
+    # After THP: turning it off puts back Linux's own min_free_kbytes.
+    ${min_free_kbytes:+echo $min_free_kbytes > /proc/sys/vm/min_free_kbytes}
     echo "init: run \$run: \$(uname -r), \$(grep -c ^processor /proc/cpuinfo) CPUs, \$(grep MemFree /proc/meminfo), zram \$(cat /sys/block/zram0/comp_algorithm)"
     echo "init: watermarks (pages): \$(awk '/^Node/ { z = \$4 } /^ +min / { mn = \$2 } /^ +low / { lo = \$2 } /^ +high / { hi = \$2 } /^ +managed / && \$2 > 0 { printf "%s managed %s min %s low %s high %s; ", z, \$2, mn, lo, hi }' /proc/zoneinfo)"
     /bin/linux-bench ${bench_args[*]}
