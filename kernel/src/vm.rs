@@ -5,9 +5,9 @@
 //! the policy's (`mm::reclaim`), the descriptor encoding is `kernel::anon_pte`'s.
 //!
 //! One address space: every core runs on the same TTBR0, so the region is shared and
-//! each workload owns a slice of it. A frame's reverse map is its page descriptor's
-//! owner slot: the VA that maps it (0: none). A stale owner is harmless: every user
-//! checks that the PTE at that VA still maps the frame.
+//! each workload owns a slice of it. A frame's reverse map is its `mm::rmap` slot
+//! (`reclaim::set_rmap`): the VA that maps it (0: none). A stale entry is harmless:
+//! every user checks that the PTE at that VA still maps the frame.
 
 use alloc::vec::Vec;
 use core::arch::asm;

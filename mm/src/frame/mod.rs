@@ -350,7 +350,7 @@ impl Zone {
         self.memmap.index_of(pfn).map(|i| self.memmap.desc(i))
     }
 
-    /// Mutable descriptor; only the owner slot and caller-owned flags can be changed.
+    /// Mutable descriptor; only the caller-owned flags can be changed through it.
     pub fn page_mut(&mut self, pfn: Pfn) -> Option<&mut PageDesc> {
         self.memmap.index_of(pfn).map(|i| self.memmap.desc_mut(i))
     }
