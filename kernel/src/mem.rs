@@ -16,6 +16,12 @@ use kernel::memmap::{NULL_GUARD_END, Span};
 #[global_allocator]
 static HEAP: LockedHeap = LockedHeap::empty();
 
+/// Bytes the kernel heap has free (fragmentation aside): what a subsystem checks before
+/// allocating its metadata, so that a machine too small gets an error, not a panic.
+pub fn heap_free() -> usize {
+    HEAP.lock().free()
+}
+
 /// The physical frame allocator (one zone, like Linux's ZONE_NORMAL).
 pub static FRAMES: spin::Mutex<Option<Zone>> = spin::Mutex::new(None);
 

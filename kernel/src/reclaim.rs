@@ -8,6 +8,7 @@
 //! `vm`'s.
 
 use alloc::boxed::Box;
+use alloc::string::String;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
 use core::time::Duration;
@@ -92,20 +93,43 @@ pub struct Setup {
     pub mem_limit: u64,
 }
 
+/// Heap left free after reclaim's metadata, for the workloads' page-version arrays
+/// and the rest of the run: what `init` asks for beyond its own tables.
+const HEAP_SLACK: usize = 128 << 10;
+
 /// Builds the reclaim system around `zone` (taken from `mem::FRAMES`). Once per boot:
-/// a second call returns the live system.
-pub fn init(zone: Zone, setup: Setup) -> &'static System {
+/// a second call returns the live system. Refused, with the sizes in the message, when
+/// the heap cannot hold reclaim's metadata (swap map, store slots, reverse map, rings)
+/// and one page-version word per swap slot for the workloads (a machine too small).
+pub fn init(zone: Zone, setup: Setup) -> Result<&'static System, String> {
     if let Some(sys) = system() {
-        return sys;
+        return Ok(sys);
+    }
+    let first = zone.managed_spans().map(|s| s.start.0).min().unwrap_or(0);
+    let end = zone.managed_spans().map(|s| s.end.0).max().unwrap_or(0);
+    let word = core::mem::size_of::<u64>();
+    let needed = ZramStore::<NodeFrames>::meta_words(setup.swap_slots) * word
+        + setup.swap_slots * word
+        + (end - first) as usize * word
+        + setup.workers.len() * core::mem::size_of::<Ring<Ticket, RING>>()
+        + setup.swap_slots * core::mem::size_of::<u32>()
+        + HEAP_SLACK;
+    let free = crate::mem::heap_free();
+    if needed > free {
+        return Err(alloc::format!(
+            "reclaim needs {} KiB of kernel heap for {} swap slots over {} frames, {} KiB are free: give the machine more memory (the heap is 1/16 of it)",
+            needed >> 10,
+            setup.swap_slots,
+            end - first,
+            free >> 10
+        ));
     }
     RMAP.call_once(|| {
         // One slot per frame from the zone's first managed frame to its last.
-        let first = zone.managed_spans().map(|s| s.start.0).min().unwrap_or(0);
-        let end = zone.managed_spans().map(|s| s.end.0).max().unwrap_or(0);
         let slots = (first..end).map(|_| AtomicU64::new(0)).collect::<Vec<_>>();
         Rmap::new(Pfn(first), Box::leak(slots.into_boxed_slice()))
     });
-    publish({
+    Ok(publish({
         let node: &'static NodeLock = Box::leak(Box::new(NodeLock::new(Node {
             zone,
             lru: Lru::new(),
@@ -129,7 +153,7 @@ pub fn init(zone: Zone, setup: Setup) -> &'static System {
             setup.kswapd_cpu,
             setup.workers,
         )
-    })
+    }))
 }
 
 impl System {

@@ -128,6 +128,20 @@ fn unknown_scenario_is_refused() {
     run.expect_refusal("no_such_scenario");
 }
 
+/// A machine too small for reclaim's metadata gets a sized error, not a heap panic,
+/// in both scenarios that set reclaim up.
+#[test]
+fn too_little_memory_for_reclaim_is_refused() {
+    let tiny = Boot {
+        mem: "8M",
+        ..Boot::default()
+    };
+    tiny.run(&["scenario=reclaim", "reclaim=async"])
+        .expect_refusal("reclaim needs");
+    tiny.run(&["scenario=bench", "bench_ram=4", "bench_runs=1"])
+        .expect_refusal("reclaim needs");
+}
+
 #[test]
 fn qemu_run_rejects_unknown_options() {
     let out = Command::new(repo_root().join("qemu-run.sh"))

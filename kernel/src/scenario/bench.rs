@@ -232,7 +232,7 @@ pub fn run_polling(cmd: &cmdline::CmdLine, mut poll: Option<&mut dyn FnMut()>) -
         })
         .collect();
     let config = |mode| settings::reclaim_config(cmd, mode);
-    reclaim::init(
+    if let Err(why) = reclaim::init(
         zone,
         reclaim::Setup {
             config: config(ReclaimMode::Sync),
@@ -241,7 +241,10 @@ pub fn run_polling(cmd: &cmdline::CmdLine, mut poll: Option<&mut dyn FnMut()>) -
             swap_slots: wss,
             mem_limit: 0,
         },
-    );
+    ) {
+        println!("bench: {why}");
+        return 1;
+    }
     // At least 1: the command line refuses `bench_runs=0`.
     let runs = cmd.bench_runs.unwrap_or(DEFAULT_RUNS);
     let budget = cmd

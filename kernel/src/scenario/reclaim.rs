@@ -177,7 +177,7 @@ fn pressure(
             println!("reclaim: workload region: {e}");
             return 1;
         }
-        let sys = reclaim::init(
+        let sys = match reclaim::init(
             zone,
             reclaim::Setup {
                 config,
@@ -186,7 +186,13 @@ fn pressure(
                 swap_slots: wss,
                 mem_limit,
             },
-        );
+        ) {
+            Ok(sys) => sys,
+            Err(why) => {
+                println!("reclaim: {why}");
+                return 1;
+            }
+        };
         SET_UP.store(true, Ordering::Relaxed);
         sys
     };
