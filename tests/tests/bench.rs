@@ -95,7 +95,8 @@ fn bench_two_workloads_chosen_workers_and_budget() {
     }
 }
 
-/// Layouts the bench cannot run are refused with the reason, before any run.
+/// Layouts the bench cannot run are refused with the reason, before any run, and the
+/// RESULT line says so.
 #[test]
 fn bench_refuses_impossible_layouts() {
     let boot = Boot {
@@ -109,6 +110,16 @@ fn bench_refuses_impossible_layouts() {
     ] {
         let mut cmdline = vec!["scenario=bench", "bench_ram=16"];
         cmdline.extend(words);
-        boot.run(&cmdline).expect_refusal(needle);
+        let run = boot.run(&cmdline);
+        run.expect_refusal(needle);
+        // A refused bench still ends with its RESULT line, naming the error.
+        let result = run.result().unwrap_or_else(|e| run.fail(&e));
+        if !result
+            .get("error")
+            .and_then(|e| e.as_str())
+            .is_some_and(|e| e.contains(needle))
+        {
+            run.fail("RESULT has no error naming the refusal");
+        }
     }
 }

@@ -136,28 +136,36 @@ pub fn run(info: &BootInfo<'_>) -> u32 {
 
 /// The benchmark in `cmd`'s settings; with `poll` (the console's `run bench`), CPU 0
 /// calls it every `smp::POLL_PERIOD` while it waits and runs no workload itself.
-pub fn run_polling(cmd: &cmdline::CmdLine, mut poll: Option<&mut dyn FnMut()>) -> u32 {
-    let cores = match assign_cores(cmd) {
-        Ok(c) => c,
+pub fn run_polling(cmd: &cmdline::CmdLine, poll: Option<&mut dyn FnMut()>) -> u32 {
+    match bench(cmd, poll) {
+        Ok(status) => status,
         Err(why) => {
+            // Every ending prints a RESULT line, a refused or failed bench too.
             println!("bench: {why}");
-            return 1;
+            let mut line = String::new();
+            let written = kernel::json::Object::new(&mut line).and_then(|mut o| {
+                o.str("scenario", "bench")?.str("error", &why)?;
+                o.finish().map(|_| ())
+            });
+            if written.is_ok() {
+                println!("RESULT {line}");
+            }
+            1
         }
-    };
-    let counts = match worker_counts(cmd, cores.workers.len()) {
-        Ok(c) => c,
-        Err(why) => {
-            println!("bench: {why}");
-            return 1;
-        }
-    };
+    }
+}
+
+/// The bench; an error ends it before its table (the caller prints it and RESULT).
+fn bench(cmd: &cmdline::CmdLine, mut poll: Option<&mut dyn FnMut()>) -> Result<u32, String> {
+    let cores = assign_cores(cmd)?;
+    let counts = worker_counts(cmd, cores.workers.len())?;
     if poll.is_some() && cores.workloads.contains(&0) {
-        println!("bench: no core left for the workload but CPU 0, which runs the console");
-        return 1;
+        return Err(String::from(
+            "no core left for the workload but CPU 0, which runs the console",
+        ));
     }
     let Some(mut zone) = mem::FRAMES.lock().take() else {
-        println!("bench: no frame allocator");
-        return 1;
+        return Err(String::from("no frame allocator"));
     };
     let ram_pages = cmd.bench_ram.unwrap_or(DEFAULT_RAM_MIB) * (1 << 20) / PAGE_SIZE as u64;
     let wss = match cmd.bench_anon {
@@ -167,8 +175,7 @@ pub fn run_polling(cmd: &cmdline::CmdLine, mut poll: Option<&mut dyn FnMut()>) -
     let tables = match vm::build(&mut zone, wss) {
         Ok(t) => t,
         Err(e) => {
-            println!("bench: workload region: {e}");
-            return 1;
+            return Err(format!("workload region: {e}"));
         }
     };
     // Like Linux's `mem=`: every frame above the asked RAM leaves the zone for good,
@@ -179,32 +186,28 @@ pub fn run_polling(cmd: &cmdline::CmdLine, mut poll: Option<&mut dyn FnMut()>) -
     let held = match zone.limit_free_to(ram_pages, zone_cfg) {
         Ok(taken) => taken,
         Err(e) => {
-            println!("bench: limiting the zone to bench_ram: {e:?}");
-            return 1;
+            return Err(format!("limiting the zone to bench_ram: {e:?}"));
         }
     };
     if zone.nr_free_pages() < ram_pages {
-        println!(
-            "bench: bench_ram={} MiB is more than the {} MiB free",
+        return Err(format!(
+            "bench_ram={} MiB is more than the {} MiB free",
             mib(ram_pages),
             mib(zone.nr_free_pages())
-        );
-        return 1;
+        ));
     }
     let managed = zone.managed_pages();
     let wmark = zone.watermarks();
     let seed = cmd.seed.unwrap_or(1);
     let mix = settings::page_mix(cmd);
     let Some(generator) = PageGen::new(seed, mix) else {
-        println!("bench: bad page mix");
-        return 1;
+        return Err(String::from("bad page mix"));
     };
     // The workload's own CPU must stay small next to reclaim's (as an app's does), so
     // its pages are copies of pool pages (stamped), not generated per access.
     let pool_pages = Box::leak(alloc::vec![[0u8; PAGE_SIZE]; POOL_PAGES].into_boxed_slice());
     let Some(pool) = PagePool::generate(seed, pool_pages) else {
-        println!("bench: page pool");
-        return 1;
+        return Err(String::from("page pool"));
     };
     let generator = generator.with_pool(Box::leak(Box::new(pool)));
     // Each workload core gets an equal slice with the same app pattern, so the
@@ -232,7 +235,7 @@ pub fn run_polling(cmd: &cmdline::CmdLine, mut poll: Option<&mut dyn FnMut()>) -
         })
         .collect();
     let config = |mode| settings::reclaim_config(cmd, mode);
-    if let Err(why) = reclaim::init(
+    reclaim::init(
         zone,
         reclaim::Setup {
             config: config(ReclaimMode::Sync),
@@ -241,10 +244,7 @@ pub fn run_polling(cmd: &cmdline::CmdLine, mut poll: Option<&mut dyn FnMut()>) -
             swap_slots: wss,
             mem_limit: 0,
         },
-    ) {
-        println!("bench: {why}");
-        return 1;
-    }
+    )?;
     // At least 1: the command line refuses `bench_runs=0`.
     let runs = cmd.bench_runs.unwrap_or(DEFAULT_RUNS);
     let budget = cmd
@@ -339,12 +339,9 @@ pub fn run_polling(cmd: &cmdline::CmdLine, mut poll: Option<&mut dyn FnMut()>) -
             let Some(sys) =
                 reclaim::switch_mode(config(*mode), Some(bench.cores.kswapd), workers.clone())
             else {
-                println!("bench: reclaim is not set up");
-                return 1;
+                return Err(String::from("reclaim is not set up"));
             };
-            let Some(m) = run_mode(&bench, sys, label, run, poll.as_deref_mut()) else {
-                return 1;
-            };
+            let m = run_mode(&bench, sys, label, run, poll.as_deref_mut())?;
             let stuck = reclaim::release_region(bench.wss);
             if stuck != 0 {
                 println!("bench: {stuck} pages could not be released after the run");
@@ -374,7 +371,7 @@ pub fn run_polling(cmd: &cmdline::CmdLine, mut poll: Option<&mut dyn FnMut()>) -
         line.push_str(&format!(",\"{label}\":{}", json(values)));
     }
     println!("{line}}}");
-    u32::from(!ok)
+    Ok(u32::from(!ok))
 }
 
 /// One mode, once: start the daemons, run the workload (reporting every `PROGRESS_EVERY`),
@@ -385,7 +382,7 @@ fn run_mode(
     name: &str,
     run: u64,
     mut poll: Option<&mut (dyn FnMut() + '_)>,
-) -> Option<RunStats> {
+) -> Result<RunStats, String> {
     // The host's tools/bench-many.sh starts its load window here.
     println!("bench: {name} run {run} started");
     let before = VMSTAT.snapshot();
@@ -394,8 +391,7 @@ fn run_mode(
     let daemons = match reclaim::start_daemons(sys) {
         Ok(t) => t,
         Err(e) => {
-            println!("bench: starting the daemons: {e}");
-            return None;
+            return Err(format!("starting the daemons: {e}"));
         }
     };
     let cpus = &bench.cores.workloads;
@@ -411,8 +407,7 @@ fn run_mode(
             match smp::run_on(cpu, "workload", workload::job, 0) {
                 Ok(t) => jobs.push(t),
                 Err(e) => {
-                    println!("bench: workload on cpu{cpu}: {e}");
-                    return None;
+                    return Err(format!("workload on cpu{cpu}: {e}"));
                 }
             }
         }
@@ -459,24 +454,22 @@ fn run_mode(
     let mut outs = Vec::new();
     for &cpu in cpus {
         let Some(out) = workload::take_outcome(cpu) else {
-            println!("bench: the workload on cpu{cpu} reported nothing");
-            return None;
+            return Err(format!("the workload on cpu{cpu} reported nothing"));
         };
         outs.push(out);
     }
     let total = workload::Outcome::total(&outs);
     if total.oom {
         // Rates over a run cut short compare nothing: say so and fail the bench.
-        println!(
-            "bench: {name} run {run}: a workload stopped out of memory after {} of {} accesses (no frame after direct reclaim): no table",
+        return Err(format!(
+            "{name} run {run}: a workload stopped out of memory after {} of {} accesses (no frame after direct reclaim): no table",
             total.accesses,
             bench
                 .specs
                 .iter()
                 .map(|s| s.pages as u64 + s.ops)
                 .sum::<u64>()
-        );
-        return None;
+        ));
     }
     if bench.specs[0].pace.is_some() {
         println!(
@@ -514,7 +507,7 @@ fn run_mode(
         Figure(m.get(Metric::AllocP99Ns), 0),
         m.get(Metric::CorruptPages)
     );
-    Some(m)
+    Ok(m)
 }
 
 /// Each CPU's share of the run outside WFI, and their sum: how many host cores QEMU
