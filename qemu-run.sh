@@ -102,6 +102,14 @@ command -v "$qemu_bin" >/dev/null || die "no QEMU '$qemu_bin': run tools/setup.s
 ((${#kernel_args[@]})) || read -ra kernel_args <<<"$DEFAULT_CMDLINE"
 cmdline="${kernel_args[*]}"
 [[ " $cmdline" == *" exit="* ]] || cmdline+=" exit=semihosting"
+# A bad exit= would make the kernel refuse its command line and power off through
+# PSCI, which QEMU reports as status 0: refuse it here, where the status still counts.
+for word in $cmdline; do
+    case $word in
+    exit=semihosting | exit=psci | exit=reset) ;;
+    exit=*) die "'$word': the kernel exits with exit=semihosting|psci|reset" ;;
+    esac
+done
 
 
 # --- Build: the ELF (cargo) and the arm64 Image next to it (kernel/mkimage.sh).

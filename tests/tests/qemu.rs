@@ -142,6 +142,15 @@ fn too_little_memory_for_reclaim_is_refused() {
         .expect_refusal("reclaim needs");
 }
 
+/// A bad `exit=` cannot carry the kernel's status back (QEMU would report 0), so
+/// qemu-run.sh refuses it before booting.
+#[test]
+fn qemu_run_rejects_a_bad_exit_method() {
+    let run = Boot::default().run(&["scenario=boot", "exit=hlt"]);
+    assert_eq!(run.status, Some(2), "{}", run.output());
+    assert!(run.stderr.contains("'exit=hlt'"), "{}", run.stderr);
+}
+
 #[test]
 fn qemu_run_rejects_unknown_options() {
     let out = Command::new(repo_root().join("qemu-run.sh"))
