@@ -265,6 +265,16 @@ fn cpu_list(value: &str) -> Option<ArrayVec<u32, MAX_KCOMPRESSD_CPUS>> {
     Some(cpus)
 }
 
+/// A decimal number, at least 1.
+fn positive(value: &str) -> Option<u64> {
+    number(value).filter(|&n| n > 0)
+}
+
+/// A bench size in MiB, 1..=`MAX_BENCH_MIB`.
+fn bench_mib(value: &str) -> Option<u64> {
+    number(value).filter(|m| (1..=MAX_BENCH_MIB).contains(m))
+}
+
 /// Distinct positive counts, at most `MAX_KCOMPRESSD_CPUS` of them.
 fn count_list(value: &str) -> Option<ArrayVec<u32, MAX_KCOMPRESSD_CPUS>> {
     cpu_list(value).filter(|counts| !counts.contains(&0))
@@ -314,6 +324,8 @@ impl CmdLine {
         let key = Key::from_name(key).ok_or(err(CmdLineErrorKind::UnknownKey))?;
         let bad = |expected| err(CmdLineErrorKind::BadValue { expected });
         const NUMBER: &str = "a decimal number";
+        const CPU_LIST: &str = "a comma-separated list of at most 8 distinct CPU numbers";
+        const BENCH_MIB: &str = "a number of MiB, 1..=1048576";
         match key {
             Key::Scenario => {
                 self.scenario = Scenario::from_name(value).ok_or(bad(Scenario::EXPECTED))?;
@@ -332,35 +344,15 @@ impl CmdLine {
                     .and_then(|n| u32::try_from(n).ok())
                     .ok_or(bad("a CPU number"))?;
             }
-            Key::KcompressdCpu => {
-                self.kcompressd_cpu = cpu_list(value).ok_or(bad(
-                    "a comma-separated list of at most 8 distinct CPU numbers",
-                ))?;
-            }
+            Key::KcompressdCpu => self.kcompressd_cpu = cpu_list(value).ok_or(bad(CPU_LIST))?,
             Key::SoakS => self.soak_s = Some(number(value).ok_or(bad(NUMBER))?),
             Key::Seed => self.seed = Some(number(value).ok_or(bad(NUMBER))?),
             Key::Ops => self.ops = Some(number(value).ok_or(bad(NUMBER))?),
             Key::BenchRuns => {
-                self.bench_runs = Some(
-                    number(value)
-                        .filter(|&n| n > 0)
-                        .ok_or(bad("a number of runs, at least 1"))?,
-                )
+                self.bench_runs = Some(positive(value).ok_or(bad("a number of runs, at least 1"))?)
             }
-            Key::BenchRam => {
-                self.bench_ram = Some(
-                    number(value)
-                        .filter(|&m| (1..=MAX_BENCH_MIB).contains(&m))
-                        .ok_or(bad("a number of MiB, 1..=1048576"))?,
-                )
-            }
-            Key::BenchAnon => {
-                self.bench_anon = Some(
-                    number(value)
-                        .filter(|&m| (1..=MAX_BENCH_MIB).contains(&m))
-                        .ok_or(bad("a number of MiB, 1..=1048576"))?,
-                )
-            }
+            Key::BenchRam => self.bench_ram = Some(bench_mib(value).ok_or(bad(BENCH_MIB))?),
+            Key::BenchAnon => self.bench_anon = Some(bench_mib(value).ok_or(bad(BENCH_MIB))?),
             Key::Pace => self.pace = Some(number(value).ok_or(bad(NUMBER))?),
             Key::Trace => {
                 self.trace = OnOff::from_name(value).ok_or(bad(OnOff::EXPECTED))? == OnOff::On;
@@ -375,22 +367,15 @@ impl CmdLine {
             Key::Placement => {
                 self.placement = Placement::from_name(value).ok_or(bad(Placement::EXPECTED))?;
             }
-            Key::WorkloadCpu => {
-                self.workload_cpu = Some(cpu_list(value).ok_or(bad(
-                    "a comma-separated list of at most 8 distinct CPU numbers",
-                ))?);
-            }
+            Key::WorkloadCpu => self.workload_cpu = Some(cpu_list(value).ok_or(bad(CPU_LIST))?),
             Key::BenchWorkers => {
                 self.bench_workers = Some(count_list(value).ok_or(bad(
                     "a comma-separated list of at most 8 distinct worker counts, each at least 1",
                 ))?);
             }
             Key::BenchBudgetS => {
-                self.bench_budget_s = Some(
-                    number(value)
-                        .filter(|&s| s > 0)
-                        .ok_or(bad("a number of seconds, at least 1"))?,
-                );
+                self.bench_budget_s =
+                    Some(positive(value).ok_or(bad("a number of seconds, at least 1"))?);
             }
             Key::Mix => {
                 self.mix = Some(mix(value).ok_or(bad(

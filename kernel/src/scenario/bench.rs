@@ -142,14 +142,10 @@ pub fn run_polling(cmd: &cmdline::CmdLine, poll: Option<&mut dyn FnMut()>) -> u3
         Err(why) => {
             // Every ending prints a RESULT line, a refused or failed bench too.
             println!("bench: {why}");
-            let mut line = String::new();
-            let written = kernel::json::Object::new(&mut line).and_then(|mut o| {
+            super::print_result(|o| {
                 o.str("scenario", "bench")?.str("error", &why)?;
-                o.finish().map(|_| ())
+                Ok(())
             });
-            if written.is_ok() {
-                println!("RESULT {line}");
-            }
             1
         }
     }
@@ -172,23 +168,15 @@ fn bench(cmd: &cmdline::CmdLine, mut poll: Option<&mut dyn FnMut()>) -> Result<u
         Some(mib) => (mib * (1 << 20) / PAGE_SIZE as u64) as usize,
         None => ram_pages as usize * ANON_HALVES / 2,
     };
-    let tables = match vm::build(&mut zone, wss) {
-        Ok(t) => t,
-        Err(e) => {
-            return Err(format!("workload region: {e}"));
-        }
-    };
+    let tables = vm::build(&mut zone, wss).map_err(|e| format!("workload region: {e}"))?;
     // Like Linux's `mem=`: every frame above the asked RAM leaves the zone for good,
     // and the watermarks follow the smaller zone, the same for both modes. The store
     // takes its frames from what is left, as zram's pool does from the same RAM.
     // The zone's `watermark_scale_factor` was validated with the command line.
     let zone_cfg = settings::zone_config(cmd);
-    let held = match zone.limit_free_to(ram_pages, zone_cfg) {
-        Ok(taken) => taken,
-        Err(e) => {
-            return Err(format!("limiting the zone to bench_ram: {e:?}"));
-        }
-    };
+    let held = zone
+        .limit_free_to(ram_pages, zone_cfg)
+        .map_err(|e| format!("limiting the zone to bench_ram: {e:?}"))?;
     if zone.nr_free_pages() < ram_pages {
         return Err(format!(
             "bench_ram={} MiB is more than the {} MiB free",
@@ -272,10 +260,9 @@ fn bench(cmd: &cmdline::CmdLine, mut poll: Option<&mut dyn FnMut()>) -> Result<u
         specs[0].ops,
         WRITE_PCT,
         set,
-        match cmd.pace {
-            Some(_) => format!(
-                "paced at {} accesses/s each in bursts of 64 on a fixed grid (WFI between, late bursts drop slots)",
-                specs[0].pace.unwrap_or(0)
+        match specs[0].pace {
+            Some(pace) => format!(
+                "paced at {pace} accesses/s each in bursts of 64 on a fixed grid (WFI between, late bursts drop slots)"
             ),
             None => String::from("CPU-bound"),
         },
@@ -388,12 +375,7 @@ fn run_mode(
     let before = VMSTAT.snapshot();
     let start = timer::now_ticks();
     let idle_before: Vec<u64> = smp::online_cpus().map(smp::idle_ticks).collect();
-    let daemons = match reclaim::start_daemons(sys) {
-        Ok(t) => t,
-        Err(e) => {
-            return Err(format!("starting the daemons: {e}"));
-        }
-    };
+    let daemons = reclaim::start_daemons(sys).map_err(|e| format!("starting the daemons: {e}"))?;
     let cpus = &bench.cores.workloads;
     for (&cpu, spec) in cpus.iter().zip(&bench.specs) {
         workload::assign(cpu, *spec);
@@ -404,12 +386,10 @@ fn run_mode(
     } else {
         let mut jobs = Vec::new();
         for &cpu in cpus {
-            match smp::run_on(cpu, "workload", workload::job, 0) {
-                Ok(t) => jobs.push(t),
-                Err(e) => {
-                    return Err(format!("workload on cpu{cpu}: {e}"));
-                }
-            }
+            jobs.push(
+                smp::run_on(cpu, "workload", workload::job, 0)
+                    .map_err(|e| format!("workload on cpu{cpu}: {e}"))?,
+            );
         }
         let mut next = start;
         let mut waiting = 0;

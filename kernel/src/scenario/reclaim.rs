@@ -281,12 +281,13 @@ fn pressure(
     reclaim::stop_daemons(sys, &daemons);
     crate::trace::dump_run(mode_name(mode));
 
-    let (mut verified, mut corrupt, mut oom_stops, mut mapped, mut parked, mut accesses) =
-        (0, 0, 0, 0, 0, 0);
+    // A workload that reported nothing counts as one corrupt page: the run failed.
+    let (mut oom_stops, mut lost, mut outs) = (0, 0, Vec::new());
+    let mut check = workload::Check::default();
     for &(cpu, spec) in &specs {
         let Some(out) = workload::take_outcome(cpu) else {
             println!("reclaim: workload on cpu{cpu} reported nothing");
-            corrupt += 1;
+            lost += 1;
             continue;
         };
         if out.oom {
@@ -300,18 +301,21 @@ fn pressure(
                 }
             );
         }
-        let check = workload::final_check(spec.first, &out, &generator);
-        verified += out.verified + check.verified;
-        corrupt += out.corrupt + check.corrupt;
-        mapped += check.mapped;
-        parked += check.parked;
-        accesses += out.accesses;
+        check.add(workload::final_check(spec.first, &out, &generator));
+        outs.push(out);
     }
+    let total = workload::Outcome::total(&outs);
+    let (verified, corrupt) = (
+        total.verified + check.verified,
+        total.corrupt + check.corrupt + lost,
+    );
+    let accesses = total.accesses;
 
     let mm_stat = sys.policy.store().lock().mm_stat();
     let free = sys.policy.node().lock().zone.nr_free_pages();
     let store_frames = mm_stat.mem_used_total / PAGE_SIZE as u64;
-    let frames_accounted = free + mapped + parked + store_frames + vm::tables() as u64 == managed;
+    let frames_accounted =
+        free + check.mapped + check.parked + store_frames + vm::tables() as u64 == managed;
     let race = sys.policy.race_stats();
     let stack_max = smp::online_cpus()
         .map(stack::exception_stack_used)

@@ -73,6 +73,15 @@ pub enum FreeError {
     OnLru,
 }
 
+/// What every path that (re)computes watermarks refuses first, changing nothing.
+fn check_config(cfg: &ZoneConfig) -> Result<(), ZoneInitError> {
+    if (1..=WATERMARK_SCALE_FACTOR_MAX).contains(&cfg.watermark_scale_factor) {
+        Ok(())
+    } else {
+        Err(ZoneInitError::BadWatermarkScaleFactor)
+    }
+}
+
 /// A zone of physical memory managed by the buddy allocator.
 pub struct Zone {
     memmap: Memmap,
@@ -99,9 +108,7 @@ impl Zone {
     /// The ranges are RAM owned by the caller, reachable through the direct map
     /// (`Pfn::page_address`), used by nobody else while the Zone lives.
     pub unsafe fn new(ranges: &[PhysRange], cfg: ZoneConfig) -> Result<Zone, ZoneInitError> {
-        if !(1..=WATERMARK_SCALE_FACTOR_MAX).contains(&cfg.watermark_scale_factor) {
-            return Err(ZoneInitError::BadWatermarkScaleFactor);
-        }
+        check_config(&cfg)?;
         // SAFETY: forwarded from our caller's contract.
         let memmap = unsafe { Memmap::new(ranges)? };
         let mut zone = Zone {
@@ -288,9 +295,7 @@ impl Zone {
     /// `setup_per_zone_wmarks()` does on such a write. Refused (nothing changes) for a
     /// scale factor outside 1..=3000.
     pub fn set_config(&mut self, cfg: ZoneConfig) -> Result<Watermarks, ZoneInitError> {
-        if !(1..=WATERMARK_SCALE_FACTOR_MAX).contains(&cfg.watermark_scale_factor) {
-            return Err(ZoneInitError::BadWatermarkScaleFactor);
-        }
+        check_config(&cfg)?;
         self.watermarks = setup_per_zone_wmarks(self.managed, &cfg);
         Ok(self.watermarks)
     }
@@ -306,9 +311,7 @@ impl Zone {
         free_target: u64,
         cfg: ZoneConfig,
     ) -> Result<u64, ZoneInitError> {
-        if !(1..=WATERMARK_SCALE_FACTOR_MAX).contains(&cfg.watermark_scale_factor) {
-            return Err(ZoneInitError::BadWatermarkScaleFactor);
-        }
+        check_config(&cfg)?;
         let mut taken = 0;
         for order in (0..=MAX_ORDER).rev() {
             while self.nr_free >= free_target + (1 << order) {
