@@ -20,6 +20,8 @@
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=tools/result-json.sh
+source "$root/tools/result-json.sh"
 host_cores=$(nproc)
 image='' qemu=qemu-system-aarch64 bundle='' runs=3 budget=480 ram=64 log='' dry=0
 
@@ -165,17 +167,9 @@ pipeline=${pipeline#PIPELINE }
 done_runs=$(sed -n 's/.*"runs":\([0-9]*\).*/\1/p' <<<"$result")
 
 label() { (($1 == 1)) && echo async || echo "async_$1w"; }
-object() { grep -o "\"$1\":{[^}]*}" <<<"$result" | head -1 | sed "s/^\"$1\"://"; }
-# A number of a flat JSON object, or n/a for null (no figure) or a missing key.
-value() {
-    local v
-    v=$(sed -n "s/.*[{,]\"$2\":\([-0-9.e+]*\|null\)[,}].*/\1/p" <<<"$1")
-    [[ -n $v && $v != null ]] && echo "$v" || echo n/a
-}
-
-sync=$(object sync)
+sync=$(object "$result" sync)
 declare -A async
-for c in "${counts[@]}"; do async[$c]=$(object "$(label "$c")"); done
+for c in "${counts[@]}"; do async[$c]=$(object "$result" "$(label "$c")"); done
 
 # --- The table: medians from the kernel, async/sync ratios, n/a where sync is 0.
 rows=(

@@ -14,6 +14,8 @@
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=tools/result-json.sh
+source "$root/tools/result-json.sh"
 runs=3 linux_mem=124M icount=1 small=0
 
 die() {
@@ -50,20 +52,9 @@ if [[ -n $ops ]]; then
     kernel_spare_words+=("ops=$ops")
 fi
 
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
 log_dir=$root/target/compare-linux
 mkdir -p "$log_dir"
 echo "compare-linux.sh: host $(uname -m), $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg); logs in $log_dir"
-
-results() { grep -a "^RESULT " "$1" | sed 's/^RESULT //' | tr -d '\r'; }
-object() { grep -o "\"$2\":{[^}]*}" <<<"$1" | head -1 | sed "s/^\"$2\"://"; }
-# A number of a flat JSON object, or n/a for null or a missing key.
-value() {
-    local v
-    v=$(sed -n "s/.*[{,]\"$2\":\\([-0-9.e+]*\\|null\\)[,}].*/\\1/p" <<<"$1")
-    [[ -n $v && $v != null ]] && echo "$v" || echo n/a
-}
 
 # --- Linux: one boot, N runs of the workload.
 "$root/tools/linux-guest.sh" --mem "$linux_mem_pressure" --runs "$runs" --timeout $((300 * runs)) \

@@ -1,9 +1,8 @@
 //! What the Linux side reads: `/proc/vmstat`, `/proc/meminfo`, zram's `mm_stat`,
-//! kswapd's CPU time from `/proc/PID/stat`, and a small JSON writer. Missing files
+//! kswapd's CPU time from `/proc/PID/stat`. Missing files
 //! (no zram, no kswapd visible) give `None`, printed as `null`, never 0.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::fs;
 
 /// Clock ticks per second in `/proc/PID/stat` (`USER_HZ`, 100 on every arm64 and x86
@@ -89,54 +88,4 @@ pub fn mm_stat(device: &str) -> Option<MmStat> {
         mem_used_total: *f.get(2)?,
         same_pages: *f.get(5)?,
     })
-}
-
-/// A flat JSON object, as the kernel's `RESULT` lines write them.
-pub struct Json(String);
-
-impl Json {
-    pub fn new() -> Self {
-        Json(String::from("{"))
-    }
-
-    fn key(&mut self, key: &str) -> &mut Self {
-        if self.0.len() > 1 {
-            self.0.push(',');
-        }
-        let _ = write!(self.0, "\"{key}\":");
-        self
-    }
-
-    pub fn str(&mut self, key: &str, value: &str) -> &mut Self {
-        self.key(key);
-        let _ = write!(self.0, "\"{value}\"");
-        self
-    }
-
-    pub fn int(&mut self, key: &str, value: Option<u64>) -> &mut Self {
-        self.key(key);
-        match value {
-            Some(v) => {
-                let _ = write!(self.0, "{v}");
-            }
-            None => self.0.push_str("null"),
-        }
-        self
-    }
-
-    pub fn num(&mut self, key: &str, value: Option<f64>) -> &mut Self {
-        self.key(key);
-        match value.filter(|v| v.is_finite()) {
-            Some(v) => {
-                let _ = write!(self.0, "{v:.2}");
-            }
-            None => self.0.push_str("null"),
-        }
-        self
-    }
-
-    pub fn finish(&mut self) -> String {
-        self.0.push('}');
-        std::mem::take(&mut self.0)
-    }
 }

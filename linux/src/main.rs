@@ -187,34 +187,49 @@ fn run(a: &Args) -> Result<bool, String> {
         _ => None,
     };
     let accesses = a.pages as u64 + ops;
-    let mut o = linux::Json::new();
-    o.str("scenario", "linux-bench")
-        .num("pgsteal_anon_per_s", rate(d("pgsteal_anon")))
-        .num("pgsteal_kswapd_per_s", rate(d("pgsteal_kswapd")))
-        .int("pgsteal_anon", d("pgsteal_anon"))
-        .int("pgsteal_kswapd", d("pgsteal_kswapd"))
-        .int("pgsteal_direct", d("pgsteal_direct"))
-        .int("pgscan_kswapd", d("pgscan_kswapd"))
-        .int("pgscan_direct", d("pgscan_direct"))
-        .int("allocstall", linux::allocstall(&before, &after))
-        .int("pswpout", d("pswpout"))
-        .int("pswpin", d("pswpin"))
-        .int("workingset_refault_anon", d("workingset_refault_anon"))
-        .num("ops_per_s", Some(accesses as f64 / secs))
-        .num("kswapd_busy_pct", kswapd_busy_pct)
-        .num(
-            "compr_ratio",
-            mm_stat.and_then(|m| {
-                (m.compr_data_size > 0).then(|| m.orig_data_size as f64 / m.compr_data_size as f64)
-            }),
-        )
-        .int("mem_used_total", mm_stat.map(|m| m.mem_used_total))
-        .int("same_pages", mm_stat.map(|m| m.same_pages))
-        .int("elapsed_ms", Some(elapsed.as_millis() as u64))
-        .int("mem_free_kb", mem_free_kb)
-        .int("accesses", Some(accesses))
-        .int("verified_pages", Some(verified))
-        .int("corrupt_pages", Some(corrupt));
-    println!("RESULT {}", o.finish());
+    let compr_ratio = mm_stat.and_then(|m| {
+        (m.compr_data_size > 0).then(|| m.orig_data_size as f64 / m.compr_data_size as f64)
+    });
+    // The kernel's RESULT writer; what Linux could not say is null (a NaN float).
+    let mut line = String::new();
+    kernel::json::Object::new(&mut line)
+        .and_then(|mut o| {
+            let int = |o: &mut kernel::json::Object<&mut String>, key, v: Option<u64>| match v {
+                Some(v) => o.uint(key, v).map(drop),
+                None => o.float(key, f64::NAN).map(drop),
+            };
+            let num = |o: &mut kernel::json::Object<&mut String>, key, v: Option<f64>| {
+                o.float(key, v.unwrap_or(f64::NAN)).map(drop)
+            };
+            o.str("scenario", "linux-bench")?;
+            num(&mut o, "pgsteal_anon_per_s", rate(d("pgsteal_anon")))?;
+            num(&mut o, "pgsteal_kswapd_per_s", rate(d("pgsteal_kswapd")))?;
+            for key in [
+                "pgsteal_anon",
+                "pgsteal_kswapd",
+                "pgsteal_direct",
+                "pgscan_kswapd",
+                "pgscan_direct",
+            ] {
+                int(&mut o, key, d(key))?;
+            }
+            int(&mut o, "allocstall", linux::allocstall(&before, &after))?;
+            for key in ["pswpout", "pswpin", "workingset_refault_anon"] {
+                int(&mut o, key, d(key))?;
+            }
+            num(&mut o, "ops_per_s", Some(accesses as f64 / secs))?;
+            num(&mut o, "kswapd_busy_pct", kswapd_busy_pct)?;
+            num(&mut o, "compr_ratio", compr_ratio)?;
+            int(&mut o, "mem_used_total", mm_stat.map(|m| m.mem_used_total))?;
+            int(&mut o, "same_pages", mm_stat.map(|m| m.same_pages))?;
+            int(&mut o, "elapsed_ms", Some(elapsed.as_millis() as u64))?;
+            int(&mut o, "mem_free_kb", mem_free_kb)?;
+            int(&mut o, "accesses", Some(accesses))?;
+            int(&mut o, "verified_pages", Some(verified))?;
+            int(&mut o, "corrupt_pages", Some(corrupt))?;
+            o.finish().map(drop)
+        })
+        .map_err(|_| "could not format the RESULT line")?;
+    println!("RESULT {line}");
     Ok(corrupt == 0)
 }
