@@ -30,18 +30,18 @@ fn small(mode: ReclaimMode) -> HarnessConfig {
 
 fn run_clean(cfg: &HarnessConfig) -> HarnessReport {
     let report = harness::run(cfg).expect("harness runs");
-    assert_eq!(report.corrupt_pages, 0, "{}", report.render());
-    assert!(report.frames_accounted, "{}", report.render());
-    assert!(!report.oom, "{}", report.render());
+    assert_eq!(report.run.corrupt(), 0, "{}", report.render());
+    assert!(report.run.frames.accounted(), "{}", report.render());
+    assert!(report.run.work.oom_stops == 0, "{}", report.render());
     assert!(
-        report.vmstat.get(VmEvent::PswpOut) > 0,
+        report.run.total.get(VmEvent::PswpOut) > 0,
         "no page was swapped out"
     );
     assert!(
-        report.vmstat.get(VmEvent::PswpIn) > 0,
+        report.run.total.get(VmEvent::PswpIn) > 0,
         "no page was swapped back in"
     );
-    assert!(report.verified_pages > 0);
+    assert!(report.run.verified() > 0);
     assert!(
         report
             .result_line()
@@ -53,14 +53,14 @@ fn run_clean(cfg: &HarnessConfig) -> HarnessReport {
 #[test]
 fn harness_sync_mode_loses_nothing() {
     let report = run_clean(&small(ReclaimMode::Sync));
-    assert_eq!(report.vmstat.get(VmEvent::KcompressdQueued), 0);
+    assert_eq!(report.run.total.get(VmEvent::KcompressdQueued), 0);
 }
 
 #[test]
 fn harness_async_mode_loses_nothing() {
     let report = run_clean(&small(ReclaimMode::Async));
     assert!(
-        report.vmstat.get(VmEvent::KcompressdQueued) > 0,
+        report.run.total.get(VmEvent::KcompressdQueued) > 0,
         "nothing went through the ring"
     );
 }
@@ -77,7 +77,7 @@ fn harness_async_oldest_two_workers_small_ring_loses_nothing() {
     };
     let report = run_clean(&cfg);
     assert!(
-        report.vmstat.get(VmEvent::KcompressdRingFull) > 0,
+        report.run.total.get(VmEvent::KcompressdRingFull) > 0,
         "the ring never filled"
     );
 }
@@ -96,8 +96,8 @@ fn harness_refaults_on_pages_in_writeback_rescue_and_wait() {
             ..small(ReclaimMode::Async)
         };
         let report = run_clean(&cfg);
-        rescued += report.race.rescued;
-        waited += report.race.waited;
+        rescued += report.run.race.rescued;
+        waited += report.run.race.waited;
         if rescued > 0 && waited > 0 {
             return;
         }

@@ -8,6 +8,7 @@
 pub mod harness;
 pub mod policy;
 pub mod report;
+pub mod run;
 pub mod swap;
 #[cfg(feature = "std")]
 pub mod sweep;

@@ -99,7 +99,7 @@ pub fn compare(
             };
             let report: HarnessReport = harness::run(&run_cfg)?;
             watermarks = Some(report.watermarks);
-            column.oom |= report.oom;
+            column.oom |= report.run.work.oom_stops > 0;
             column.runs.push(report.run_stats());
         }
     }

@@ -1,0 +1,647 @@
+//! One reclaim run, the same wherever it runs: the kernel's `scenario=reclaim` family,
+//! its `scenario=bench` and the host harness all call [`run`] with a [`Machine`] that
+//! owns the cores or threads, the page tables and the clock. Owns the order of the
+//! steps, the measurement window, the frame count and the run's `RESULT` fields; never
+//! touches a core, a thread or a PTE itself.
+//!
+//! ```text
+//! before = counters, clock, race stats
+//! start_daemons  -> start_workloads  -> wait (a progress sample every period)
+//! window closes as the last workload ends: counters, busy times, store read together
+//! stop_daemons (they drain the ring)  -> finish: every page checked, frames counted
+//! ```
+
+use core::fmt;
+
+use super::policy::SwapRaceStats;
+use super::report::{Metric, RunInput, RunStats, Values};
+use crate::latency::LatencyHist;
+use crate::vmstat::{VmEvent, VmStatSnapshot};
+use crate::zram::MmStat;
+
+/// Where a run happens: the kernel (cores, SGIs, WFI) or the host harness (threads).
+/// `run` calls these in a fixed order; each returns quickly except `wait_workloads`.
+pub trait Machine {
+    /// Ticks per second of [`Machine::now`].
+    fn tick_hz(&self) -> u64;
+    /// A clock read, in ticks, monotonic, the same on every core.
+    fn now(&self) -> u64;
+    /// `/proc/vmstat` as it is now, summed over CPUs.
+    fn vmstat(&self) -> VmStatSnapshot;
+    /// The daemons' busy times (ticks) and pages compressed, totals so far.
+    fn daemon_times(&self) -> DaemonTimes;
+    /// zram's `mm_stat` as it is now.
+    fn mm_stat(&self) -> MmStat;
+    /// Free pages in the zone.
+    fn nr_free_pages(&self) -> u64;
+    /// How faults on pages in writeback ended, totals so far.
+    fn race_stats(&self) -> SwapRaceStats;
+    /// Accesses the workloads made so far, all together (progress samples only).
+    fn accesses(&self) -> u64;
+    /// Starts kswapd and the kcompressd workers, asleep until there is work.
+    fn start_daemons(&mut self) -> Result<(), String>;
+    /// Starts every workload.
+    fn start_workloads(&mut self) -> Result<(), String>;
+    /// Waits until every workload has ended (`true`) or the clock passed `until`
+    /// (`false`).
+    fn wait_workloads(&mut self, until: Option<u64>) -> bool;
+    /// Stops the daemons once they have drained what was queued.
+    fn stop_daemons(&mut self);
+    /// Collects the workloads' results and checks every page of the region wherever
+    /// it is (mapped, in the store, parked in writeback), counting the frames.
+    fn finish(&mut self) -> Result<Finished, String>;
+}
+
+/// The daemons' time outside sleep, in ticks, and the pages the workers compressed.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub struct DaemonTimes {
+    /// kswapd's busy time.
+    pub kswapd_busy: u64,
+    /// All kcompressd workers' busy time, added.
+    pub kcompressd_busy: u64,
+    /// Pages the workers took from the rings and compressed.
+    pub kcompressd_pages: u64,
+}
+
+impl DaemonTimes {
+    /// What was added since `earlier`.
+    pub fn since(&self, earlier: &DaemonTimes) -> DaemonTimes {
+        DaemonTimes {
+            kswapd_busy: self.kswapd_busy.saturating_sub(earlier.kswapd_busy),
+            kcompressd_busy: self.kcompressd_busy.saturating_sub(earlier.kcompressd_busy),
+            kcompressd_pages: self
+                .kcompressd_pages
+                .saturating_sub(earlier.kcompressd_pages),
+        }
+    }
+}
+
+/// What the workloads did, all together.
+#[derive(Clone, Debug, Default)]
+pub struct Work {
+    /// Accesses made (first touches included).
+    pub accesses: u64,
+    /// Pages read back during the run and found exact / wrong.
+    pub verified: u64,
+    /// Pages found wrong (or lost) during the run.
+    pub corrupt: u64,
+    /// Workloads stopped by an allocation that failed after direct reclaim.
+    pub oom_stops: u64,
+    /// Latency of the faults that needed a frame, in ticks.
+    pub faults: LatencyHist,
+    /// Ticks from the first workload's start to the last one's end.
+    pub ticks: u64,
+}
+
+/// The final check of every page of the region, after the daemons stopped.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub struct PageCheck {
+    /// Pages found at their last version.
+    pub verified: u64,
+    /// Pages found wrong or lost.
+    pub corrupt: u64,
+    /// Pages mapped in a frame.
+    pub mapped: u64,
+    /// Pages out of their PTE but still in their frame (in writeback).
+    pub parked: u64,
+}
+
+impl PageCheck {
+    /// Adds another part of the region's check.
+    pub fn add(&mut self, other: PageCheck) {
+        self.verified += other.verified;
+        self.corrupt += other.corrupt;
+        self.mapped += other.mapped;
+        self.parked += other.parked;
+    }
+}
+
+/// Where every frame of the zone is at the end of a run. Nothing is lost when they
+/// add up to the managed pages.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub struct FrameCount {
+    /// Free in the buddy allocator.
+    pub free: u64,
+    /// Mapped by a workload page.
+    pub mapped: u64,
+    /// Held by a page in writeback (unmapped, not yet stored).
+    pub parked: u64,
+    /// The compressed store's (zram's `mem_used_total` in frames).
+    pub store: u64,
+    /// Page tables of the workload region.
+    pub tables: u64,
+    /// The zone's managed pages.
+    pub managed: u64,
+}
+
+impl FrameCount {
+    /// Every frame is free, mapped, parked, the store's or a page table.
+    pub fn accounted(&self) -> bool {
+        self.free + self.mapped + self.parked + self.store + self.tables == self.managed
+    }
+}
+
+impl fmt::Display for FrameCount {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "free {} + mapped {} + parked {} + store {} + tables {} {} managed {}",
+            self.free,
+            self.mapped,
+            self.parked,
+            self.store,
+            self.tables,
+            if self.accounted() { "=" } else { "!=" },
+            self.managed
+        )
+    }
+}
+
+/// What [`Machine::finish`] hands back.
+#[derive(Clone, Debug, Default)]
+pub struct Finished {
+    /// The workloads' results, added.
+    pub work: Work,
+    /// Every page of the region, checked.
+    pub check: PageCheck,
+    /// Where every frame is.
+    pub frames: FrameCount,
+}
+
+/// A progress sample, taken every period while the workloads run.
+#[derive(Copy, Clone, Debug)]
+pub struct Progress {
+    /// Ticks since the run started.
+    pub ticks: u64,
+    /// Free pages now.
+    pub free: u64,
+    /// Counters since the run started.
+    pub vmstat: VmStatSnapshot,
+    /// Accesses so far.
+    pub accesses: u64,
+}
+
+/// Progress samples: every `period` ticks, `sample` is called.
+pub struct Sampler<'a> {
+    /// Ticks between samples.
+    pub period: u64,
+    /// Called with each sample.
+    pub sample: &'a mut dyn FnMut(&Progress),
+}
+
+/// One run, measured.
+#[derive(Clone, Debug)]
+pub struct RunReport {
+    /// Ticks per second of every tick count here.
+    pub tick_hz: u64,
+    /// kcompressd workers that ran (0 in sync mode).
+    pub workers: u64,
+    /// Counters over the measurement window (start to the last workload's end).
+    pub window: VmStatSnapshot,
+    /// Counters from the start until the daemons stopped (the drain included).
+    pub total: VmStatSnapshot,
+    /// The daemons' times over the window, and until they stopped.
+    pub times: DaemonTimes,
+    /// The daemons' times from the start until they stopped.
+    pub times_total: DaemonTimes,
+    /// The store at the window's end, and at the very end.
+    pub mm_stat_window: MmStat,
+    /// The store after the daemons stopped.
+    pub mm_stat: MmStat,
+    /// Faults on pages in writeback, over the run.
+    pub race: SwapRaceStats,
+    /// Ticks from the start to the window's end, and to the daemons' stop.
+    pub window_ticks: u64,
+    /// Ticks from the window's end until the daemons had stopped.
+    pub drain_ticks: u64,
+    /// The workloads' results.
+    pub work: Work,
+    /// The final check of every page.
+    pub check: PageCheck,
+    /// Where every frame was at the end.
+    pub frames: FrameCount,
+}
+
+/// Runs once on `machine`: starts the daemons and the workloads, waits (sampling
+/// progress if asked), closes the measurement window as the last workload ends, stops
+/// the daemons, checks every page and counts every frame. An error means the run
+/// could not be started or finished; the daemons are stopped either way.
+pub fn run<M: Machine>(
+    machine: &mut M,
+    workers: u64,
+    mut sampler: Option<Sampler<'_>>,
+) -> Result<RunReport, String> {
+    let before = machine.vmstat();
+    let times_before = machine.daemon_times();
+    let race_before = machine.race_stats();
+    let start = machine.now();
+    machine.start_daemons()?;
+    if let Err(e) = machine.start_workloads() {
+        machine.stop_daemons();
+        return Err(e);
+    }
+    match &mut sampler {
+        None => {
+            machine.wait_workloads(None);
+        }
+        Some(s) => {
+            let mut next = start;
+            loop {
+                next += s.period.max(1);
+                if machine.wait_workloads(Some(next)) {
+                    break;
+                }
+                let now = machine.now();
+                (s.sample)(&Progress {
+                    ticks: now - start,
+                    free: machine.nr_free_pages(),
+                    vmstat: machine.vmstat().since(&before),
+                    accesses: machine.accesses(),
+                });
+                // A slow sample must not make the next ones pile up.
+                next = next.max(now);
+            }
+        }
+    }
+    // The window closes: counters, busy times and the store, read together.
+    let window = machine.vmstat().since(&before);
+    let times = machine.daemon_times().since(&times_before);
+    let mm_stat_window = machine.mm_stat();
+    let window_end = machine.now();
+    machine.stop_daemons();
+    let stopped = machine.now();
+    let total = machine.vmstat().since(&before);
+    let times_total = machine.daemon_times().since(&times_before);
+    let race_after = machine.race_stats();
+    let finished = machine.finish()?;
+    Ok(RunReport {
+        tick_hz: machine.tick_hz(),
+        workers,
+        window,
+        total,
+        times,
+        times_total,
+        mm_stat_window,
+        mm_stat: machine.mm_stat(),
+        race: SwapRaceStats {
+            rescued: race_after.rescued - race_before.rescued,
+            waited: race_after.waited - race_before.waited,
+            writeback_failed: race_after.writeback_failed - race_before.writeback_failed,
+        },
+        window_ticks: window_end - start,
+        drain_ticks: stopped - window_end,
+        work: finished.work,
+        check: finished.check,
+        frames: finished.frames,
+    })
+}
+
+/// Writes a `RESULT` object's fields: the kernel's JSON writer and the host's both
+/// take them, so a run reads the same from either.
+pub trait Fields {
+    /// A whole number.
+    fn uint(&mut self, key: &str, value: u64) -> fmt::Result;
+    /// A number that may have no value (NaN: written as `null`, never 0).
+    fn float(&mut self, key: &str, value: f64) -> fmt::Result;
+    /// A boolean.
+    fn bool(&mut self, key: &str, value: bool) -> fmt::Result;
+    /// A string.
+    fn str(&mut self, key: &str, value: &str) -> fmt::Result;
+}
+
+/// The counters a run's `RESULT` carries, by their `/proc/vmstat` names.
+const RESULT_COUNTERS: [VmEvent; 12] = [
+    VmEvent::PgScanKswapd,
+    VmEvent::PgScanDirect,
+    VmEvent::PgStealKswapd,
+    VmEvent::PgStealDirect,
+    VmEvent::PgStealAnon,
+    VmEvent::AllocStall,
+    VmEvent::PswpOut,
+    VmEvent::PswpIn,
+    VmEvent::WorkingsetRefaultAnon,
+    VmEvent::KcompressdQueued,
+    VmEvent::KcompressdRingFull,
+    VmEvent::KcompressdWakeup,
+];
+
+impl RunReport {
+    /// Pages read back exact, during the run and in the final check.
+    pub fn verified(&self) -> u64 {
+        self.work.verified + self.check.verified
+    }
+
+    /// Pages found wrong or lost, during the run and in the final check.
+    pub fn corrupt(&self) -> u64 {
+        self.work.corrupt + self.check.corrupt
+    }
+
+    /// No page lost or wrong and every frame accounted for.
+    pub fn clean(&self) -> bool {
+        self.corrupt() == 0 && self.frames.accounted()
+    }
+
+    /// Milliseconds in `ticks`.
+    pub fn ms(&self, ticks: u64) -> u64 {
+        (u128::from(ticks) * 1000 / u128::from(self.tick_hz.max(1))) as u64
+    }
+
+    /// The run in the bench's terms (the measurement window), for `report`'s table.
+    pub fn stats(&self) -> RunStats {
+        RunStats::measure(&RunInput {
+            vmstat: &self.window,
+            mm_stat: &self.mm_stat_window,
+            tick_hz: self.tick_hz,
+            elapsed: self.work.ticks,
+            accesses: self.work.accesses,
+            faults: &self.work.faults,
+            kswapd_busy: self.times.kswapd_busy,
+            kcompressd_busy: self.times.kcompressd_busy,
+            kcompressd_pages: self.times.kcompressd_pages,
+            workers: self.workers,
+            rescued: self.race.rescued,
+            verified: self.verified(),
+            corrupt: self.corrupt(),
+            frames_accounted: self.frames.accounted(),
+        })
+    }
+
+    /// The run's `RESULT` fields (counters from the start until the daemons stopped,
+    /// so every page that went out is counted): Linux's counter names, zram's
+    /// `mm_stat` names, the swap races, the checks and the rates.
+    pub fn write_fields(&self, o: &mut impl Fields) -> fmt::Result {
+        for event in RESULT_COUNTERS {
+            // Linux has one allocstall_<zone> per zone; with one zone, the bench's
+            // tables and tools call it plain allocstall.
+            let name = match event {
+                VmEvent::AllocStall => "allocstall",
+                other => other.name(),
+            };
+            o.uint(name, self.total.get(event))?;
+        }
+        let m = &self.mm_stat;
+        o.uint("same_pages", m.same_pages)?;
+        o.uint("huge_pages", m.huge_pages)?;
+        o.uint("orig_data_size", m.orig_data_size)?;
+        o.uint("compr_data_size", m.compr_data_size)?;
+        o.uint("mem_used_total", m.mem_used_total)?;
+        o.uint("rescued", self.race.rescued)?;
+        o.uint("waited", self.race.waited)?;
+        o.uint("writeback_failed", self.race.writeback_failed)?;
+        o.uint("oom_stops", self.work.oom_stops)?;
+        o.uint("accesses", self.work.accesses)?;
+        o.uint("verified_pages", self.verified())?;
+        o.uint("corrupt_pages", self.corrupt())?;
+        o.bool("frames_accounted", self.frames.accounted())?;
+        let stats = self.stats();
+        o.float("pgsteal_anon_per_s", stats.get(Metric::PgstealAnonPerS))?;
+        o.float("ops_per_s", stats.get(Metric::OpsPerS))?;
+        o.uint("elapsed_ms", self.ms(self.window_ticks))
+    }
+}
+
+/// A bench column's figures (`report::medians`) as `RESULT` fields, by metric key;
+/// a figure that could not be computed is `null`.
+pub fn write_values(o: &mut impl Fields, values: &Values) -> fmt::Result {
+    for (m, &x) in Metric::ALL.into_iter().zip(values) {
+        if m.integer() && x.is_finite() {
+            o.uint(m.key(), x as u64)?;
+        } else {
+            o.float(m.key(), x)?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::string::String;
+    use std::vec::Vec;
+
+    /// A scripted machine: workloads that end after `rounds` waits.
+    struct Script {
+        clock: u64,
+        rounds: u32,
+        calls: Vec<&'static str>,
+        frames: FrameCount,
+    }
+
+    impl Machine for Script {
+        fn tick_hz(&self) -> u64 {
+            1000
+        }
+        fn now(&self) -> u64 {
+            self.clock
+        }
+        fn vmstat(&self) -> VmStatSnapshot {
+            VmStatSnapshot::default()
+        }
+        fn daemon_times(&self) -> DaemonTimes {
+            DaemonTimes {
+                kswapd_busy: self.clock / 2,
+                ..DaemonTimes::default()
+            }
+        }
+        fn mm_stat(&self) -> MmStat {
+            MmStat::default()
+        }
+        fn nr_free_pages(&self) -> u64 {
+            7
+        }
+        fn race_stats(&self) -> SwapRaceStats {
+            SwapRaceStats::default()
+        }
+        fn accesses(&self) -> u64 {
+            self.clock
+        }
+        fn start_daemons(&mut self) -> Result<(), String> {
+            self.calls.push("start_daemons");
+            Ok(())
+        }
+        fn start_workloads(&mut self) -> Result<(), String> {
+            self.calls.push("start_workloads");
+            Ok(())
+        }
+        fn wait_workloads(&mut self, until: Option<u64>) -> bool {
+            self.calls.push("wait");
+            if self.rounds == 0 {
+                return true;
+            }
+            self.rounds -= 1;
+            self.clock = until.unwrap_or(self.clock + 10);
+            false
+        }
+        fn stop_daemons(&mut self) {
+            self.calls.push("stop_daemons");
+            self.clock += 5;
+        }
+        fn finish(&mut self) -> Result<Finished, String> {
+            self.calls.push("finish");
+            Ok(Finished {
+                work: Work {
+                    accesses: 100,
+                    ticks: self.clock,
+                    ..Work::default()
+                },
+                check: PageCheck::default(),
+                frames: self.frames,
+            })
+        }
+    }
+
+    fn script(rounds: u32) -> Script {
+        Script {
+            clock: 0,
+            rounds,
+            calls: Vec::new(),
+            frames: FrameCount {
+                free: 1,
+                mapped: 2,
+                parked: 3,
+                store: 4,
+                tables: 5,
+                managed: 15,
+            },
+        }
+    }
+
+    #[test]
+    fn steps_run_in_order_and_the_window_closes_before_the_drain() {
+        let mut m = script(3);
+        let mut samples = Vec::new();
+        let mut sample = |p: &Progress| samples.push(p.ticks);
+        let report = run(
+            &mut m,
+            1,
+            Some(Sampler {
+                period: 250,
+                sample: &mut sample,
+            }),
+        )
+        .unwrap();
+        assert_eq!(samples, [250, 500, 750]);
+        assert_eq!(
+            m.calls,
+            [
+                "start_daemons",
+                "start_workloads",
+                "wait",
+                "wait",
+                "wait",
+                "wait",
+                "stop_daemons",
+                "finish"
+            ]
+        );
+        assert_eq!(report.window_ticks, 750);
+        assert_eq!(report.drain_ticks, 5);
+        assert_eq!(report.times.kswapd_busy, 375);
+        assert_eq!(report.times_total.kswapd_busy, 377);
+        assert!(report.frames.accounted());
+        assert!(report.clean());
+    }
+
+    #[test]
+    fn a_frame_missing_from_the_count_fails_the_run() {
+        let mut m = script(0);
+        m.frames.managed = 16;
+        let report = run(&mut m, 0, None).unwrap();
+        assert!(!report.frames.accounted());
+        assert!(!report.clean());
+        assert_eq!(
+            report.frames.to_string(),
+            "free 1 + mapped 2 + parked 3 + store 4 + tables 5 != managed 16"
+        );
+    }
+
+    #[test]
+    fn a_workload_that_cannot_start_stops_the_daemons() {
+        let mut m = script(0);
+        struct NoWorkloads<'a>(&'a mut Script);
+        impl Machine for NoWorkloads<'_> {
+            fn tick_hz(&self) -> u64 {
+                self.0.tick_hz()
+            }
+            fn now(&self) -> u64 {
+                self.0.now()
+            }
+            fn vmstat(&self) -> VmStatSnapshot {
+                self.0.vmstat()
+            }
+            fn daemon_times(&self) -> DaemonTimes {
+                self.0.daemon_times()
+            }
+            fn mm_stat(&self) -> MmStat {
+                self.0.mm_stat()
+            }
+            fn nr_free_pages(&self) -> u64 {
+                self.0.nr_free_pages()
+            }
+            fn race_stats(&self) -> SwapRaceStats {
+                self.0.race_stats()
+            }
+            fn accesses(&self) -> u64 {
+                0
+            }
+            fn start_daemons(&mut self) -> Result<(), String> {
+                self.0.start_daemons()
+            }
+            fn start_workloads(&mut self) -> Result<(), String> {
+                Err(String::from("no core"))
+            }
+            fn wait_workloads(&mut self, until: Option<u64>) -> bool {
+                self.0.wait_workloads(until)
+            }
+            fn stop_daemons(&mut self) {
+                self.0.stop_daemons()
+            }
+            fn finish(&mut self) -> Result<Finished, String> {
+                self.0.finish()
+            }
+        }
+        let err = run(&mut NoWorkloads(&mut m), 0, None).unwrap_err();
+        assert_eq!(err, "no core");
+        assert_eq!(m.calls, ["start_daemons", "stop_daemons"]);
+    }
+
+    /// Collects fields as `key=value` words.
+    struct Words(String);
+
+    impl Fields for Words {
+        fn uint(&mut self, key: &str, value: u64) -> fmt::Result {
+            fmt::Write::write_fmt(&mut self.0, format_args!("{key}={value} "))
+        }
+        fn float(&mut self, key: &str, value: f64) -> fmt::Result {
+            fmt::Write::write_fmt(&mut self.0, format_args!("{key}={value} "))
+        }
+        fn bool(&mut self, key: &str, value: bool) -> fmt::Result {
+            fmt::Write::write_fmt(&mut self.0, format_args!("{key}={value} "))
+        }
+        fn str(&mut self, key: &str, value: &str) -> fmt::Result {
+            fmt::Write::write_fmt(&mut self.0, format_args!("{key}={value} "))
+        }
+    }
+
+    #[test]
+    fn result_fields_use_linux_names_and_no_figure_is_null_not_zero() {
+        let mut report = run(&mut script(0), 0, None).unwrap();
+        // The workloads' time was too short to measure: no rate.
+        report.work.ticks = 0;
+        let mut w = Words(String::new());
+        report.write_fields(&mut w).unwrap();
+        for key in [
+            "pgscan_kswapd=0",
+            "allocstall=0",
+            "kcompressd_ring_full=0",
+            "mem_used_total=0",
+            "frames_accounted=true",
+            "verified_pages=0",
+            "elapsed_ms=0",
+        ] {
+            assert!(w.0.contains(key), "{key} missing from {}", w.0);
+        }
+        // NaN: the kernel's writer prints null.
+        assert!(w.0.contains("pgsteal_anon_per_s=NaN"), "{}", w.0);
+    }
+}
