@@ -36,6 +36,9 @@ bitflags! {
         const WRITEBACK = 1 << 8;
         /// `PG_locked`: held by whoever is moving the page between states.
         const LOCKED = 1 << 9;
+        /// `PageOffline`: taken out of the zone after boot (`Zone::limit_free_to`, as
+        /// a balloon does), not managed, until `Zone::lift_limit` gives it back.
+        const OFFLINE = 1 << 10;
     }
 }
 

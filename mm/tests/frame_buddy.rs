@@ -318,6 +318,33 @@ fn limit_free_to_is_mem_equals_with_watermarks_that_follow() {
     );
 }
 
+#[test]
+fn lift_limit_gives_every_page_back_and_the_watermarks_follow() {
+    let ram = HostRam::new(64 * MIB as usize, 4 * MIB as usize);
+    let mut zone = zone(&[ram.range(0, 64 * MIB)]);
+    let (managed, free, big) = (
+        zone.managed_pages(),
+        zone.nr_free_pages(),
+        zone.watermarks(),
+    );
+    let taken = zone
+        .limit_free_to(16 * MIB / PAGE, ZoneConfig::default())
+        .unwrap();
+    let held = zone.alloc_pages(3).unwrap();
+    assert_eq!(zone.lift_limit(ZoneConfig::default()), Ok(taken));
+    assert_eq!(zone.managed_pages(), managed);
+    assert_eq!(zone.nr_free_pages(), free - 8);
+    assert_eq!(zone.watermarks(), big);
+    zone.check_invariants().unwrap();
+    // Nothing left to give back; the block in use is untouched and frees normally.
+    assert_eq!(zone.lift_limit(ZoneConfig::default()), Ok(0));
+    zone.free_pages(held, 3).unwrap();
+    assert_eq!(zone.nr_free_pages(), free);
+    // Freed pages merged back into large blocks: a top-order block exists again.
+    assert!(zone.buddyinfo().last().is_some_and(|&n| n > 0));
+    zone.check_invariants().unwrap();
+}
+
 /// A fresh zone managing exactly `pages` pages (its memmap added in front).
 fn zone_of_pages(ram: &HostRam, pages: u64) -> Zone {
     let memmap = memmap_pages(pages + memmap_pages(pages));

@@ -321,7 +321,7 @@ impl Zone {
                 self.free_area[order as usize].remove(&mut self.memmap, index);
                 for page in index..index + (1 << order) {
                     let desc = self.memmap.desc_mut(page);
-                    desc.flags = PageFlags::RESERVED;
+                    desc.flags = PageFlags::RESERVED | PageFlags::OFFLINE;
                     desc.order = 0;
                 }
                 self.nr_free -= 1 << order;
@@ -331,6 +331,36 @@ impl Zone {
         self.managed -= taken;
         self.watermarks = setup_per_zone_wmarks(self.managed, &cfg);
         Ok(taken)
+    }
+
+    /// Undoes every `limit_free_to`: each page it took out comes back free and
+    /// managed, and the watermarks follow the larger zone with `cfg`. Returns the
+    /// pages given back; refused (nothing changes) for a bad `cfg`.
+    pub fn lift_limit(&mut self, cfg: ZoneConfig) -> Result<u64, ZoneInitError> {
+        check_config(&cfg)?;
+        let mut back = 0;
+        let mut span = 0;
+        loop {
+            let Some(ManagedSpan { start, end }) = self.memmap.managed_spans().nth(span) else {
+                break;
+            };
+            span += 1;
+            for pfn in start.0..end.0 {
+                let Some(index) = self.memmap.index_of(Pfn(pfn)) else {
+                    continue;
+                };
+                let desc = self.memmap.desc_mut(index);
+                if desc.flags.contains(PageFlags::OFFLINE) {
+                    desc.flags = PageFlags::ALLOCATED;
+                    desc.order = 0;
+                    self.free_one_block(index, Pfn(pfn), 0);
+                    back += 1;
+                }
+            }
+        }
+        self.managed += back;
+        self.watermarks = setup_per_zone_wmarks(self.managed, &cfg);
+        Ok(back)
     }
 
     /// Linux's `__zone_watermark_ok()` for one zone with no lowmem reserve: after the

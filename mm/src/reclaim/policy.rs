@@ -90,6 +90,31 @@ pub struct ReclaimConfig {
     pub ring_size: usize,
 }
 
+impl ReclaimConfig {
+    /// One word: bit 0 async, bit 1 oldest, the ring size above.
+    fn pack(self) -> u64 {
+        u64::from(self.mode == ReclaimMode::Async)
+            | u64::from(self.ring_full == RingFull::Oldest) << 1
+            | (self.ring_size as u64) << 2
+    }
+
+    fn unpack(word: u64) -> ReclaimConfig {
+        ReclaimConfig {
+            mode: if word & 1 != 0 {
+                ReclaimMode::Async
+            } else {
+                ReclaimMode::Sync
+            },
+            ring_full: if word & 2 != 0 {
+                RingFull::Oldest
+            } else {
+                RingFull::New
+            },
+            ring_size: (word >> 2) as usize,
+        }
+    }
+}
+
 /// The kcompressd patch's kfifo: 256 folios.
 pub const DEFAULT_RING_SIZE: usize = 256;
 
@@ -166,7 +191,9 @@ pub struct Reclaim<'a, F: FrameSource, R> {
     node: &'a Mutex<Node, R>,
     store: &'a Mutex<ZramStore<'a, F>, R>,
     swap: &'a SwapMap<'a>,
-    config: ReclaimConfig,
+    /// `ReclaimConfig`, packed (`ReclaimConfig::pack`): changed between runs by
+    /// `set_config`, read Relaxed on every pass.
+    config: AtomicU64,
     /// Tickets queued to a compressor and not yet done: frames about to be freed.
     /// Direct reclaim that finds nothing else waits for them instead of failing.
     in_flight: AtomicUsize,
@@ -277,7 +304,7 @@ impl<'a, F: FrameSource, R: RelaxStrategy> Reclaim<'a, F, R> {
             node,
             store,
             swap,
-            config,
+            config: AtomicU64::new(config.pack()),
             in_flight: AtomicUsize::new(0),
             kswapd_awake: AtomicBool::new(false),
             rescued: AtomicU64::new(0),
@@ -287,7 +314,13 @@ impl<'a, F: FrameSource, R: RelaxStrategy> Reclaim<'a, F, R> {
     }
 
     pub fn config(&self) -> ReclaimConfig {
-        self.config
+        ReclaimConfig::unpack(self.config.load(Ordering::Relaxed))
+    }
+
+    /// New settings for the next run, in place (nothing allocated). Call with no
+    /// daemon or workload running: a pass under way would mix the two.
+    pub fn set_config(&self, config: ReclaimConfig) {
+        self.config.store(config.pack(), Ordering::Relaxed);
     }
 
     pub fn node(&self) -> &'a Mutex<Node, R> {
@@ -452,7 +485,7 @@ impl<'a, F: FrameSource, R: RelaxStrategy> Reclaim<'a, F, R> {
             let target = self.nr_inactive() >> priority;
             let mut pass = Shrunk::default();
             while pass.scanned < target {
-                let queues = (self.config.mode == ReclaimMode::Async).then_some(&mut *queues);
+                let queues = (self.config().mode == ReclaimMode::Async).then_some(&mut *queues);
                 let step = self.shrink_inactive_list(
                     reclaimer,
                     (target - pass.scanned).min(SWAP_CLUSTER_MAX),
@@ -664,13 +697,13 @@ impl<'a, F: FrameSource, R: RelaxStrategy> Reclaim<'a, F, R> {
         };
         // Counted before the push: the worker may finish the ticket at once.
         self.in_flight.fetch_add(1, Ordering::Relaxed);
-        let room = queues.producers[best].len() < self.config.ring_size;
+        let room = queues.producers[best].len() < self.config().ring_size;
         if room && queues.producers[best].push(ticket).is_ok() {
             reclaimer.stat.count(VmEvent::KcompressdQueued);
             return Some(best);
         }
         reclaimer.stat.count(VmEvent::KcompressdRingFull);
-        match self.config.ring_full {
+        match self.config().ring_full {
             RingFull::New => {
                 self.in_flight.fetch_sub(1, Ordering::Relaxed);
                 self.writeout_into(reclaimer.compressor, reclaimer.stat, ticket, freed);
