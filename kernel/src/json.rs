@@ -69,6 +69,22 @@ impl<W: Write> Object<W> {
     }
 }
 
+/// The reclaim run's `RESULT` fields (`mm::reclaim::run::Fields`) go through this writer.
+impl<W: Write> mm::reclaim::run::Fields for Object<W> {
+    fn uint(&mut self, key: &str, value: u64) -> fmt::Result {
+        Object::uint(self, key, value).map(|_| ())
+    }
+    fn float(&mut self, key: &str, value: f64) -> fmt::Result {
+        Object::float(self, key, value).map(|_| ())
+    }
+    fn bool(&mut self, key: &str, value: bool) -> fmt::Result {
+        Object::bool(self, key, value).map(|_| ())
+    }
+    fn str(&mut self, key: &str, value: &str) -> fmt::Result {
+        Object::str(self, key, value).map(|_| ())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -23,6 +23,8 @@ mod percpu;
 #[cfg(target_os = "none")]
 mod reclaim;
 #[cfg(target_os = "none")]
+mod run;
+#[cfg(target_os = "none")]
 mod scenario;
 #[cfg(target_os = "none")]
 mod trace;

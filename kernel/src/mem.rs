@@ -22,6 +22,11 @@ pub fn heap_free() -> usize {
     HEAP.lock().free()
 }
 
+/// Bytes of kernel heap in use (meminfo's `Slab:`).
+pub fn heap_used() -> usize {
+    HEAP.lock().used()
+}
+
 /// The physical frame allocator (one zone, like Linux's ZONE_NORMAL).
 pub static FRAMES: spin::Mutex<Option<Zone>> = spin::Mutex::new(None);
 

@@ -3,14 +3,14 @@
 //! the kcompressd rings), its `Mmu` over the workload region (`vm`), the store's frames
 //! from the zone, and the two daemons: kswapd on its core and kcompressd workers on
 //! theirs, each sleeping in WFI until an SGI says there is work. Owns those statics,
-//! the daemons' loops and their busy times, and (for the benchmark) replacing the
-//! system between runs and emptying the region; the policy itself is `mm`'s, the PTEs
-//! `vm`'s.
+//! built once per boot and set up again in place for each run (nothing allocated per
+//! run), the daemons' loops and their busy times, and emptying the region between runs;
+//! the policy itself is `mm`'s, the PTEs `vm`'s, the run's steps `mm::reclaim::run`'s.
 
 use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use core::time::Duration;
 
 use kernel::anon_pte::AnonPte;
@@ -19,8 +19,10 @@ use mm::busy::BusyClock;
 use mm::frame::Zone;
 use mm::lru::Lru;
 use mm::reclaim::policy::{
-    CompressorQueue, Mmu, Node, Queues, Reclaim, ReclaimConfig, Reclaimer, Ticket,
+    CompressorQueue, DEFAULT_RING_SIZE, Mmu, Node, Queues, Reclaim, ReclaimConfig, ReclaimMode,
+    Reclaimer, RingFull, Ticket,
 };
+use mm::reclaim::run::DaemonTimes;
 use mm::reclaim::swap::{Fault, SwapEntry, SwapMap, SwapState};
 use mm::ring::{Producer, Ring};
 use mm::rmap::Rmap;
@@ -57,24 +59,32 @@ unsafe impl FrameSource for NodeFrames {
     }
 }
 
-/// Everything reclaim shares, built once by `init`.
+/// No CPU (a layout slot that is empty).
+const NO_CPU: usize = usize::MAX;
+
+/// Everything reclaim shares, built once by `init`; `configure` sets it up for each
+/// run in place.
 pub struct System {
     pub policy: Policy,
-    /// kswapd's core, if it has one.
-    pub kswapd_cpu: Option<usize>,
-    /// kcompressd worker `i` runs on `workers[i]` (empty in sync mode).
-    pub workers: Vec<usize>,
+    /// kswapd's core for this run (`NO_CPU`: none).
+    kswapd_cpu: AtomicUsize,
+    /// kcompressd worker `i` runs on `workers[i]`, for `i < nr_workers`.
+    workers: [AtomicUsize; MAX_CPUS],
+    nr_workers: AtomicUsize,
+    /// One ring per possible worker, built once; a run uses the first `nr_workers`.
     queues: &'static [CompressorQueue<'static, Yield, RING>],
-    producers: spin::Mutex<Option<Vec<Producer<'static, Ticket, RING>>>>,
+    /// The rings' producer ends: kswapd holds them while it runs, then gives them back.
+    producers: spin::Mutex<Vec<Producer<'static, Ticket, RING>>>,
+    /// Pages of the workload region (one swap slot each).
+    pub region_pages: usize,
 }
 
 /// The reverse map (frame -> VA of the PTE mapping it), built once by `init` over the
-/// zone's frames and kept across `switch_mode`; read by reclaim with no lock.
+/// zone's frames; read by reclaim with no lock.
 static RMAP: spin::Once<Rmap<'static>> = spin::Once::new();
 
-/// The live system (leaked, never freed): `init` sets it, `switch_mode` replaces it
-/// between benchmark runs while no daemon or workload runs.
-static SYSTEM: AtomicPtr<System> = AtomicPtr::new(core::ptr::null_mut());
+/// The live system, built once per boot by `init`.
+static SYSTEM: spin::Once<System> = spin::Once::new();
 /// An allocator saw free pages below `low` with kswapd asleep.
 static KSWAPD_PENDING: AtomicBool = AtomicBool::new(false);
 static STOP_KSWAPD: AtomicBool = AtomicBool::new(false);
@@ -84,11 +94,17 @@ pub static AF_FAULTS: AtomicU64 = AtomicU64::new(0);
 
 /// How `init` sets reclaim up.
 pub struct Setup {
+    /// Swap entries (and store slots): the region's pages, the most that can be out.
+    pub swap_slots: usize,
+    /// Rings to build: the most kcompressd workers any run may ask for.
+    pub max_workers: usize,
+}
+
+/// One run's layout and settings (`System::configure`).
+pub struct Layout<'a> {
     pub config: ReclaimConfig,
     pub kswapd_cpu: Option<usize>,
-    pub workers: Vec<usize>,
-    /// Swap entries (and store slots): how many pages can be out at once.
-    pub swap_slots: usize,
+    pub workers: &'a [usize],
     /// zram `mem_limit` in bytes, 0 for none.
     pub mem_limit: u64,
 }
@@ -97,7 +113,7 @@ pub struct Setup {
 /// and the rest of the run: what `init` asks for beyond its own tables.
 const HEAP_SLACK: usize = 128 << 10;
 
-/// Builds the reclaim system around `zone` (taken from `mem::FRAMES`). Once per boot:
+/// Builds the reclaim system around `zone` (taken from `mem::FRAMES`), once per boot;
 /// a second call returns the live system. Refused, with the sizes in the message, when
 /// the heap cannot hold reclaim's metadata (swap map, store slots, reverse map, rings)
 /// and one page-version word per swap slot for the workloads (a machine too small).
@@ -111,7 +127,7 @@ pub fn init(zone: Zone, setup: Setup) -> Result<&'static System, String> {
     let needed = ZramStore::<NodeFrames>::meta_words(setup.swap_slots) * word
         + setup.swap_slots * word
         + (end - first) as usize * word
-        + setup.workers.len() * core::mem::size_of::<Ring<Ticket, RING>>()
+        + setup.max_workers * core::mem::size_of::<Ring<Ticket, RING>>()
         + setup.swap_slots * core::mem::size_of::<u32>()
         + HEAP_SLACK;
     let free = crate::mem::heap_free();
@@ -129,79 +145,91 @@ pub fn init(zone: Zone, setup: Setup) -> Result<&'static System, String> {
         let slots = (first..end).map(|_| AtomicU64::new(0)).collect::<Vec<_>>();
         Rmap::new(Pfn(first), Box::leak(slots.into_boxed_slice()))
     });
-    Ok(publish({
-        let node: &'static NodeLock = Box::leak(Box::new(NodeLock::new(Node {
-            zone,
-            lru: Lru::new(),
-        })));
-        let meta = vec_leak(ZramStore::<NodeFrames>::meta_words(setup.swap_slots), 0u64);
-        let mut store = ZramStore::new(NodeFrames(node), meta);
-        store.set_mem_limit(setup.mem_limit);
-        let store = Box::leak(Box::new(spin::mutex::Mutex::<_, Yield>::new(store)));
-        let words: &'static [mm::sync::AtomicU64] = Box::leak(
-            (0..setup.swap_slots)
-                .map(|_| mm::sync::AtomicU64::new(0))
-                .collect::<Vec<_>>()
-                .into_boxed_slice(),
-        );
-        // Fresh zeroed words and fewer than 2^32 of them (the caller sizes from RAM).
-        let swap: &'static SwapMap<'static> = Box::leak(Box::new(
-            SwapMap::new(words).unwrap_or_else(|e| panic!("swap map: {e:?}")),
-        ));
-        System::with_rings(
-            Reclaim::new(node, store, swap, setup.config),
-            setup.kswapd_cpu,
-            setup.workers,
-        )
+    let node: &'static NodeLock = Box::leak(Box::new(NodeLock::new(Node {
+        zone,
+        lru: Lru::new(),
+    })));
+    let meta = vec_leak(ZramStore::<NodeFrames>::meta_words(setup.swap_slots), 0u64);
+    let store = ZramStore::new(NodeFrames(node), meta);
+    let store = Box::leak(Box::new(spin::mutex::Mutex::<_, Yield>::new(store)));
+    let words: &'static [mm::sync::AtomicU64] = Box::leak(
+        (0..setup.swap_slots)
+            .map(|_| mm::sync::AtomicU64::new(0))
+            .collect::<Vec<_>>()
+            .into_boxed_slice(),
+    );
+    let swap: &'static SwapMap<'static> =
+        Box::leak(Box::new(SwapMap::new(words).map_err(|e| {
+            alloc::format!("swap map of {} slots: {e:?}", setup.swap_slots)
+        })?));
+    let mut producers = Vec::new();
+    let mut queues = Vec::new();
+    for _ in 0..setup.max_workers {
+        let ring: &'static Ring<Ticket, RING> = Box::leak(Box::new(Ring::new()));
+        let (producer, consumer) = ring.split().map_err(|e| alloc::format!("ring: {e}"))?;
+        producers.push(producer);
+        queues.push(CompressorQueue::new(consumer));
+    }
+    Ok(SYSTEM.call_once(|| System {
+        policy: Reclaim::new(
+            node,
+            store,
+            swap,
+            ReclaimConfig {
+                mode: ReclaimMode::Sync,
+                ring_full: RingFull::New,
+                ring_size: DEFAULT_RING_SIZE,
+            },
+        ),
+        kswapd_cpu: AtomicUsize::new(NO_CPU),
+        workers: [const { AtomicUsize::new(NO_CPU) }; MAX_CPUS],
+        nr_workers: AtomicUsize::new(0),
+        queues: Box::leak(queues.into_boxed_slice()),
+        producers: spin::Mutex::new(producers),
+        region_pages: setup.swap_slots,
     }))
 }
 
 impl System {
-    /// A system around `policy` with one fresh ring per worker.
-    fn with_rings(policy: Policy, kswapd_cpu: Option<usize>, workers: Vec<usize>) -> System {
-        let mut producers = Vec::new();
-        let mut queues = Vec::new();
-        for _ in &workers {
-            let ring: &'static Ring<Ticket, RING> = Box::leak(Box::new(Ring::new()));
-            // A fresh ring: the first split succeeds.
-            let Ok((producer, consumer)) = ring.split() else {
-                unreachable!("a new ring splits")
-            };
-            producers.push(producer);
-            queues.push(CompressorQueue::new(consumer));
+    /// Sets the system up for the next run, in place: the policy's settings, which
+    /// cores run kswapd and the workers, the store's limit. Call with no daemon or
+    /// workload running. Refused when more workers are asked than rings were built.
+    pub fn configure(&self, layout: &Layout<'_>) -> Result<(), String> {
+        if layout.workers.len() > self.queues.len() {
+            return Err(alloc::format!(
+                "{} kcompressd workers asked, {} rings built at the first run",
+                layout.workers.len(),
+                self.queues.len()
+            ));
         }
-        System {
-            policy,
-            kswapd_cpu,
-            workers,
-            queues: Box::leak(queues.into_boxed_slice()),
-            producers: spin::Mutex::new(Some(producers)),
+        self.policy.set_config(layout.config);
+        self.policy.store().lock().set_mem_limit(layout.mem_limit);
+        self.kswapd_cpu
+            .store(layout.kswapd_cpu.unwrap_or(NO_CPU), Ordering::Relaxed);
+        for (slot, &cpu) in self.workers.iter().zip(layout.workers) {
+            slot.store(cpu, Ordering::Relaxed);
         }
+        // Release: the layout before any daemon started after this reads it.
+        self.nr_workers
+            .store(layout.workers.len(), Ordering::Release);
+        Ok(())
     }
-}
 
-fn publish(sys: System) -> &'static System {
-    let sys: &'static mut System = Box::leak(Box::new(sys));
-    // Release: the system's contents before any core that loads the pointer.
-    SYSTEM.store(sys, Ordering::Release);
-    sys
-}
+    /// kswapd's core in this run.
+    pub fn kswapd_cpu(&self) -> Option<usize> {
+        Some(self.kswapd_cpu.load(Ordering::Relaxed)).filter(|&c| c != NO_CPU)
+    }
 
-/// Replaces the live system by one in `config` with `workers`, over the same zone,
-/// LRU, store and swap map (the benchmark's next run). Call with no daemon or
-/// workload running and the region emptied by `release_region`.
-pub fn switch_mode(
-    config: ReclaimConfig,
-    kswapd_cpu: Option<usize>,
-    workers: Vec<usize>,
-) -> Option<&'static System> {
-    let old = system()?;
-    let p = &old.policy;
-    Some(publish(System::with_rings(
-        Reclaim::new(p.node(), p.store(), p.swap(), config),
-        kswapd_cpu,
-        workers,
-    )))
+    /// The kcompressd workers' cores in this run (empty in sync mode).
+    pub fn workers(&self) -> impl Iterator<Item = usize> + '_ {
+        let n = self.nr_workers.load(Ordering::Acquire);
+        self.workers[..n].iter().map(|c| c.load(Ordering::Relaxed))
+    }
+
+    /// The rings this run uses.
+    fn run_queues(&self) -> &'static [CompressorQueue<'static, Yield, RING>] {
+        &self.queues[..self.nr_workers.load(Ordering::Acquire)]
+    }
 }
 
 /// Empties pages `0..pages` of the region: frees every mapped frame (off the LRU),
@@ -264,9 +292,7 @@ fn vec_leak<T: Clone>(len: usize, value: T) -> &'static mut [T] {
 
 /// The live system (`None` before `init`).
 pub fn system() -> Option<&'static System> {
-    let sys = SYSTEM.load(Ordering::Acquire);
-    // SAFETY: non-null only once `publish` stored a leaked, never-freed `System`.
-    unsafe { sys.as_ref() }
+    SYSTEM.get()
 }
 
 /// This CPU's vmstat block.
@@ -280,7 +306,7 @@ pub fn this_cpu_stat() -> &'static CpuVmStat {
 /// Linux's `wakeup_kswapd()`: latch the request, then the SGI (kswapd re-checks the
 /// latch before every sleep, so a wake-up sent while it runs is not lost).
 pub fn wake_kswapd() {
-    if let Some(cpu) = system().and_then(|s| s.kswapd_cpu) {
+    if let Some(cpu) = system().and_then(System::kswapd_cpu) {
         trace::emit(Event::WakeupKswapd);
         KSWAPD_PENDING.store(true, Ordering::Release);
         smp::wake(cpu);
@@ -337,17 +363,17 @@ pub fn kswapd(_: usize) {
     let Some(sys) = system() else { return };
     let stat = this_cpu_stat();
     let mut compressor = Box::new(Compressor::new());
-    let mut producers = sys.producers.lock().take().unwrap_or_default();
+    let mut producers = core::mem::take(&mut *sys.producers.lock());
+    let queues = sys.run_queues();
     let mut reclaimer = Reclaimer {
         mmu: KernelMmu::default(),
         compressor: &mut compressor,
         stat,
     };
-    let workers = &sys.workers;
     let mut queues = Queues {
-        producers: &mut producers,
-        queues: sys.queues,
-        wake: |i: usize| kick_worker(workers, i),
+        producers: &mut producers[..queues.len()],
+        queues,
+        wake: |i: usize| kick_worker(sys, i),
     };
     while !STOP_KSWAPD.load(Ordering::Acquire) {
         trace::emit(Event::KswapdWake);
@@ -364,6 +390,8 @@ pub fn kswapd(_: usize) {
             });
         }
     }
+    // The rings are drained by their workers; the next run's kswapd takes them again.
+    *sys.producers.lock() = producers;
 }
 
 /// When tracing is on, emits a `reclaim_sample` event: free frames, tickets queued in
@@ -375,7 +403,7 @@ pub fn trace_sample(sys: &System) {
         return;
     }
     let nr_free = sys.policy.node().lock().zone.nr_free_pages();
-    let ring_depth: usize = sys.queues.iter().map(|q| q.len()).sum();
+    let ring_depth: usize = sys.run_queues().iter().map(|q| q.len()).sum();
     trace::emit(Event::Sample {
         nr_free: nr_free as u32,
         ring_depth: ring_depth as u32,
@@ -410,7 +438,7 @@ pub fn trace_sample_periodic(sys: &System) {
 /// mark itself asleep (so kswapd's next push sends the SGI) and WFI.
 pub fn kcompressd(i: usize) {
     let Some(sys) = system() else { return };
-    let (Some(queue), Some(kick)) = (sys.queues.get(i), KICKS.get(i)) else {
+    let (Some(queue), Some(kick)) = (sys.run_queues().get(i), KICKS.get(i)) else {
         return;
     };
     let Some(busy) = KCOMPRESSD_BUSY.get(i) else {
@@ -444,20 +472,11 @@ pub fn kcompressd(i: usize) {
 static KICKS: [AtomicBool; MAX_CPUS] = [const { AtomicBool::new(false) }; MAX_CPUS];
 
 /// kswapd's wake-up of worker `i` (the ring said it sleeps): latch, then the SGI.
-fn kick_worker(workers: &[usize], i: usize) {
-    if let (Some(&cpu), Some(kick)) = (workers.get(i), KICKS.get(i)) {
+fn kick_worker(sys: &System, i: usize) {
+    if let (Some(cpu), Some(kick)) = (sys.workers().nth(i), KICKS.get(i)) {
         kick.store(true, Ordering::Release);
         smp::wake(cpu);
     }
-}
-
-/// Timer ticks kswapd and the kcompressd workers (all together) spent outside WFI
-/// since the daemons started, and pages the workers took from their rings.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct DaemonTimes {
-    pub kswapd_busy: u64,
-    pub kcompressd_busy: u64,
-    pub kcompressd_pages: u64,
 }
 
 static KSWAPD_BUSY: BusyClock = BusyClock::new();
@@ -490,10 +509,10 @@ pub fn start_daemons(sys: &'static System) -> Result<Vec<smp::Ticket>, smp::RunE
     }
     KCOMPRESSD_PAGES.store(0, Ordering::Relaxed);
     let mut tickets = Vec::new();
-    for (i, &cpu) in sys.workers.iter().enumerate() {
+    for (i, cpu) in sys.workers().enumerate() {
         tickets.push(smp::run_on(cpu, "kcompressd", kcompressd, i)?);
     }
-    if let Some(cpu) = sys.kswapd_cpu {
+    if let Some(cpu) = sys.kswapd_cpu() {
         tickets.push(smp::run_on(cpu, "kswapd", kswapd, 0)?);
     }
     Ok(tickets)
@@ -503,17 +522,17 @@ pub fn start_daemons(sys: &'static System) -> Result<Vec<smp::Ticket>, smp::RunE
 /// drained; waits for every daemon's job to return.
 pub fn stop_daemons(sys: &'static System, tickets: &[smp::Ticket]) {
     STOP_KSWAPD.store(true, Ordering::Release);
-    if let Some(cpu) = sys.kswapd_cpu {
+    if let Some(cpu) = sys.kswapd_cpu() {
         smp::wake(cpu);
     }
     // The kswapd ticket is last.
     if let Some((kswapd, _)) = tickets.split_last()
-        && sys.kswapd_cpu.is_some()
+        && sys.kswapd_cpu().is_some()
     {
         smp::wait(*kswapd, None);
     }
     STOP_WORKERS.store(true, Ordering::Release);
-    for &cpu in &sys.workers {
+    for cpu in sys.workers() {
         smp::wake(cpu);
     }
     for t in tickets {

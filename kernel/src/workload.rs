@@ -16,6 +16,7 @@ use mm::addr::{PAGE_SIZE, Pfn};
 use mm::apps::{self, AppPattern};
 use mm::latency::LatencyHist;
 use mm::pagegen::{PageGen, SplitMix64};
+use mm::reclaim::run::PageCheck;
 use mm::reclaim::swap::{SwapEntry, SwapState};
 
 use crate::arch::aarch64::exception::probe;
@@ -88,26 +89,6 @@ pub struct Outcome {
     /// Paced: bursts run and grid slots dropped because a burst started late.
     pub bursts: u64,
     pub bursts_missed: u64,
-}
-
-impl Outcome {
-    /// Several workloads' outcomes as one run's: counts and histograms added, the
-    /// longest time, out of memory if any stopped so. Without per-page versions.
-    pub fn total(outs: &[Outcome]) -> Outcome {
-        let mut total = Outcome::default();
-        for out in outs {
-            total.accesses += out.accesses;
-            total.verified += out.verified;
-            total.corrupt += out.corrupt;
-            total.oom |= out.oom;
-            total.torn = total.torn.or(out.torn);
-            total.faults.merge(&out.faults);
-            total.ticks = total.ticks.max(out.ticks);
-            total.bursts += out.bursts;
-            total.bursts_missed += out.bursts_missed;
-        }
-        total
-    }
 }
 
 struct Ctx {
@@ -347,33 +328,13 @@ fn in_writeback(index: usize) -> bool {
     })
 }
 
-/// What the final check found.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct Check {
-    pub verified: u64,
-    pub corrupt: u64,
-    /// Pages mapped, and pages left in writeback (the store refused them).
-    pub mapped: u64,
-    pub parked: u64,
-}
-
-impl Check {
-    /// Adds another slice's check to this one.
-    pub fn add(&mut self, other: Check) {
-        self.verified += other.verified;
-        self.corrupt += other.corrupt;
-        self.mapped += other.mapped;
-        self.parked += other.parked;
-    }
-}
-
 #[repr(C, align(4096))]
 struct PageBuf([u8; PAGE_SIZE]);
 
 /// With every workload and daemon stopped: checks every written page of `outcome`
 /// (pages `first..`) wherever it is (mapped, in the store, parked in writeback).
-pub fn final_check(first: usize, outcome: &Outcome, generator: &PageGen) -> Check {
-    let mut check = Check::default();
+pub fn final_check(first: usize, outcome: &Outcome, generator: &PageGen) -> PageCheck {
+    let mut check = PageCheck::default();
     let Some(sys) = reclaim::system() else {
         return check;
     };

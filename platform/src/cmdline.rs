@@ -66,6 +66,9 @@ pub const MAX_KCOMPRESSD_CPUS: usize = 8;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CmdLine {
+    /// The keys the line gave (bit `Key as u32`): an explicit choice is refused when
+    /// it cannot be honoured, a default may fall back.
+    given: u32,
     pub scenario: Scenario,
     pub exit: ExitMethod,
     pub reclaim: ReclaimMode,
@@ -131,6 +134,7 @@ impl Default for CmdLine {
         let mut kcompressd_cpu = ArrayVec::new();
         kcompressd_cpu.push(2);
         Self {
+            given: 0,
             scenario: Scenario::Boot,
             exit: ExitMethod::Psci,
             reclaim: ReclaimMode::Async,
@@ -383,7 +387,13 @@ impl CmdLine {
                 ))?);
             }
         }
+        self.given |= 1 << key as u32;
         Ok(key)
+    }
+
+    /// Whether the line (or a later `set`) gave `key`, rather than leaving its default.
+    pub fn given(&self, key: Key) -> bool {
+        self.given & (1 << key as u32) != 0
     }
 }
 
@@ -391,6 +401,18 @@ impl CmdLine {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn the_keys_a_line_gave_are_known_apart_from_defaults() {
+        let mut cmd = CmdLine::parse("kswapd_cpu=1 ring=64").unwrap();
+        assert!(cmd.given(Key::KswapdCpu) && cmd.given(Key::Ring));
+        assert!(!cmd.given(Key::KcompressdCpu));
+        assert!(cmd.set("kcompressd_cpu=x").is_err());
+        assert!(!cmd.given(Key::KcompressdCpu));
+        cmd.set("kcompressd_cpu=2,3").unwrap();
+        assert!(cmd.given(Key::KcompressdCpu));
+        assert!(Key::ALL.len() <= 32, "given holds one bit per key");
+    }
 
     #[test]
     fn empty_line_gives_documented_defaults() {

@@ -158,28 +158,68 @@ fn every_command_bad_input_and_a_run_in_the_background() {
     }
 }
 
+/// meminfo's `Slab:` (kernel heap in use, kB), in the order the console printed it.
+fn slab(run: &Run) -> Vec<u64> {
+    run.stdout
+        .lines()
+        .filter_map(|line| line.strip_prefix("Slab:"))
+        .map(|v| {
+            let kb = v.trim().trim_end_matches("kB").trim();
+            kb.parse()
+                .unwrap_or_else(|_| run.fail(&format!("Slab: bad value {v}")))
+        })
+        .collect()
+}
+
 #[test]
-fn bench_in_the_background_then_pressure_is_refused() {
-    let script = "set bench_ram=16 ops=1000 bench_runs=1\nrun bench\nvmstat\nwait\n\
-                  run bench\nrun pressure\nwait\npoweroff\n";
-    // Refused: the second run bench (the allocator is the bench's now).
-    let run = session(&boot(), script, 8, 1);
-    let bench = results(&run)
-        .into_iter()
-        .find(|r| r.get("scenario").and_then(Value::as_str) == Some("bench"))
-        .unwrap_or_else(|| run.fail("no RESULT from the bench run"));
-    if bench.get("sync").is_none() || bench.get("async").is_none() {
-        run.fail("the bench RESULT lacks a mode");
-    }
-    expect_lines(
-        &run,
-        &[
-            "run bench: ended with status 0",
-            "error: run bench: it needs the untouched frame allocator",
-            "reclaim: no frame allocator",
-            "run pressure: ended with status 1",
-        ],
+fn repeated_runs_reuse_what_they_allocated_and_the_heap_comes_back_level() {
+    let pressure = "run pressure\nwait\n";
+    let script = format!(
+        "set bench_ram=16 ops=2000 bench_runs=1\n{pressure}meminfo\n{}meminfo\n\
+         run bench\nwait\nmeminfo\nrun bench\nwait\nmeminfo\n{pressure}meminfo\npoweroff\n",
+        pressure.repeat(4)
     );
+    let run = session(&boot(), &script, 23, 0);
+    let all = results(&run);
+    let of = |name: &str| -> Vec<&Map<String, Value>> {
+        all.iter()
+            .filter(|r| r.get("scenario").and_then(Value::as_str) == Some(name))
+            .collect()
+    };
+    let (pressures, benches) = (of("reclaim"), of("bench"));
+    if pressures.len() != 6 || benches.len() != 2 {
+        run.fail(&format!(
+            "expected 6 pressure and 2 bench RESULTs, got {} and {}",
+            pressures.len(),
+            benches.len()
+        ));
+    }
+    for r in &pressures {
+        if r["corrupt_pages"] != 0 || r["frames_accounted"] != true || r["pswpout"] == 0 {
+            run.fail(&format!("a pressure run went wrong: {r:?}"));
+        }
+    }
+    for r in &benches {
+        let clean = |mode: &str| r.get(mode).is_some_and(|m| m["corrupt_pages"] == 0);
+        if !clean("sync") || !clean("async") {
+            run.fail(&format!("a bench run went wrong: {r:?}"));
+        }
+    }
+    // Heap after the first run (the system built), after five, after each bench (the
+    // first keeps its page pool for the next), and after a pressure run that follows.
+    let heap = slab(&run);
+    if heap.len() != 5 || heap[0] != heap[1] || heap[2] != heap[3] || heap[3] != heap[4] {
+        run.fail(&format!(
+            "Slab: after pressure x1, x5, bench x1, x2, then pressure: expected level, saw {heap:?} kB"
+        ));
+    }
+    if heap[2] - heap[0] > 256 {
+        run.fail(&format!(
+            "the bench kept {} kB of heap; only its 192 kB page pool should stay",
+            heap[2] - heap[0]
+        ));
+    }
+    expect_lines(&run, &["run bench: ended with status 0"]);
 }
 
 #[test]

@@ -17,15 +17,17 @@ use core::time::Duration;
 use mm::addr::PAGE_SIZE;
 use mm::pagegen::{POOL_PAGES, PageGen, PagePool};
 use mm::reclaim::policy::ReclaimMode;
-use mm::reclaim::report::{self, Figure, Metric, RunInput, RunStats, Values};
-use mm::vmstat::{VmEvent, VmStatSnapshot};
+use mm::reclaim::report::{self, Figure, Metric, RunStats, Values};
+use mm::reclaim::run::{Progress, RunReport, Sampler};
+use mm::vmstat::VmEvent;
 use platform::cmdline;
 
 use super::{BootInfo, settings};
 use crate::arch::aarch64::{smp, timer};
-use crate::reclaim::{self, VMSTAT};
-use crate::workload::{self, Pattern, Spec};
-use crate::{mem, println, vm};
+use crate::reclaim::{self, Layout};
+use crate::run::{self, KernelRun};
+use crate::workload::{Pattern, Spec};
+use crate::{println, vm};
 
 /// RAM left to reclaim unless `bench_ram=` says otherwise (MiB): small enough that
 /// both modes finish in a couple of minutes under TCG.
@@ -123,9 +125,6 @@ fn worker_counts(cmd: &cmdline::CmdLine, listed: usize) -> Result<Vec<usize>, St
 /// What stays the same for every run.
 struct Bench {
     cores: Cores,
-    wss: usize,
-    managed: u64,
-    generator: PageGen,
     /// One workload per core in `cores.workloads`, each on its own slice.
     specs: Vec<Spec>,
 }
@@ -137,7 +136,17 @@ pub fn run(info: &BootInfo<'_>) -> u32 {
 /// The benchmark in `cmd`'s settings; with `poll` (the console's `run bench`), CPU 0
 /// calls it every `smp::POLL_PERIOD` while it waits and runs no workload itself.
 pub fn run_polling(cmd: &cmdline::CmdLine, poll: Option<&mut dyn FnMut()>) -> u32 {
-    match bench(cmd, poll) {
+    let outcome = bench(cmd, poll);
+    // The bench's RAM limit (as by mem=) ends with the bench: a later run has the zone.
+    if let Some(sys) = reclaim::system() {
+        let _ = sys
+            .policy
+            .node()
+            .lock()
+            .zone
+            .lift_limit(settings::zone_config(cmd));
+    }
+    match outcome {
         Ok(status) => status,
         Err(why) => {
             // Every ending prints a RESULT line, a refused or failed bench too.
@@ -160,20 +169,30 @@ fn bench(cmd: &cmdline::CmdLine, mut poll: Option<&mut dyn FnMut()>) -> Result<u
             "no core left for the workload but CPU 0, which runs the console",
         ));
     }
-    let Some(mut zone) = mem::FRAMES.lock().take() else {
-        return Err(String::from("no frame allocator"));
-    };
     let ram_pages = cmd.bench_ram.unwrap_or(DEFAULT_RAM_MIB) * (1 << 20) / PAGE_SIZE as u64;
     let wss = match cmd.bench_anon {
         Some(mib) => (mib * (1 << 20) / PAGE_SIZE as u64) as usize,
         None => ram_pages as usize * ANON_HALVES / 2,
     };
-    let tables = vm::build(&mut zone, wss).map_err(|e| format!("workload region: {e}"))?;
-    // Like Linux's `mem=`: every frame above the asked RAM leaves the zone for good,
-    // and the watermarks follow the smaller zone, the same for both modes. The store
-    // takes its frames from what is left, as zram's pool does from the same RAM.
-    // The zone's `watermark_scale_factor` was validated with the command line.
+    let config = |mode| settings::reclaim_config(cmd, mode);
     let zone_cfg = settings::zone_config(cmd);
+    let sys = run::prepare(
+        wss,
+        &Layout {
+            config: config(ReclaimMode::Sync),
+            kswapd_cpu: Some(cores.kswapd),
+            workers: &[],
+            mem_limit: 0,
+        },
+        zone_cfg,
+    )?;
+    let tables = vm::tables();
+    let mut node = sys.policy.node().lock();
+    let zone = &mut node.zone;
+    // Like Linux's `mem=`: every frame above the asked RAM leaves the zone until the
+    // bench ends (`run_polling` gives it back), and the watermarks follow the smaller
+    // zone, the same for every mode. The store takes its frames from what is left, as
+    // zram's pool does from the same RAM.
     let held = zone
         .limit_free_to(ram_pages, zone_cfg)
         .map_err(|e| format!("limiting the zone to bench_ram: {e:?}"))?;
@@ -186,6 +205,7 @@ fn bench(cmd: &cmdline::CmdLine, mut poll: Option<&mut dyn FnMut()>) -> Result<u
     }
     let managed = zone.managed_pages();
     let wmark = zone.watermarks();
+    drop(node);
     let seed = cmd.seed.unwrap_or(1);
     let mix = settings::page_mix(cmd);
     let Some(generator) = PageGen::new(seed, mix) else {
@@ -193,11 +213,7 @@ fn bench(cmd: &cmdline::CmdLine, mut poll: Option<&mut dyn FnMut()>) -> Result<u
     };
     // The workload's own CPU must stay small next to reclaim's (as an app's does), so
     // its pages are copies of pool pages (stamped), not generated per access.
-    let pool_pages = Box::leak(alloc::vec![[0u8; PAGE_SIZE]; POOL_PAGES].into_boxed_slice());
-    let Some(pool) = PagePool::generate(seed, pool_pages) else {
-        return Err(String::from("page pool"));
-    };
-    let generator = generator.with_pool(Box::leak(Box::new(pool)));
+    let generator = generator.with_pool(page_pool(seed)?);
     // Each workload core gets an equal slice with the same app pattern, so the
     // foreground apps together stay an eighth of the anonymous memory and the total
     // work stays the same whatever the number of workloads.
@@ -222,17 +238,6 @@ fn bench(cmd: &cmdline::CmdLine, mut poll: Option<&mut dyn FnMut()>) -> Result<u
             pace: cmd.pace.map(|p| (p / n as u64).max(1)),
         })
         .collect();
-    let config = |mode| settings::reclaim_config(cmd, mode);
-    reclaim::init(
-        zone,
-        reclaim::Setup {
-            config: config(ReclaimMode::Sync),
-            kswapd_cpu: Some(cores.kswapd),
-            workers: Vec::new(),
-            swap_slots: wss,
-            mem_limit: 0,
-        },
-    )?;
     // At least 1: the command line refuses `bench_runs=0`.
     let runs = cmd.bench_runs.unwrap_or(DEFAULT_RUNS);
     let budget = cmd
@@ -284,13 +289,7 @@ fn bench(cmd: &cmdline::CmdLine, mut poll: Option<&mut dyn FnMut()>) -> Result<u
             None => String::new(),
         }
     );
-    let bench = Bench {
-        cores,
-        wss,
-        managed,
-        generator,
-        specs,
-    };
+    let bench = Bench { cores, specs };
     // sync, then one async variant per worker count (one worker: the plain design),
     // in the same boot, alternating.
     let mut variants = alloc::vec![(String::from("sync"), ReclaimMode::Sync, Vec::new())];
@@ -323,13 +322,14 @@ fn bench(cmd: &cmdline::CmdLine, mut poll: Option<&mut dyn FnMut()>) -> Result<u
             break;
         }
         for ((label, mode, workers), runs_of) in variants.iter().zip(&mut results) {
-            let Some(sys) =
-                reclaim::switch_mode(config(*mode), Some(bench.cores.kswapd), workers.clone())
-            else {
-                return Err(String::from("reclaim is not set up"));
-            };
+            sys.configure(&Layout {
+                config: config(*mode),
+                kswapd_cpu: Some(bench.cores.kswapd),
+                workers,
+                mem_limit: 0,
+            })?;
             let m = run_mode(&bench, sys, label, run, poll.as_deref_mut())?;
-            let stuck = reclaim::release_region(bench.wss);
+            let stuck = reclaim::release_region(sys.region_pages);
             if stuck != 0 {
                 println!("bench: {stuck} pages could not be released after the run");
             }
@@ -361,85 +361,46 @@ fn bench(cmd: &cmdline::CmdLine, mut poll: Option<&mut dyn FnMut()>) -> Result<u
     Ok(u32::from(!ok))
 }
 
-/// One mode, once: start the daemons, run the workload (reporting every `PROGRESS_EVERY`),
-/// stop, check every page, measure.
+/// One mode, once (`mm::reclaim::run`): the daemons, the workloads with a progress
+/// line every `PROGRESS_EVERY`, the window, every page checked, measured.
 fn run_mode(
     bench: &Bench,
     sys: &'static reclaim::System,
     name: &str,
     run: u64,
-    mut poll: Option<&mut (dyn FnMut() + '_)>,
+    poll: Option<&mut (dyn FnMut() + '_)>,
 ) -> Result<RunStats, String> {
     // The host's tools/bench-many.sh starts its load window here.
     println!("bench: {name} run {run} started");
-    let before = VMSTAT.snapshot();
-    let start = timer::now_ticks();
-    let idle_before: Vec<u64> = smp::online_cpus().map(smp::idle_ticks).collect();
-    let daemons = reclaim::start_daemons(sys).map_err(|e| format!("starting the daemons: {e}"))?;
     let cpus = &bench.cores.workloads;
-    for (&cpu, spec) in cpus.iter().zip(&bench.specs) {
-        workload::assign(cpu, *spec);
-    }
     if cpus.contains(&0) {
         println!("bench: {name} run {run}: the workload runs on cpu0: no progress lines");
-        workload::job(0);
-    } else {
-        let mut jobs = Vec::new();
-        for &cpu in cpus {
-            jobs.push(
-                smp::run_on(cpu, "workload", workload::job, 0)
-                    .map_err(|e| format!("workload on cpu{cpu}: {e}"))?,
-            );
-        }
-        let mut next = start;
-        let mut waiting = 0;
-        while waiting < jobs.len() {
-            next += timer::duration_to_ticks(PROGRESS_EVERY);
-            while waiting < jobs.len()
-                && smp::wait_polling(jobs[waiting], Some(next), poll.as_deref_mut())
-            {
-                waiting += 1;
-            }
-            if waiting == jobs.len() {
-                break;
-            }
-            let v = VMSTAT.snapshot().since(&before);
-            let free = sys.policy.node().lock().zone.nr_free_pages();
-            reclaim::trace_sample(sys);
-            println!(
-                "bench: PROGRESS mode={name} run={run} t_ms={} free={free} pgsteal_anon={} allocstall={} accesses={}",
-                timer::ticks_to_duration(timer::now_ticks() - start).as_millis(),
-                v.get(VmEvent::PgStealAnon),
-                v.get(VmEvent::AllocStall),
-                cpus.iter().map(|&cpu| workload::progress(cpu)).sum::<u64>()
-            );
-        }
     }
-    // The measurement window closes as the last workload ends: counters, busy times
-    // and the store's state are read here, over the same interval as the elapsed time.
-    let v = VMSTAT.snapshot().since(&before);
-    let times = reclaim::daemon_times();
-    let mm_stat_window = sys.policy.store().lock().mm_stat();
-    let window_end = timer::now_ticks();
-    print_vcpus_busy(
-        name,
-        run,
-        start,
-        &idle_before,
-        v.get(VmEvent::NrTlbRemoteFlush),
-    );
-    reclaim::stop_daemons(sys, &daemons);
-    print_drain(name, run, window_end, &before, &v, &times);
+    let mut progress = |p: &Progress| {
+        reclaim::trace_sample(sys);
+        println!(
+            "bench: PROGRESS mode={name} run={run} t_ms={} free={} pgsteal_anon={} allocstall={} accesses={}",
+            timer::ticks_to_duration(p.ticks).as_millis(),
+            p.free,
+            p.vmstat.get(VmEvent::PgStealAnon),
+            p.vmstat.get(VmEvent::AllocStall),
+            p.accesses
+        );
+    };
+    let mut machine = KernelRun::new(sys, cpus, &bench.specs, poll);
+    let report = mm::reclaim::run::run(
+        &mut machine,
+        sys.workers().count() as u64,
+        Some(Sampler {
+            period: timer::duration_to_ticks(PROGRESS_EVERY),
+            sample: &mut progress,
+        }),
+    )?;
+    print_vcpus_busy(name, run, &report, &machine);
+    print_drain(name, run, &report);
     crate::trace::dump_run(name);
-    let mut outs = Vec::new();
-    for &cpu in cpus {
-        let Some(out) = workload::take_outcome(cpu) else {
-            return Err(format!("the workload on cpu{cpu} reported nothing"));
-        };
-        outs.push(out);
-    }
-    let total = workload::Outcome::total(&outs);
-    if total.oom {
+    let total = &report.work;
+    if total.oom_stops > 0 {
         // Rates over a run cut short compare nothing: say so and fail the bench.
         return Err(format!(
             "{name} run {run}: a workload stopped out of memory after {} of {} accesses (no frame after direct reclaim): no table",
@@ -452,122 +413,84 @@ fn run_mode(
         ));
     }
     if bench.specs[0].pace.is_some() {
+        let outs = machine.outcomes.iter().map(|(_, o)| o);
+        let (bursts, missed) = outs.fold((0, 0), |(b, m), o| (b + o.bursts, m + o.bursts_missed));
         println!(
-            "bench: {name} run {run}: paced: {} bursts of 64 ran, {} grid slots dropped (a burst started a period or more late)",
-            total.bursts, total.bursts_missed
+            "bench: {name} run {run}: paced: {bursts} bursts of 64 ran, {missed} grid slots dropped (a burst started a period or more late)"
         );
     }
-    let mut check = workload::Check::default();
-    for (out, spec) in outs.iter().zip(&bench.specs) {
-        check.add(workload::final_check(spec.first, out, &bench.generator));
-    }
-    let mm_stat = sys.policy.store().lock().mm_stat();
-    let free = sys.policy.node().lock().zone.nr_free_pages();
-    let store_frames = mm_stat.mem_used_total / PAGE_SIZE as u64;
-    let frames_accounted =
-        free + check.mapped + check.parked + store_frames + vm::tables() as u64 == bench.managed;
-    let out = &total;
-    let m = measure(MeasureInput {
-        v: &v,
-        out,
-        verified: out.verified + check.verified,
-        corrupt: out.corrupt + check.corrupt,
-        times,
-        workers: sys.workers.len() as u64,
-        rescued: sys.policy.race_stats().rescued,
-        mm_stat: &mm_stat_window,
-        frames_accounted,
-    });
+    let m = report.stats.clone();
     println!(
-        "bench: {name} run {run} done: {} ms, pgsteal_anon {}/s, allocstall {}, ops {}/s, fault p99 {} ns, corrupt {}, frames accounted {frames_accounted}",
+        "bench: {name} run {run} done: {} ms, pgsteal_anon {}/s, allocstall {}, ops {}/s, fault p99 {} ns, corrupt {}, frames {}",
         Figure(m.get(Metric::ElapsedMs), 0),
         Figure(m.get(Metric::PgstealAnonPerS), 0),
         m.get(Metric::AllocStall),
         Figure(m.get(Metric::OpsPerS), 0),
         Figure(m.get(Metric::AllocP99Ns), 0),
-        m.get(Metric::CorruptPages)
+        m.get(Metric::CorruptPages),
+        report.frames
     );
     Ok(m)
 }
 
-/// Each CPU's share of the run outside WFI, and their sum: how many host cores QEMU
+/// Each CPU's share of the window outside WFI, and their sum: how many host cores QEMU
 /// needed to run this guest without waiting (tools/bench-many.sh sets it beside the
 /// cores QEMU used), and how many TLB shootdowns stopped every vCPU.
-fn print_vcpus_busy(name: &str, run: u64, start: u64, idle_before: &[u64], flushes: u64) {
-    let elapsed = (timer::now_ticks() - start).max(1);
+fn print_vcpus_busy(name: &str, run: u64, report: &RunReport, machine: &KernelRun<'_, '_>) {
+    let elapsed = report.window_ticks.max(1);
     let mut line = String::new();
     let mut total = 0.0;
-    for (cpu, &before) in smp::online_cpus().zip(idle_before) {
-        let idle = smp::idle_ticks(cpu).saturating_sub(before);
-        let busy = elapsed.saturating_sub(idle) as f64 / elapsed as f64;
+    let idle = machine
+        .idle_at_start
+        .iter()
+        .zip(&machine.idle_at_window_end);
+    for (cpu, (&before, &after)) in smp::online_cpus().zip(idle) {
+        let busy = elapsed.saturating_sub(after.saturating_sub(before)) as f64 / elapsed as f64;
         total += busy;
         line.push_str(&format!(" cpu{cpu} {:.0}%", busy * 100.0));
     }
+    let flushes = report.window.get(VmEvent::NrTlbRemoteFlush);
     println!(
         "bench: {name} run {run} vcpus busy {total:.2} of {}:{line}; nr_tlb_remote_flush {flushes} ({:.0}/s)",
-        idle_before.len(),
+        machine.idle_at_start.len(),
         flushes as f64 / timer::ticks_to_duration(elapsed).as_secs_f64()
     );
 }
 
 /// What the daemons did after the workloads ended, until they stopped: the queue
 /// drained and kswapd's last pass. Outside the measurement window, so not in the table.
-fn print_drain(
-    name: &str,
-    run: u64,
-    window_end: u64,
-    before: &VmStatSnapshot,
-    window: &VmStatSnapshot,
-    times: &reclaim::DaemonTimes,
-) {
-    let drained = VMSTAT.snapshot().since(before);
-    let after = reclaim::daemon_times();
-    let extra = |e: VmEvent| drained.get(e) - window.get(e);
+fn print_drain(name: &str, run: u64, report: &RunReport) {
+    let extra = |e: VmEvent| report.total.get(e) - report.window.get(e);
+    let after = report.times_total.since(&report.times);
     let ms = |ticks: u64| timer::ticks_to_duration(ticks).as_millis();
     println!(
         "bench: {name} run {run} drain (after the workloads, not in the table): daemons stopped {} ms later; pgsteal_kswapd +{}, pswpout +{}, kcompressd pages +{}, kswapd busy +{} ms, kcompressd busy +{} ms",
-        ms(timer::now_ticks() - window_end),
+        ms(report.drain_ticks),
         extra(VmEvent::PgStealKswapd),
         extra(VmEvent::PswpOut),
-        after.kcompressd_pages - times.kcompressd_pages,
-        ms(after.kswapd_busy.saturating_sub(times.kswapd_busy)),
-        ms(after.kcompressd_busy.saturating_sub(times.kcompressd_busy))
+        after.kcompressd_pages,
+        ms(after.kswapd_busy),
+        ms(after.kcompressd_busy)
     );
-}
-
-struct MeasureInput<'a> {
-    v: &'a VmStatSnapshot,
-    out: &'a workload::Outcome,
-    verified: u64,
-    corrupt: u64,
-    times: reclaim::DaemonTimes,
-    workers: u64,
-    rescued: u64,
-    mm_stat: &'a mm::zram::MmStat,
-    frames_accounted: bool,
 }
 
 fn mib(pages: u64) -> u64 {
     (pages * PAGE_SIZE as u64) >> 20
 }
 
-fn measure(i: MeasureInput<'_>) -> RunStats {
-    RunStats::measure(&RunInput {
-        vmstat: i.v,
-        mm_stat: i.mm_stat,
-        tick_hz: timer::freq(),
-        elapsed: i.out.ticks,
-        accesses: i.out.accesses,
-        faults: &i.out.faults,
-        kswapd_busy: i.times.kswapd_busy,
-        kcompressd_busy: i.times.kcompressd_busy,
-        kcompressd_pages: i.times.kcompressd_pages,
-        workers: i.workers,
-        rescued: i.rescued,
-        verified: i.verified,
-        corrupt: i.corrupt,
-        frames_accounted: i.frames_accounted,
-    })
+/// The page pool the workloads copy from, for `seed`: generated at the first bench
+/// with that seed and kept for later ones (one per seed asked, never one per run).
+fn page_pool(seed: u64) -> Result<&'static PagePool, String> {
+    static POOLS: spin::Mutex<Vec<(u64, &'static PagePool)>> = spin::Mutex::new(Vec::new());
+    let mut pools = POOLS.lock();
+    if let Some(&(_, pool)) = pools.iter().find(|(s, _)| *s == seed) {
+        return Ok(pool);
+    }
+    let pages = Box::leak(alloc::vec![[0u8; PAGE_SIZE]; POOL_PAGES].into_boxed_slice());
+    let pool = PagePool::generate(seed, pages).ok_or("page pool")?;
+    let pool: &'static PagePool = Box::leak(Box::new(pool));
+    pools.push((seed, pool));
+    Ok(pool)
 }
 
 fn print_table(columns: &[(&str, Values)], runs: u64) {
@@ -590,14 +513,7 @@ fn print_pipeline(sync: &[RunStats], asyncs: &[report::Variant<'_>]) {
 fn json(values: &Values) -> String {
     let mut line = String::new();
     let written = kernel::json::Object::new(&mut line).and_then(|mut o| {
-        for (m, &x) in Metric::ALL.into_iter().zip(values) {
-            // A figure that could not be computed (NaN) is null, never 0.
-            if m.integer() && x.is_finite() {
-                o.uint(m.key(), x as u64)?;
-            } else {
-                o.float(m.key(), x)?;
-            }
-        }
+        mm::reclaim::run::write_values(&mut o, values)?;
         o.finish().map(|_| ())
     });
     match written {

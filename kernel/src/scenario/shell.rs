@@ -233,11 +233,6 @@ impl Shell<'_> {
                         active.name()
                     ));
                 }
-                if kind == RunKind::Bench && mem::FRAMES.lock().is_none() {
-                    return Err(String::from(
-                        "run bench: it needs the untouched frame allocator: run it first after boot",
-                    ));
-                }
                 self.start = Some(kind);
                 let _ = writeln!(
                     out,
@@ -364,6 +359,7 @@ fn zone_figures(zone: &Zone, lru: Option<&Lru>, settings: &CmdLine) -> Figures {
             inactive_anon: inactive,
             anon_pages: active + inactive,
             page_tables: vm::tables() as u64,
+            slab_bytes: mem::heap_used() as u64,
             ..MemInfo::default()
         },
         buddyinfo: zone.buddyinfo(),

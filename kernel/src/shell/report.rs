@@ -33,6 +33,9 @@ pub struct MemInfo {
     pub zswap_bytes: u64,
     /// Bytes of the pages stored, uncompressed (zram `orig_data_size`, `Zswapped`).
     pub zswapped_bytes: u64,
+    /// Bytes of kernel heap in use: reclaim's metadata, the runs' buffers (Linux's
+    /// `Slab:`, what kmalloc holds). A run that frees what it took leaves it level.
+    pub slab_bytes: u64,
 }
 
 /// Writes `MemInfo` as `/proc/meminfo` does: `Name:` padded to 16, the value in kB
@@ -50,6 +53,7 @@ pub fn write_meminfo(out: &mut impl Write, m: &MemInfo) -> fmt::Result {
         ("SwapFree:", kb(m.swap_free)),
         ("Zswap:", m.zswap_bytes / 1024),
         ("Zswapped:", m.zswapped_bytes / 1024),
+        ("Slab:", m.slab_bytes / 1024),
     ];
     for (name, value) in rows {
         writeln!(out, "{name:<16}{value:>8} kB")?;
@@ -228,6 +232,7 @@ mod tests {
             swap_free: 262_000,
             zswap_bytes: 8192,
             zswapped_bytes: 40960,
+            slab_bytes: 3 << 20,
         };
         write_meminfo(&mut s, &m).unwrap();
         let lines: Vec<&str> = s.lines().collect();
@@ -238,6 +243,7 @@ mod tests {
         assert_eq!(lines[6], "SwapTotal:       1048576 kB");
         assert_eq!(lines[8], "Zswap:                 8 kB");
         assert_eq!(lines[9], "Zswapped:             40 kB");
+        assert_eq!(lines[10], "Slab:               3072 kB");
         assert!(lines.iter().all(|l| l.len() == 27));
     }
 
@@ -358,15 +364,15 @@ mod tests {
         }
 
         #[test]
-        fn meminfo_never_panics(v in proptest::array::uniform10(any::<u64>())) {
+        fn meminfo_never_panics(v in proptest::array::uniform11(any::<u64>())) {
             let m = MemInfo {
                 total: v[0], free: v[1], active_anon: v[2], inactive_anon: v[3],
                 anon_pages: v[4], page_tables: v[5], swap_total: v[6], swap_free: v[7],
-                zswap_bytes: v[8], zswapped_bytes: v[9],
+                zswap_bytes: v[8], zswapped_bytes: v[9], slab_bytes: v[10],
             };
             let mut s = String::new();
             write_meminfo(&mut s, &m).unwrap();
-            prop_assert_eq!(s.lines().count(), 10);
+            prop_assert_eq!(s.lines().count(), 11);
         }
 
         #[test]

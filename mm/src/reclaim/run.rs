@@ -22,6 +22,8 @@ use crate::zram::MmStat;
 /// Where a run happens: the kernel (cores, SGIs, WFI) or the host harness (threads).
 /// `run` calls these in a fixed order; each returns quickly except `wait_workloads`.
 pub trait Machine {
+    /// Why a step failed (the kernel and the host say it in a `String`).
+    type Error;
     /// Ticks per second of [`Machine::now`].
     fn tick_hz(&self) -> u64;
     /// A clock read, in ticks, monotonic, the same on every core.
@@ -39,17 +41,24 @@ pub trait Machine {
     /// Accesses the workloads made so far, all together (progress samples only).
     fn accesses(&self) -> u64;
     /// Starts kswapd and the kcompressd workers, asleep until there is work.
-    fn start_daemons(&mut self) -> Result<(), String>;
+    fn start_daemons(&mut self) -> Result<(), Self::Error>;
     /// Starts every workload.
-    fn start_workloads(&mut self) -> Result<(), String>;
+    fn start_workloads(&mut self) -> Result<(), Self::Error>;
     /// Waits until every workload has ended (`true`) or the clock passed `until`
     /// (`false`).
     fn wait_workloads(&mut self, until: Option<u64>) -> bool;
+    /// The measurement window just closed (the last workload ended): a machine may
+    /// read what it measures over the window itself (the kernel: each CPU's idle time).
+    fn window_closed(&mut self) {}
     /// Stops the daemons once they have drained what was queued.
     fn stop_daemons(&mut self);
     /// Collects the workloads' results and checks every page of the region wherever
     /// it is (mapped, in the store, parked in writeback), counting the frames.
-    fn finish(&mut self) -> Result<Finished, String>;
+    fn finish(&mut self) -> Result<Finished, Self::Error>;
+    /// The latency of the faults that needed a frame, all workloads merged (after
+    /// `finish`; kept by the machine: a histogram is too big to pass around on a
+    /// kernel stack).
+    fn fault_latency(&self) -> &LatencyHist;
 }
 
 /// The daemons' time outside sleep, in ticks, and the pages the workers compressed.
@@ -87,8 +96,6 @@ pub struct Work {
     pub corrupt: u64,
     /// Workloads stopped by an allocation that failed after direct reclaim.
     pub oom_stops: u64,
-    /// Latency of the faults that needed a frame, in ticks.
-    pub faults: LatencyHist,
     /// Ticks from the first workload's start to the last one's end.
     pub ticks: u64,
 }
@@ -220,6 +227,8 @@ pub struct RunReport {
     pub check: PageCheck,
     /// Where every frame was at the end.
     pub frames: FrameCount,
+    /// The window in the bench's terms, for `report`'s table.
+    pub stats: RunStats,
 }
 
 /// Runs once on `machine`: starts the daemons and the workloads, waits (sampling
@@ -230,12 +239,13 @@ pub fn run<M: Machine>(
     machine: &mut M,
     workers: u64,
     mut sampler: Option<Sampler<'_>>,
-) -> Result<RunReport, String> {
+) -> Result<RunReport, M::Error> {
     let before = machine.vmstat();
-    let times_before = machine.daemon_times();
     let race_before = machine.race_stats();
     let start = machine.now();
     machine.start_daemons()?;
+    // After the start: a machine may start its busy clocks over there.
+    let times_before = machine.daemon_times();
     if let Err(e) = machine.start_workloads() {
         machine.stop_daemons();
         return Err(e);
@@ -268,12 +278,36 @@ pub fn run<M: Machine>(
     let times = machine.daemon_times().since(&times_before);
     let mm_stat_window = machine.mm_stat();
     let window_end = machine.now();
+    machine.window_closed();
     machine.stop_daemons();
     let stopped = machine.now();
     let total = machine.vmstat().since(&before);
     let times_total = machine.daemon_times().since(&times_before);
     let race_after = machine.race_stats();
     let finished = machine.finish()?;
+    let race = SwapRaceStats {
+        rescued: race_after.rescued - race_before.rescued,
+        waited: race_after.waited - race_before.waited,
+        writeback_failed: race_after.writeback_failed - race_before.writeback_failed,
+    };
+    let mm_stat = machine.mm_stat();
+    let (work, check, frames) = (finished.work, finished.check, finished.frames);
+    let stats = RunStats::measure(&RunInput {
+        vmstat: &window,
+        mm_stat: &mm_stat_window,
+        tick_hz: machine.tick_hz(),
+        elapsed: work.ticks,
+        accesses: work.accesses,
+        faults: machine.fault_latency(),
+        kswapd_busy: times.kswapd_busy,
+        kcompressd_busy: times.kcompressd_busy,
+        kcompressd_pages: times.kcompressd_pages,
+        workers,
+        rescued: race.rescued,
+        verified: work.verified + check.verified,
+        corrupt: work.corrupt + check.corrupt,
+        frames_accounted: frames.accounted(),
+    });
     Ok(RunReport {
         tick_hz: machine.tick_hz(),
         workers,
@@ -282,17 +316,14 @@ pub fn run<M: Machine>(
         times,
         times_total,
         mm_stat_window,
-        mm_stat: machine.mm_stat(),
-        race: SwapRaceStats {
-            rescued: race_after.rescued - race_before.rescued,
-            waited: race_after.waited - race_before.waited,
-            writeback_failed: race_after.writeback_failed - race_before.writeback_failed,
-        },
+        mm_stat,
+        race,
         window_ticks: window_end - start,
         drain_ticks: stopped - window_end,
-        work: finished.work,
-        check: finished.check,
-        frames: finished.frames,
+        work,
+        check,
+        frames,
+        stats,
     })
 }
 
@@ -346,26 +377,6 @@ impl RunReport {
         (u128::from(ticks) * 1000 / u128::from(self.tick_hz.max(1))) as u64
     }
 
-    /// The run in the bench's terms (the measurement window), for `report`'s table.
-    pub fn stats(&self) -> RunStats {
-        RunStats::measure(&RunInput {
-            vmstat: &self.window,
-            mm_stat: &self.mm_stat_window,
-            tick_hz: self.tick_hz,
-            elapsed: self.work.ticks,
-            accesses: self.work.accesses,
-            faults: &self.work.faults,
-            kswapd_busy: self.times.kswapd_busy,
-            kcompressd_busy: self.times.kcompressd_busy,
-            kcompressd_pages: self.times.kcompressd_pages,
-            workers: self.workers,
-            rescued: self.race.rescued,
-            verified: self.verified(),
-            corrupt: self.corrupt(),
-            frames_accounted: self.frames.accounted(),
-        })
-    }
-
     /// The run's `RESULT` fields (counters from the start until the daemons stopped,
     /// so every page that went out is counted): Linux's counter names, zram's
     /// `mm_stat` names, the swap races, the checks and the rates.
@@ -393,9 +404,11 @@ impl RunReport {
         o.uint("verified_pages", self.verified())?;
         o.uint("corrupt_pages", self.corrupt())?;
         o.bool("frames_accounted", self.frames.accounted())?;
-        let stats = self.stats();
-        o.float("pgsteal_anon_per_s", stats.get(Metric::PgstealAnonPerS))?;
-        o.float("ops_per_s", stats.get(Metric::OpsPerS))?;
+        o.float(
+            "pgsteal_anon_per_s",
+            self.stats.get(Metric::PgstealAnonPerS),
+        )?;
+        o.float("ops_per_s", self.stats.get(Metric::OpsPerS))?;
         o.uint("elapsed_ms", self.ms(self.window_ticks))
     }
 }
@@ -425,9 +438,12 @@ mod tests {
         rounds: u32,
         calls: Vec<&'static str>,
         frames: FrameCount,
+        faults: LatencyHist,
+        work_ticks: Option<u64>,
     }
 
     impl Machine for Script {
+        type Error = String;
         fn tick_hz(&self) -> u64 {
             1000
         }
@@ -476,12 +492,15 @@ mod tests {
             self.calls.push("stop_daemons");
             self.clock += 5;
         }
+        fn fault_latency(&self) -> &LatencyHist {
+            &self.faults
+        }
         fn finish(&mut self) -> Result<Finished, String> {
             self.calls.push("finish");
             Ok(Finished {
                 work: Work {
                     accesses: 100,
-                    ticks: self.clock,
+                    ticks: self.work_ticks.unwrap_or(self.clock),
                     ..Work::default()
                 },
                 check: PageCheck::default(),
@@ -495,6 +514,8 @@ mod tests {
             clock: 0,
             rounds,
             calls: Vec::new(),
+            faults: LatencyHist::default(),
+            work_ticks: None,
             frames: FrameCount {
                 free: 1,
                 mapped: 2,
@@ -560,6 +581,7 @@ mod tests {
         let mut m = script(0);
         struct NoWorkloads<'a>(&'a mut Script);
         impl Machine for NoWorkloads<'_> {
+            type Error = String;
             fn tick_hz(&self) -> u64 {
                 self.0.tick_hz()
             }
@@ -599,6 +621,9 @@ mod tests {
             fn finish(&mut self) -> Result<Finished, String> {
                 self.0.finish()
             }
+            fn fault_latency(&self) -> &LatencyHist {
+                self.0.fault_latency()
+            }
         }
         let err = run(&mut NoWorkloads(&mut m), 0, None).unwrap_err();
         assert_eq!(err, "no core");
@@ -625,9 +650,10 @@ mod tests {
 
     #[test]
     fn result_fields_use_linux_names_and_no_figure_is_null_not_zero() {
-        let mut report = run(&mut script(0), 0, None).unwrap();
+        let mut m = script(0);
         // The workloads' time was too short to measure: no rate.
-        report.work.ticks = 0;
+        m.work_ticks = Some(0);
+        let report = run(&mut m, 0, None).unwrap();
         let mut w = Words(String::new());
         report.write_fields(&mut w).unwrap();
         for key in [

@@ -35,6 +35,7 @@ use super::swap::{SwapEntry, SwapMap, SwapState};
 use crate::addr::{PAGE_SIZE, Pfn, PhysRange};
 use crate::busy::BusyClock;
 use crate::frame::{Watermarks, Zone, ZoneConfig};
+use crate::latency::LatencyHist;
 use crate::lru::Lru;
 use crate::pagegen::PageGen;
 use crate::reclaim::policy::Node;
@@ -99,7 +100,7 @@ impl HarnessReport {
 
     /// The run in the kernel bench's terms, for `report`'s table.
     pub fn run_stats(&self) -> RunStats {
-        self.run.stats()
+        self.run.stats.clone()
     }
 
     /// The `RESULT {json}` line: the harness's settings, then the run's fields.
@@ -184,6 +185,8 @@ struct Host<'s, 'a> {
     workloads: Vec<ScopedJoinHandle<'s, WorkloadResult>>,
     /// The workloads' results, merged as they are joined; `None` until all were.
     done: Option<(WorkloadResult, u64)>,
+    /// Their faults' latency, merged by `finish`.
+    faults: LatencyHist,
 }
 
 impl<'s, 'a> Host<'s, 'a> {
@@ -224,6 +227,8 @@ impl<'s, 'a> Host<'s, 'a> {
 }
 
 impl<'s, 'a> Machine for Host<'s, 'a> {
+    type Error = String;
+
     fn tick_hz(&self) -> u64 {
         1_000_000_000
     }
@@ -379,9 +384,14 @@ impl<'s, 'a> Machine for Host<'s, 'a> {
         }
     }
 
+    fn fault_latency(&self) -> &LatencyHist {
+        &self.faults
+    }
+
     fn finish(&mut self) -> Result<Finished, String> {
         self.join_workloads()?;
         let (all, ended) = self.done.take().ok_or("no workload results")?;
+        self.faults = all.faults.clone();
         let p = self.parts;
         let check = final_check(p, &all.versions)?;
         let frames = FrameCount {
@@ -398,7 +408,6 @@ impl<'s, 'a> Machine for Host<'s, 'a> {
                 verified: all.verified,
                 corrupt: all.corrupt,
                 oom_stops: u64::from(all.oom),
-                faults: all.faults,
                 ticks: ended,
             },
             check,
@@ -533,6 +542,7 @@ pub fn run(cfg: &HarnessConfig) -> Result<HarnessReport, String> {
             kswapd: None,
             workloads: Vec::new(),
             done: None,
+            faults: LatencyHist::default(),
         };
         let report = run::run(&mut host, workers as u64, None);
         // On an error the threads still running are stopped before the scope joins them.

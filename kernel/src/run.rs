@@ -1,0 +1,251 @@
+//! The kernel's side of a reclaim run: `mm::reclaim::run::Machine` over cores, SGIs
+//! and WFI (`KernelRun`), and `prepare`, the setup every run shares (the zone, the
+//! workload region and the reclaim system, built at the first run and reused by every
+//! later one). Owns no policy and no measurement: the steps are `mm::reclaim::run`'s,
+//! the daemons `reclaim`'s, the workloads `workload`'s.
+
+use alloc::boxed::Box;
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use mm::addr::PAGE_SIZE;
+use mm::frame::ZoneConfig;
+use mm::latency::LatencyHist;
+use mm::reclaim::policy::SwapRaceStats;
+use mm::reclaim::run::{DaemonTimes, Finished, FrameCount, Machine, PageCheck, Work};
+use mm::vmstat::VmStatSnapshot;
+use mm::zram::MmStat;
+
+use crate::arch::aarch64::{smp, timer};
+use crate::reclaim::{self, Layout, System, VMSTAT};
+use crate::workload::{self, Outcome, Spec};
+use crate::{mem, println, vm};
+
+/// Sets reclaim up for a run in `layout` over `pages` pages of the workload region.
+/// The first run takes the boot allocator's zone, builds the region (at least `pages`,
+/// and room for twice the RAM so any later run fits) and the reclaim system with a
+/// ring per possible worker; every later run empties the region and reuses them, so a
+/// run allocates nothing that outlives it. The zone gets `zone_cfg`'s watermarks.
+pub fn prepare(
+    pages: usize,
+    layout: &Layout<'_>,
+    zone_cfg: ZoneConfig,
+) -> Result<&'static System, String> {
+    let sys = match reclaim::system() {
+        Some(sys) => {
+            if pages > sys.region_pages {
+                return Err(format!(
+                    "{pages} pages of anonymous memory asked; the workload region was built for {} at this boot's first run",
+                    sys.region_pages
+                ));
+            }
+            let stuck = reclaim::release_region(sys.region_pages);
+            if stuck != 0 {
+                return Err(format!(
+                    "{stuck} pages of the last run could not be released"
+                ));
+            }
+            sys
+        }
+        None => {
+            let mut zone = mem::FRAMES
+                .lock()
+                .take()
+                .ok_or("no frame allocator (it was lost in a failed setup)")?;
+            let region = pages.max(2 * zone.managed_pages() as usize);
+            let built = vm::build(&mut zone, region)
+                .map_err(|e| format!("workload region of {region} pages: {e}"));
+            if let Err(e) = built {
+                *mem::FRAMES.lock() = Some(zone);
+                return Err(e);
+            }
+            // The most workers a run can have: every CPU but CPU 0 and kswapd's.
+            let max_workers = smp::online_cpus().count().saturating_sub(2).max(1);
+            reclaim::init(
+                zone,
+                reclaim::Setup {
+                    swap_slots: region,
+                    max_workers,
+                },
+            )?
+        }
+    };
+    sys.configure(layout)?;
+    sys.policy
+        .node()
+        .lock()
+        .zone
+        .set_config(zone_cfg)
+        .map_err(|e| format!("zone settings refused: {e:?}"))?;
+    Ok(sys)
+}
+
+/// One run on the kernel's cores: the daemons on theirs, workload `i` (`specs[i]`) on
+/// `cpus[i]`; CPU 0 runs one inline if it is listed (then nothing else happens on it
+/// until it ends). With `poll`, CPU 0 calls it every `smp::POLL_PERIOD` while it waits.
+pub struct KernelRun<'a, 'p> {
+    pub sys: &'static System,
+    pub cpus: &'a [usize],
+    pub specs: &'a [Spec],
+    pub poll: Option<&'a mut (dyn FnMut() + 'p)>,
+    daemons: Vec<smp::Ticket>,
+    jobs: Vec<smp::Ticket>,
+    waited: usize,
+    /// Each workload's outcome (cpu, outcome), once `finish` collected them.
+    pub outcomes: Vec<(usize, Outcome)>,
+    /// Each online CPU's idle ticks when the run started and when its window closed.
+    pub idle_at_start: Vec<u64>,
+    pub idle_at_window_end: Vec<u64>,
+    /// The workloads' fault latency, merged by `finish` (boxed: 9 KiB).
+    faults: Box<LatencyHist>,
+}
+
+impl<'a, 'p> KernelRun<'a, 'p> {
+    pub fn new(
+        sys: &'static System,
+        cpus: &'a [usize],
+        specs: &'a [Spec],
+        poll: Option<&'a mut (dyn FnMut() + 'p)>,
+    ) -> Self {
+        KernelRun {
+            sys,
+            cpus,
+            specs,
+            poll,
+            daemons: Vec::new(),
+            jobs: Vec::new(),
+            waited: 0,
+            outcomes: Vec::new(),
+            idle_at_start: Vec::new(),
+            idle_at_window_end: Vec::new(),
+            faults: Box::default(),
+        }
+    }
+}
+
+fn idle_now() -> Vec<u64> {
+    smp::online_cpus().map(smp::idle_ticks).collect()
+}
+
+impl Machine for KernelRun<'_, '_> {
+    type Error = String;
+
+    fn tick_hz(&self) -> u64 {
+        timer::freq()
+    }
+
+    fn now(&self) -> u64 {
+        timer::now_ticks()
+    }
+
+    fn vmstat(&self) -> VmStatSnapshot {
+        VMSTAT.snapshot()
+    }
+
+    fn daemon_times(&self) -> DaemonTimes {
+        reclaim::daemon_times()
+    }
+
+    fn mm_stat(&self) -> MmStat {
+        self.sys.policy.store().lock().mm_stat()
+    }
+
+    fn nr_free_pages(&self) -> u64 {
+        self.sys.policy.node().lock().zone.nr_free_pages()
+    }
+
+    fn race_stats(&self) -> SwapRaceStats {
+        self.sys.policy.race_stats()
+    }
+
+    fn accesses(&self) -> u64 {
+        self.cpus.iter().map(|&cpu| workload::progress(cpu)).sum()
+    }
+
+    fn start_daemons(&mut self) -> Result<(), String> {
+        self.idle_at_start = idle_now();
+        self.daemons =
+            reclaim::start_daemons(self.sys).map_err(|e| format!("starting the daemons: {e}"))?;
+        Ok(())
+    }
+
+    fn start_workloads(&mut self) -> Result<(), String> {
+        for (&cpu, spec) in self.cpus.iter().zip(self.specs) {
+            workload::assign(cpu, *spec);
+        }
+        for &cpu in self.cpus.iter().filter(|&&cpu| cpu != 0) {
+            let ticket = smp::run_on(cpu, "workload", workload::job, 0)
+                .map_err(|e| format!("workload on cpu{cpu}: {e}"))?;
+            self.jobs.push(ticket);
+        }
+        if self.cpus.contains(&0) {
+            workload::job(0);
+        }
+        Ok(())
+    }
+
+    fn wait_workloads(&mut self, until: Option<u64>) -> bool {
+        while self.waited < self.jobs.len() {
+            if !smp::wait_polling(self.jobs[self.waited], until, self.poll.as_deref_mut()) {
+                return false;
+            }
+            self.waited += 1;
+        }
+        true
+    }
+
+    fn window_closed(&mut self) {
+        self.idle_at_window_end = idle_now();
+    }
+
+    fn stop_daemons(&mut self) {
+        reclaim::stop_daemons(self.sys, &self.daemons);
+        self.daemons.clear();
+    }
+
+    fn finish(&mut self) -> Result<Finished, String> {
+        let mut lost = 0;
+        let mut check = PageCheck::default();
+        for (&cpu, spec) in self.cpus.iter().zip(self.specs) {
+            let Some(out) = workload::take_outcome(cpu) else {
+                // A workload that reported nothing counts as one corrupt page.
+                println!("run: the workload on cpu{cpu} reported nothing");
+                lost += 1;
+                continue;
+            };
+            check.add(workload::final_check(spec.first, &out, &spec.generator));
+            self.outcomes.push((cpu, out));
+        }
+        let (mut work, mut oom_stops) = (Work::default(), 0);
+        for (_, out) in &self.outcomes {
+            work.accesses += out.accesses;
+            work.verified += out.verified;
+            work.corrupt += out.corrupt;
+            work.ticks = work.ticks.max(out.ticks);
+            oom_stops += u64::from(out.oom);
+            self.faults.merge(&out.faults);
+        }
+        work.corrupt += lost;
+        work.oom_stops = oom_stops;
+        let mm_stat = self.mm_stat();
+        let node = self.sys.policy.node().lock();
+        let frames = FrameCount {
+            free: node.zone.nr_free_pages(),
+            mapped: check.mapped,
+            parked: check.parked,
+            store: mm_stat.mem_used_total / PAGE_SIZE as u64,
+            tables: vm::tables() as u64,
+            managed: node.zone.managed_pages(),
+        };
+        Ok(Finished {
+            work,
+            check,
+            frames,
+        })
+    }
+
+    fn fault_latency(&self) -> &LatencyHist {
+        &self.faults
+    }
+}
