@@ -246,7 +246,8 @@ enum Scanner {
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
 struct Shrunk {
     scanned: usize,
-    /// Pages freed now plus pages queued to a compressor.
+    /// Pages freed now plus pages queued to a compressor, each page once (a queued page
+    /// kswapd takes back and stores under `ring_full=oldest` was counted when queued).
     reclaimed: usize,
 }
 
@@ -621,6 +622,9 @@ impl<'a, F: FrameSource, R: RelaxStrategy> Reclaim<'a, F, R> {
 
         let mut freed = PfnBatch::new();
         let mut queued = 0;
+        // Frames in `freed` whose pages were already counted in `queued` (this batch's
+        // or an earlier one's): `ring_full=oldest` took them back from a ring.
+        let mut taken_back = 0;
         match queues {
             Some(queues) => {
                 // Rings pushed to in this batch (bit i = worker i): only those may
@@ -629,7 +633,9 @@ impl<'a, F: FrameSource, R: RelaxStrategy> Reclaim<'a, F, R> {
                 let mut pushed = 0u64;
                 let ring_full_before = reclaimer.stat.get(VmEvent::KcompressdRingFull);
                 for &ticket in &tickets[..nr_tickets] {
-                    if let Some(ring) = self.queue(reclaimer, queues, ticket, &mut freed) {
+                    if let Some(ring) =
+                        self.queue(reclaimer, queues, ticket, &mut freed, &mut taken_back)
+                    {
                         queued += 1;
                         pushed |= 1u64.checked_shl(ring as u32).unwrap_or(u64::MAX);
                     }
@@ -667,24 +673,26 @@ impl<'a, F: FrameSource, R: RelaxStrategy> Reclaim<'a, F, R> {
         );
         trace::emit(Event::LruShrinkInactive {
             nr_scanned: scanned as u32,
-            nr_reclaimed: (freed.len + queued) as u32,
+            nr_reclaimed: (freed.len + queued - taken_back) as u32,
             nr_activate: activated as u32,
         });
         Shrunk {
             scanned,
-            reclaimed: freed.len + queued,
+            reclaimed: freed.len + queued - taken_back,
         }
     }
 
     /// Queues one ticket to the compressor whose ring has the most room; when every
     /// ring is full applies `ring_full`. The ring it was queued on (the page is in
-    /// flight), or None if kswapd stored it itself.
+    /// flight), or None if kswapd stored it itself. `taken_back` counts the frames of
+    /// queued pages it took back and stored (already counted as reclaimed when queued).
     fn queue<M: Mmu, W: FnMut(usize), const N: usize>(
         &self,
         reclaimer: &mut Reclaimer<'_, M>,
         queues: &mut Queues<'_, '_, R, W, N>,
         ticket: Ticket,
         freed: &mut PfnBatch,
+        taken_back: &mut usize,
     ) -> Option<usize> {
         let Some((best, _)) = queues
             .producers
@@ -720,7 +728,9 @@ impl<'a, F: FrameSource, R: RelaxStrategy> Reclaim<'a, F, R> {
                     self.writeout_into(reclaimer.compressor, reclaimer.stat, ticket, freed);
                 }
                 if let Some(oldest) = oldest {
+                    let before = freed.len;
                     self.writeout_into(reclaimer.compressor, reclaimer.stat, oldest, freed);
+                    *taken_back += freed.len - before;
                     self.in_flight.fetch_sub(1, Ordering::Relaxed);
                 }
                 pushed.then_some(best)
