@@ -1,6 +1,6 @@
-//! The one-line JSON form of a `Board` printed by `dtb-info` (contract: DESIGN.md
-//! section 3). Written through `core::fmt::Write`, so the kernel could print it too.
-//! Numbers are plain JSON numbers; strings are escaped per RFC 8259.
+//! The one-line JSON form of a `Board` printed by `dtb-info` (contract: docs/design.md,
+//! section "Contracts", dtb-info). Written through `core::fmt::Write`, so the kernel
+//! could print it too. Numbers are plain JSON numbers; strings are escaped per RFC 8259.
 
 use core::fmt::{self, Write};
 

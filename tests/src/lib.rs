@@ -1,7 +1,8 @@
 //! Boots the kernel through `qemu-run.sh` and judges each run from the host, by its exit
-//! status and its `RESULT {json}` line (DESIGN.md section 3). Owns only the QEMU side of
-//! testing: the kernel is built once per test process, and at most `QEMU_TESTS_JOBS`
-//! (default 2) QEMUs run at a time, because MTTCG runs one host thread per vCPU.
+//! status and its `RESULT {json}` line (docs/design.md, section "Contracts"). Owns only
+//! the QEMU side of testing: the kernel is built once per test process, and at most
+//! `QEMU_TESTS_JOBS` (default 2) QEMUs run at a time, because MTTCG runs one host thread
+//! per vCPU.
 //! The host tools' shared parts are modules here: `plot` (SVG line plots) and
 //! `trace_convert` (trace dumps to Perfetto JSON and plots).
 

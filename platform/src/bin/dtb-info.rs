@@ -1,6 +1,6 @@
 //! `dtb-info FILE.dtb`: prints what the kernel would learn from a DTB as one JSON
-//! object (DESIGN.md section 3), using the kernel's own parser. A damaged DTB gives a
-//! one-line error on stderr and exit status 1.
+//! object (docs/design.md, section "Contracts", dtb-info), using the kernel's own
+//! parser. A damaged DTB gives a one-line error on stderr and exit status 1.
 
 use std::io::Read;
 use std::process::ExitCode;
