@@ -23,17 +23,35 @@ use core::fmt;
 use super::event::{KINDS, MAX_FIELDS};
 use super::{Event, ReadStats, Record, TraceBuffer};
 
-/// One line of a dump (see the module docs for the text).
+/// One line of a dump (the format is at the top of `trace/dump.rs`).
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum DumpLine<'a> {
-    /// Opens a dump: its label (one word) and the tick frequency.
-    Begin { label: &'a str, freq_hz: u64 },
-    /// One record of CPU `cpu`.
-    Record { cpu: u32, record: Record },
-    /// Closes CPU `cpu`'s records: what its read returned and lost.
-    Cpu { cpu: u32, stats: ReadStats },
+    /// Opens a dump.
+    Begin {
+        /// Names the dump (one word: the benchmark mode).
+        label: &'a str,
+        /// Ticks per second of the records' clock.
+        freq_hz: u64,
+    },
+    /// One record of a CPU.
+    Record {
+        /// The CPU whose buffer held it.
+        cpu: u32,
+        /// The record.
+        record: Record,
+    },
+    /// Closes a CPU's records.
+    Cpu {
+        /// The CPU.
+        cpu: u32,
+        /// What its read returned and lost.
+        stats: ReadStats,
+    },
     /// Closes the dump.
-    End { label: &'a str },
+    End {
+        /// The label `Begin` gave.
+        label: &'a str,
+    },
 }
 
 /// Line prefix of every dump line.

@@ -25,25 +25,43 @@ pub enum Event {
     /// `mm_vmscan_kswapd_sleep`: kswapd goes to sleep.
     KswapdSleep,
     /// `mm_vmscan_lru_shrink_inactive`: one batch of `shrink_inactive_list`.
-    /// `nr_reclaimed` counts pages freed now plus pages queued to kcompressd.
     LruShrinkInactive {
+        /// Pages isolated from the inactive list.
         nr_scanned: u32,
+        /// Pages freed now plus pages queued to kcompressd.
         nr_reclaimed: u32,
+        /// Pages referenced again, moved to the active list.
         nr_activate: u32,
     },
-    /// `mm_vmscan_lru_shrink_active`: the active list was aged (`nr_taken` pages
-    /// looked at, `nr_deactivated` moved to the inactive list).
-    LruShrinkActive { nr_taken: u32, nr_deactivated: u32 },
+    /// `mm_vmscan_lru_shrink_active`: the active list was aged.
+    LruShrinkActive {
+        /// Pages scanned on the active list (`pgrefill`).
+        nr_taken: u32,
+        /// Pages moved to the inactive list.
+        nr_deactivated: u32,
+    },
     /// `mm_vmscan_direct_reclaim_begin`: an allocation fell below `min`.
     DirectReclaimBegin,
     /// `mm_vmscan_direct_reclaim_end`.
-    DirectReclaimEnd { nr_reclaimed: u32 },
+    DirectReclaimEnd {
+        /// Pages it reclaimed.
+        nr_reclaimed: u32,
+    },
     /// kswapd queued pages to kcompressd in one batch.
-    KcompressdEnqueue { nr_pages: u32 },
+    KcompressdEnqueue {
+        /// Pages queued.
+        nr_pages: u32,
+    },
     /// Pages of one batch that found every kcompressd ring full.
-    KcompressdRingFull { nr_pages: u32 },
+    KcompressdRingFull {
+        /// Pages that did not fit.
+        nr_pages: u32,
+    },
     /// A kcompressd worker compressed and stored a batch it popped.
-    KcompressdCompressDone { nr_pages: u32 },
+    KcompressdCompressDone {
+        /// Pages in the batch.
+        nr_pages: u32,
+    },
     /// A fault in the workload region, by what the PTE held.
     PageFault(FaultKind),
     /// A swap fault found its page still in writeback and took the frame back.
@@ -53,8 +71,11 @@ pub enum Event {
     /// Periodic state for plots: free frames, pages queued in the kcompressd rings,
     /// and `pgsteal_anon` since boot (modulo 2^32).
     Sample {
+        /// Free frames in the zone.
         nr_free: u32,
+        /// Pages queued in the kcompressd rings.
         ring_depth: u32,
+        /// `pgsteal_anon` since boot, modulo 2^32.
         pgsteal_anon: u32,
     },
 }
@@ -197,7 +218,9 @@ impl Event {
 /// An event with its timestamp (the caller's clock ticks).
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub struct Record {
+    /// When, in the caller's clock ticks.
     pub ticks: u64,
+    /// What.
     pub event: Event,
 }
 
