@@ -4,6 +4,7 @@
 //! (the `std` feature only builds the host tool `dtb-info`).
 #![cfg_attr(not(test), no_std)]
 #![warn(missing_docs)]
+#![forbid(unsafe_code)]
 
 mod board;
 pub mod cmdline;

@@ -4,6 +4,7 @@
 //! (default 2) QEMUs run at a time, because MTTCG runs one host thread per vCPU.
 //! The host tools' shared parts are modules here: `plot` (SVG line plots) and
 //! `trace_convert` (trace dumps to Perfetto JSON and plots).
+#![forbid(unsafe_code)]
 
 pub mod plot;
 pub mod trace_convert;
