@@ -1,5 +1,6 @@
 //! Links the kernel with the repository's `linker.ld` when building for the bare-metal
 //! target; host builds (the crate is a workspace member) link as an ordinary program.
+#![forbid(unsafe_code)]
 
 use std::env;
 use std::path::PathBuf;

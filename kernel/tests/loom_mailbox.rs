@@ -2,6 +2,7 @@
 //! owner is seen whole, the box is reusable once the sender sees completion, and two
 //! racing senders cannot both win. Run: RUSTFLAGS="--cfg loom" cargo test -p kernel --release loom
 #![cfg(loom)]
+#![forbid(unsafe_code)]
 
 use kernel::mailbox::Mailbox;
 use loom::sync::Arc;

@@ -5,6 +5,8 @@
 //! so `tools/compare-linux.sh` can set it beside the kernel's columns. It owns only the
 //! measurement on Linux; what pressure means (RAM, zram, swappiness) is the guest's
 //! init script's (tools/linux-guest.sh).
+// Safe Rust throughout, but for `Region`'s allocation of untouched memory.
+#![deny(unsafe_code)]
 
 use std::alloc::{Layout, alloc, dealloc};
 use std::process::ExitCode;
@@ -73,6 +75,7 @@ struct Region {
     layout: Layout,
 }
 
+#[allow(unsafe_code)]
 impl Region {
     fn new(pages: usize) -> Result<Region, String> {
         let layout = Layout::from_size_align(pages * PAGE_SIZE, PAGE_SIZE)
@@ -94,6 +97,7 @@ impl Region {
     }
 }
 
+#[allow(unsafe_code)]
 impl Drop for Region {
     fn drop(&mut self) {
         // SAFETY: allocated in `new` with this layout.

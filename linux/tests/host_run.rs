@@ -1,6 +1,7 @@
 //! The Linux workload run natively on the host, small enough that nothing is
 //! reclaimed: every page checks out, the RESULT carries the bench's field names, and
 //! what the host cannot say (no zram) is null, not 0. Bad arguments are refused.
+#![forbid(unsafe_code)]
 
 use std::process::Command;
 

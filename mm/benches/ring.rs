@@ -5,6 +5,7 @@
 //! batch API). Prints items/s and our ratio to each competitor at the end.
 //!
 //! `cargo bench -p mm --bench ring` (add `-- --quick` for a short run).
+#![forbid(unsafe_code)]
 
 use std::sync::Mutex;
 use std::thread;

@@ -3,6 +3,7 @@
 //! with C liblz4 (`lz4` crate) as a reference line; the checksum's share; and same-filled
 //! detection vs a page memcpy. Prints the comparisons after criterion's own lines.
 //! Run: cargo bench -p mm --bench zram
+#![forbid(unsafe_code)]
 
 use criterion::{Bencher, Criterion, Throughput, criterion_group};
 use lz4_flex::block::{CompressTable, compress_into_with_table, decompress_into};

@@ -9,6 +9,7 @@
 //!
 //! Exits 0 only if no page was corrupt and every frame was accounted for.
 //! `cargo run --release -p mm --example reclaim-harness -- sweep ring=16,64,256,1024`
+#![forbid(unsafe_code)]
 
 use std::process::ExitCode;
 

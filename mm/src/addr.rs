@@ -31,7 +31,9 @@ impl Pfn {
 /// A range of physical memory `[base, base + size)`.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub struct PhysRange {
+    /// First byte's physical address.
     pub base: u64,
+    /// Length in bytes.
     pub size: u64,
 }
 

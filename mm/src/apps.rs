@@ -10,9 +10,11 @@ use crate::pagegen::SplitMix64;
 /// The app pattern over a workload's pages.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct AppPattern {
+    /// Number of apps; the pages are split into this many equal working sets.
     pub apps: usize,
     /// Accesses between two app switches (0 counts as 1).
     pub switch_every: u64,
+    /// Picks the foreground app of each switch (and nothing else).
     pub seed: u64,
 }
 

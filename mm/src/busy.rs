@@ -18,6 +18,7 @@ pub struct BusyClock {
 }
 
 impl BusyClock {
+    /// A clock that has counted nothing, between passes.
     pub const fn new() -> Self {
         Self {
             total: AtomicU64::new(0),

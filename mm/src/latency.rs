@@ -24,7 +24,9 @@ pub const RESOLUTION_PCT: f64 = 100.0 / SUB as f64;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LatencyHist {
     buckets: [u32; BUCKETS],
+    /// Latencies recorded.
     pub count: u64,
+    /// Largest latency recorded (exact, not bucketed); 0 when none.
     pub max: u64,
 }
 
@@ -66,6 +68,7 @@ impl LatencyHist {
         ((SUB + sub + 1) << (e - u64::from(SUB_BITS))) - 1
     }
 
+    /// Adds one latency `value` (in the caller's unit).
     pub fn record(&mut self, value: u64) {
         let b = &mut self.buckets[Self::bucket(value)];
         *b = b.saturating_add(1);

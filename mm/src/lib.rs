@@ -2,6 +2,7 @@
 //! pressure, written once and tested on the host. It never touches hardware: frames
 //! are reached through the direct map (`page_address`), like Linux's linear map.
 #![cfg_attr(not(any(test, feature = "std")), no_std)]
+#![warn(missing_docs)]
 
 pub mod addr;
 pub mod apps;
@@ -11,6 +12,9 @@ pub mod latency;
 pub mod lru;
 pub mod page;
 pub mod pagegen;
+// Until reclaim/harness.rs and reclaim/report.rs (being rewritten) document every
+// public item; policy, swap and sweep are documented already. Remove it then.
+#[allow(missing_docs)]
 pub mod reclaim;
 pub mod ring;
 pub mod rmap;

@@ -24,7 +24,9 @@ pub const SWAP_CLUSTER_MAX: usize = 32;
 /// Which list.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum LruList {
+    /// `LRU_INACTIVE_ANON`: reclaim's candidates, oldest at the tail.
     InactiveAnon,
+    /// `LRU_ACTIVE_ANON`: pages referenced again; aged into the inactive list.
     ActiveAnon,
 }
 
@@ -89,6 +91,7 @@ pub struct IsolatedBatch {
 }
 
 impl IsolatedBatch {
+    /// An empty batch.
     pub const fn new() -> Self {
         IsolatedBatch {
             pfns: [Pfn(0); SWAP_CLUSTER_MAX],
@@ -96,18 +99,22 @@ impl IsolatedBatch {
         }
     }
 
+    /// The isolated pages, oldest first.
     pub fn as_slice(&self) -> &[Pfn] {
         &self.pfns[..self.len]
     }
 
+    /// Pages in the batch.
     pub fn len(&self) -> usize {
         self.len
     }
 
+    /// Whether the batch holds no page.
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
 
+    /// Empties the batch; the pages go nowhere (put them back or free them first).
     pub fn clear(&mut self) {
         self.len = 0;
     }
@@ -132,6 +139,7 @@ impl Default for Lru {
 }
 
 impl Lru {
+    /// Empty lists and zero counters.
     pub const fn new() -> Self {
         Lru {
             lists: [PageList::EMPTY; 2],
@@ -143,14 +151,17 @@ impl Lru {
         }
     }
 
+    /// Pages on the inactive list (`/proc/vmstat`'s `nr_inactive_anon`).
     pub fn nr_inactive_anon(&self) -> u64 {
         self.lists[LruList::InactiveAnon.index()].len()
     }
 
+    /// Pages on the active list (`/proc/vmstat`'s `nr_active_anon`).
     pub fn nr_active_anon(&self) -> u64 {
         self.lists[LruList::ActiveAnon.index()].len()
     }
 
+    /// The counters since the lists were made.
     pub fn stats(&self) -> LruStats {
         self.stats
     }

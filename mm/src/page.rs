@@ -79,6 +79,7 @@ impl PageDesc {
         }
     }
 
+    /// The page's flags (`PG_lru`, `PG_active`, ...).
     pub fn flags(&self) -> PageFlags {
         self.flags
     }

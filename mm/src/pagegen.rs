@@ -34,10 +34,15 @@ impl PageKind {
 /// Share of each kind, in percent; the five shares sum to 100.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub struct PageMix {
+    /// [`PageKind::Zero`] pages.
     pub zero: u8,
+    /// [`PageKind::SameFilled`] pages.
     pub same_filled: u8,
+    /// [`PageKind::Text`] pages.
     pub text: u8,
+    /// [`PageKind::Structured`] pages.
     pub structured: u8,
+    /// [`PageKind::Random`] pages.
     pub random: u8,
 }
 
@@ -405,6 +410,7 @@ const fn mix64(mut z: u64) -> u64 {
 pub struct SplitMix64(pub u64);
 
 impl SplitMix64 {
+    /// The next number of the sequence.
     pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
         mix64(self.0)

@@ -168,7 +168,9 @@ impl CpuVmStat {
 /// [`VmStat::cpu`] was asked for a CPU past the number the counters were built for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NoSuchCpu {
+    /// The CPU asked for.
     pub cpu: usize,
+    /// CPUs the counters were built for.
     pub cpus: usize,
 }
 

@@ -1,6 +1,7 @@
 //! The reclaim harness run small in every mode: no page may come back corrupt, every
 //! frame must be accounted for at the end, and reclaim must really have happened.
 #![cfg(not(loom))]
+#![forbid(unsafe_code)]
 
 use mm::pagegen::{PageKind, PageMix};
 use mm::reclaim::harness::{self, HarnessConfig, HarnessReport, Pattern};

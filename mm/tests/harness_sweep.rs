@@ -2,6 +2,7 @@
 //! workload, sync vs async (one and two workers), medians over runs, the shared table
 //! and a sweep table; nothing may be lost in any run.
 #![cfg(not(loom))]
+#![forbid(unsafe_code)]
 
 use mm::reclaim::harness::{HarnessConfig, Pattern};
 use mm::reclaim::report::Metric;

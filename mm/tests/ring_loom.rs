@@ -3,6 +3,7 @@
 //! `park`/`unpark` standing in for WFI/SGI. Run with
 //! `RUSTFLAGS="--cfg loom" cargo test -p mm --release loom`.
 #![cfg(loom)]
+#![forbid(unsafe_code)]
 
 use loom::model::Builder;
 use loom::thread;

@@ -1,5 +1,6 @@
 //! The ring against a `VecDeque` model under random push/pop/batch/sleep sequences.
 #![cfg(not(loom))]
+#![forbid(unsafe_code)]
 
 mod ring_ops;
 

@@ -2,6 +2,7 @@
 //! that they arrive in order, once each; with spinning, batches, and the sleep/wake
 //! protocol over `thread::park`.
 #![cfg(not(loom))]
+#![forbid(unsafe_code)]
 
 use std::thread;
 

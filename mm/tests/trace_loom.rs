@@ -4,6 +4,7 @@
 //! (Checked to fail when the reader's Acquire fence is removed.) Run with
 //! `RUSTFLAGS="--cfg loom" cargo test -p mm --release loom`.
 #![cfg(loom)]
+#![forbid(unsafe_code)]
 
 use loom::model::Builder;
 use loom::thread;

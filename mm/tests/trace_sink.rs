@@ -1,5 +1,6 @@
 //! The global trace sink, in its own test process (it is process-wide state): off by
 //! default, nothing reaches the sink while tracing is off, installed once.
+#![forbid(unsafe_code)]
 
 use std::sync::Mutex;
 

@@ -1,6 +1,7 @@
 //! Per-CPU vmstat counters: sums over CPUs match a model, concurrent readers see each
 //! counter grow monotonically, and the `/proc/vmstat` printer writes every name once.
 #![cfg(not(loom))]
+#![forbid(unsafe_code)]
 
 use std::collections::HashSet;
 use std::thread;

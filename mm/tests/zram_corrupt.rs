@@ -1,5 +1,6 @@
 //! Damaged slots load as `Corrupt`, never as a panic or wrong data: bits flipped in the
 //! compressed bytes (arena) or in the slot metadata, one at a time and at random.
+#![forbid(unsafe_code)]
 
 use mm::addr::PAGE_SIZE;
 use mm::pagegen::{PageKind, fill_page};

@@ -1,5 +1,6 @@
 //! The default page mix compresses like what zram sees on phones (lz4 ratio ~2.5-3), and
 //! the store's real memory use stays close to the compressed size on it.
+#![forbid(unsafe_code)]
 
 use mm::addr::PAGE_SIZE;
 use mm::pagegen::{PageGen, PageKind, PageMix};

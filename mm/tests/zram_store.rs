@@ -1,6 +1,7 @@
 //! The compressed store against a model: byte-exact round trips for every kind of page,
 //! errors (slot in use, mem_limit, no frames) that leave it consistent, freeing and
 //! compaction giving every frame back, and zram's counters.
+#![forbid(unsafe_code)]
 
 use mm::addr::PAGE_SIZE;
 use mm::pagegen::{PageKind, fill_page};

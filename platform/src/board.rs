@@ -10,9 +10,13 @@ use crate::fdt::{Fdt, Node};
 use crate::regions::{self, Region, TooManyRegions};
 use crate::tree::{self, NodePath};
 
+/// Most `memory` nodes' `reg` entries [`Board::memory`] holds.
 pub const MAX_MEMORY_BANKS: usize = 16;
+/// Most reserved regions [`Board::reserved`] holds.
 pub const MAX_RESERVED: usize = 64;
+/// Most usable regions [`Board::usable`] holds.
 pub const MAX_USABLE: usize = 64;
+/// Most CPUs [`Board::cpus`] holds (and the kernel brings up).
 pub const MAX_CPUS: usize = 16;
 /// arm64 booting.rst: "The device tree blob (dtb) must be ... not exceed 2 megabytes".
 pub const MAX_DTB_SIZE: usize = 2 << 20;
@@ -20,6 +24,7 @@ pub const MAX_DTB_SIZE: usize = 2 << 20;
 pub const DTB_HEADER_SIZE: usize = 40;
 const FDT_MAGIC: u32 = 0xd00d_feed;
 
+/// What the kernel learns from the DTB, parsed once at boot (see the module docs).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Board<'a> {
     /// Root `model`, "" if absent.
@@ -32,7 +37,9 @@ pub struct Board<'a> {
     pub usable: ArrayVec<Region, MAX_USABLE>,
     /// The UART `/chosen/stdout-path` names, if it is one we drive.
     pub console: Option<Console<'a>>,
+    /// The interrupt controller (`arm,gic-400`, `arm,gic-v3`, ...), if one was found.
     pub gic: Option<Gic>,
+    /// `/psci`'s `method` (the conduit for `CPU_ON` and `SYSTEM_OFF`), if any.
     pub psci: Option<PsciMethod>,
     /// Enabled `/cpus` children with `device_type = "cpu"`, in DTB order.
     pub cpus: ArrayVec<Cpu<'a>, MAX_CPUS>,
@@ -40,13 +47,17 @@ pub struct Board<'a> {
     pub bootargs: &'a str,
 }
 
+/// The UART family of the console (which driver runs it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ConsoleKind {
+    /// ARM PrimeCell PL011 (`arm,pl011`).
     Pl011,
+    /// 16550-compatible (`ns16550a`, DesignWare, MediaTek).
     Ns16550,
 }
 
 impl ConsoleKind {
+    /// Short name for logs: "pl011" or "ns16550".
     pub fn name(self) -> &'static str {
         match self {
             ConsoleKind::Pl011 => "pl011",
@@ -65,15 +76,18 @@ impl ConsoleKind {
     }
 }
 
+/// The console UART `/chosen/stdout-path` names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Console<'a> {
     /// Resolved node path (aliases followed, options stripped).
     pub path: &'a str,
     /// The node's first (most specific) `compatible` string.
     pub compatible: &'a str,
+    /// The UART family its `compatible` names.
     pub kind: ConsoleKind,
     /// CPU physical address of the registers (bus `ranges` applied).
     pub base: u64,
+    /// Size of the register window in bytes (`reg`'s size).
     pub size: u64,
     /// `reg-shift`: register index to byte offset shift. Default 0, but 2 for
     /// `mediatek,*-uart` (what Linux's 8250_mtk driver assumes).
@@ -84,24 +98,30 @@ pub struct Console<'a> {
     pub baud: Option<u32>,
 }
 
+/// The GIC's version and register regions (CPU physical addresses).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Gic {
     /// 2 or 3.
     pub version: u8,
+    /// `reg[0]`, the distributor (GICD).
     pub distributor: Region,
-    /// GICv3: reg[1], the redistributor region (all cores' frames).
+    /// GICv3: `reg[1]`, the redistributor region (all cores' frames).
     pub redistributor: Option<Region>,
-    /// GICv2: reg[1], the CPU interface.
+    /// GICv2: `reg[1]`, the CPU interface.
     pub cpu_interface: Option<Region>,
 }
 
+/// How PSCI calls reach the firmware (`/psci`'s `method`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PsciMethod {
+    /// `hvc`: a hypervisor call (QEMU's virt without EL3).
     Hvc,
+    /// `smc`: a secure monitor call (firmware at EL3, e.g. TF-A).
     Smc,
 }
 
 impl PsciMethod {
+    /// The DTB's spelling: "hvc" or "smc".
     pub fn name(self) -> &'static str {
         match self {
             PsciMethod::Hvc => "hvc",
@@ -110,6 +130,7 @@ impl PsciMethod {
     }
 }
 
+/// One enabled `/cpus/cpu@N` node.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Cpu<'a> {
     /// `reg`: the MPIDR affinity bits (1 or 2 cells).
@@ -126,15 +147,31 @@ pub enum DtbError {
     /// Header checks done before handing the blob to the FDT reader.
     Header(&'static str),
     /// The blob's layout or structure block is broken at `offset`.
-    Malformed { offset: usize, reason: &'static str },
+    Malformed {
+        /// Byte offset into the blob where reading failed.
+        offset: usize,
+        /// What was wrong there.
+        reason: &'static str,
+    },
+    /// A property we need has a value we cannot use.
     BadProperty {
+        /// The property's name, e.g. "reg".
         property: &'static str,
+        /// What is wrong with its value.
         reason: &'static str,
     },
     /// A fixed-capacity list would overflow.
-    TooMany { what: &'static str, capacity: usize },
+    TooMany {
+        /// The list, e.g. "memory banks".
+        what: &'static str,
+        /// How many entries it holds.
+        capacity: usize,
+    },
     /// A node path deeper than we follow.
-    TooDeep { max: usize },
+    TooDeep {
+        /// The deepest path we follow, in nodes.
+        max: usize,
+    },
     /// `/chosen/stdout-path` names an alias or node that does not exist.
     ConsoleNotFound,
 }

@@ -8,10 +8,12 @@ use core::fmt;
 /// Defines an enum of command-line words with their spelling, so that adding a value
 /// is one line and the error message lists every accepted spelling.
 macro_rules! word_enum {
-    ($(#[$meta:meta])* $name:ident { $($variant:ident = $word:literal),+ $(,)? }) => {
+    ($(#[$meta:meta])* $name:ident {
+        $($(#[$vmeta:meta])* $variant:ident = $word:literal),+ $(,)?
+    }) => {
         $(#[$meta])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-        pub enum $name { $($variant),+ }
+        pub enum $name { $($(#[$vmeta])* $variant),+ }
 
         impl $name {
             /// Every value, in declaration order.
@@ -19,10 +21,12 @@ macro_rules! word_enum {
             /// Accepted spellings, for error messages.
             pub const EXPECTED: &str = concat!($($word, "|"),+);
 
+            /// The value's spelling on the command line.
             pub fn name(self) -> &'static str {
                 match self { $($name::$variant => $word),+ }
             }
 
+            /// The value spelled `word`; None if no value has that spelling.
             pub fn from_name(word: &str) -> Option<Self> {
                 Self::ALL.iter().copied().find(|v| v.name() == word)
             }
@@ -33,48 +37,81 @@ macro_rules! word_enum {
 word_enum!(
     /// What the kernel runs after boot (`scenario=`).
     Scenario {
+        /// Print what the DTB and bring-up gave: memory, CPUs, GIC, frames.
         Boot = "boot",
+        /// Make each access the kernel map must refuse and check it faults.
         Protect = "protect",
+        /// Run a job on every secondary core, time IPIs, power them off.
         Smp = "smp",
+        /// Anonymous memory of twice the RAM under reclaim; checks every page.
         Reclaim = "reclaim",
+        /// Like `reclaim`, aiming at pages still in writeback or being compressed.
         Race = "race",
+        /// Incompressible pages and a small store: the out-of-memory stop.
         Oom = "oom",
+        /// Like `reclaim`, for `soak_s` seconds.
         Soak = "soak",
+        /// The benchmark: sync against async reclaim, side by side.
         Bench = "bench",
+        /// The interactive console.
         Shell = "shell",
     }
 );
 word_enum!(
     /// How the kernel powers off (`exit=`): semihosting carries the exit status to
     /// QEMU; PSCI SYSTEM_OFF works on boards but always reads as status 0.
-    ExitMethod { Semihosting = "semihosting", Psci = "psci", Reset = "reset" }
+    ExitMethod {
+        /// Arm semihosting `SYS_EXIT` with the status (QEMU's `-semihosting`).
+        Semihosting = "semihosting",
+        /// PSCI `SYSTEM_OFF`.
+        Psci = "psci",
+        /// PSCI `SYSTEM_RESET`: reboot instead of powering off.
+        Reset = "reset",
+    }
 );
 word_enum!(
     /// Who compresses pages evicted by kswapd (`reclaim=`): kswapd itself (`sync`, as
     /// Linux does today) or kcompressd on its own core (`async`).
-    ReclaimMode { Sync = "sync", Async = "async" }
+    ReclaimMode {
+        /// kswapd compresses the pages it evicts itself.
+        Sync = "sync",
+        /// kswapd queues them to kcompressd workers on their own cores.
+        Async = "async",
+    }
 );
 word_enum!(
     /// What kswapd does when the ring to kcompressd is full (`ring_full=`): compress the
     /// new page itself (`new`, as the kcompressd patch does), or compress the oldest
     /// queued page and queue the new one (`oldest`).
-    RingFull { New = "new", Oldest = "oldest" }
+    RingFull {
+        /// kswapd compresses the new page itself.
+        New = "new",
+        /// kswapd compresses the oldest queued page and queues the new one.
+        Oldest = "oldest",
+    }
 );
 
 /// Most kcompressd CPUs `kcompressd_cpu=` may list.
 pub const MAX_KCOMPRESSD_CPUS: usize = 8;
 
+/// The parsed command line: one field per key, its default when the key is absent.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CmdLine {
     /// The keys the line gave (bit `Key as u32`): an explicit choice is refused when
     /// it cannot be honoured, a default may fall back.
     given: u32,
+    /// What runs after boot (`scenario=`, default `boot`).
     pub scenario: Scenario,
+    /// How the kernel powers off (`exit=`, default `psci`).
     pub exit: ExitMethod,
+    /// Who compresses evicted pages (`reclaim=`, default `async`).
     pub reclaim: ReclaimMode,
+    /// The CPU kswapd runs on (`kswapd_cpu=`, default 1).
     pub kswapd_cpu: u32,
-    /// Distinct CPU numbers, in the order given.
+    /// The CPUs kcompressd workers run on (`kcompressd_cpu=`, default 2): distinct
+    /// CPU numbers, in the order given.
     pub kcompressd_cpu: ArrayVec<u32, MAX_KCOMPRESSD_CPUS>,
+    /// What kswapd does when every kcompressd ring is full (`ring_full=`, default `new`).
     pub ring_full: RingFull,
     /// Soak duration in seconds, if the scenario takes one.
     pub soak_s: Option<u64>,
@@ -106,6 +143,7 @@ pub struct CmdLine {
     /// Workload page mix in percent (`mix=ZERO,SAME,TEXT,STRUCTURED,RANDOM`, summing
     /// to 100), if given.
     pub mix: Option<[u8; 5]>,
+    /// Where kswapd, kcompressd and the workload run (`placement=`, default `fixed`).
     pub placement: Placement,
     /// `scenario=bench`: the workload CPUs (`workload_cpu=`; the region is split
     /// between them), if given; absent: the first CPU that is neither CPU 0, kswapd's
@@ -163,48 +201,84 @@ impl Default for CmdLine {
 word_enum!(
     /// Every command-line key.
     Key {
+        /// [`CmdLine::scenario`].
         Scenario = "scenario",
+        /// [`CmdLine::exit`].
         Exit = "exit",
+        /// [`CmdLine::reclaim`].
         Reclaim = "reclaim",
+        /// [`CmdLine::kswapd_cpu`].
         KswapdCpu = "kswapd_cpu",
+        /// [`CmdLine::kcompressd_cpu`].
         KcompressdCpu = "kcompressd_cpu",
+        /// [`CmdLine::ring_full`].
         RingFull = "ring_full",
+        /// [`CmdLine::soak_s`].
         SoakS = "soak_s",
+        /// [`CmdLine::seed`].
         Seed = "seed",
+        /// [`CmdLine::ops`].
         Ops = "ops",
+        /// [`CmdLine::bench_runs`].
         BenchRuns = "bench_runs",
+        /// [`CmdLine::bench_ram`].
         BenchRam = "bench_ram",
+        /// [`CmdLine::bench_anon`].
         BenchAnon = "bench_anon",
+        /// [`CmdLine::pace`].
         Pace = "pace",
+        /// [`CmdLine::trace`].
         Trace = "trace",
+        /// [`CmdLine::ring`].
         Ring = "ring",
+        /// [`CmdLine::watermark_scale_factor`].
         WatermarkScaleFactor = "watermark_scale_factor",
+        /// [`CmdLine::mix`].
         Mix = "mix",
+        /// [`CmdLine::placement`].
         Placement = "placement",
+        /// [`CmdLine::workload_cpu`].
         WorkloadCpu = "workload_cpu",
+        /// [`CmdLine::bench_workers`].
         BenchWorkers = "bench_workers",
+        /// [`CmdLine::bench_budget_s`].
         BenchBudgetS = "bench_budget_s",
     }
 );
 word_enum!(
     /// `trace=`.
-    OnOff { On = "on", Off = "off" }
+    OnOff {
+        /// Enabled.
+        On = "on",
+        /// Disabled.
+        Off = "off",
+    }
 );
 word_enum!(
     /// Where kswapd, kcompressd and the workload run (`placement=`): the CPUs the
     /// command line names (`fixed`), or chosen from the DTB's `capacity-dmips-mhz` on
     /// a big.LITTLE SoC (`capacity`, see `placement`; falls back to `fixed` when every
     /// core is alike).
-    Placement { Fixed = "fixed", Capacity = "capacity" }
+    Placement {
+        /// The CPUs the command line names.
+        Fixed = "fixed",
+        /// Chosen from the DTB's `capacity-dmips-mhz` (big.LITTLE).
+        Capacity = "capacity",
+    }
 );
 
+/// What is wrong with a refused command-line word.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CmdLineErrorKind {
+    /// The word is not `key=value`.
     MissingEquals,
+    /// The key is not one of [`Key`].
     UnknownKey,
+    /// The key was given before.
     DuplicateKey,
-    /// The value is not one of `expected` (a `|`-separated list or a description).
+    /// The value is not one of `expected`.
     BadValue {
+        /// A `|`-separated list of spellings, or a description ("a CPU number").
         expected: &'static str,
     },
 }
@@ -212,7 +286,9 @@ pub enum CmdLineErrorKind {
 /// A refused command-line word and why.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CmdLineError<'a> {
+    /// The whole word, as on the command line.
     pub word: &'a str,
+    /// What is wrong with it.
     pub kind: CmdLineErrorKind,
 }
 

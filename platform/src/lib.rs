@@ -3,6 +3,8 @@
 //! hardware access, no allocation, never a panic on a damaged DTB. Always `no_std`
 //! (the `std` feature only builds the host tool `dtb-info`).
 #![cfg_attr(not(test), no_std)]
+#![warn(missing_docs)]
+#![forbid(unsafe_code)]
 
 mod board;
 pub mod cmdline;

@@ -14,9 +14,11 @@ use crate::cmdline::MAX_KCOMPRESSD_CPUS;
 /// Logical CPU numbers for each role.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Placement {
+    /// kswapd's CPU.
     pub kswapd: u32,
-    /// Empty in sync mode.
+    /// The kcompressd workers' CPUs. Empty in sync mode.
     pub kcompressd: ArrayVec<u32, MAX_KCOMPRESSD_CPUS>,
+    /// The workload's CPU.
     pub workload: u32,
 }
 
@@ -26,7 +28,12 @@ pub enum PlacementError {
     /// Every CPU other than 0 has the same capacity, or none says: nothing to choose.
     Uniform,
     /// Fewer CPUs other than 0 than roles to fill.
-    TooFewCpus { needed: usize, have: usize },
+    TooFewCpus {
+        /// CPUs the roles need (CPU 0 not counted).
+        needed: usize,
+        /// CPUs other than 0 that are online.
+        have: usize,
+    },
     /// More workers asked than `kcompressd_cpu=` can hold.
     TooManyWorkers,
 }

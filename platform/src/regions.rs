@@ -8,11 +8,14 @@ use core::fmt;
 /// A physical address range `[base, base + size)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Region {
+    /// First byte's physical address.
     pub base: u64,
+    /// Length in bytes.
     pub size: u64,
 }
 
 impl Region {
+    /// The range `[base, base + size)`.
     pub const fn new(base: u64, size: u64) -> Self {
         Self { base, size }
     }
@@ -23,6 +26,7 @@ impl Region {
         self.base.saturating_add(self.size)
     }
 
+    /// Whether it holds no byte (`size == 0`).
     pub const fn is_empty(&self) -> bool {
         self.size == 0
     }
@@ -32,6 +36,7 @@ impl Region {
 /// space for. Never truncated silently.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TooManyRegions {
+    /// How many regions the list holds.
     pub capacity: usize,
 }
 

@@ -1,6 +1,7 @@
 //! Property tests: random damage to real DTBs (byte changes, truncation, header words
 //! overwritten, blocks moved) never panics; whatever parses still satisfies the
 //! invariants the kernel relies on.
+#![forbid(unsafe_code)]
 
 use platform::Board;
 use proptest::prelude::*;

@@ -1,5 +1,6 @@
 //! Every DTB in tests/dtb parsed and checked field by field against values read once
 //! with `fdtget`/`dtc -O dts` (see tests/dtb/regenerate.sh for where the files come from).
+#![forbid(unsafe_code)]
 
 use platform::{Board, ConsoleKind, PsciMethod, Region};
 

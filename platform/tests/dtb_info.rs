@@ -1,5 +1,6 @@
 //! End to end: the `dtb-info` binary on every test DTB prints one JSON object that
 //! agrees with `Board::from_dtb`; damaged files give one line on stderr and exit 1.
+#![forbid(unsafe_code)]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -5,6 +5,7 @@
 //! per vCPU.
 //! The host tools' shared parts are modules here: `plot` (SVG line plots) and
 //! `trace_convert` (trace dumps to Perfetto JSON and plots).
+#![forbid(unsafe_code)]
 
 pub mod plot;
 pub mod trace_convert;

@@ -2,6 +2,7 @@
 //! run on 4 cores must report both modes with the RESULT shape the docs and the plot
 //! tool read, real reclaim in each, kcompressd used only in async mode, and zero
 //! corrupt pages. No timing thresholds: the figures are measurements, not checks.
+#![forbid(unsafe_code)]
 
 use qemu_tests::{Boot, Run, number};
 use serde_json::{Map, Value};

@@ -3,6 +3,7 @@
 //! (and both under -icount), and must print its table and a RESULT where every side
 //! reclaimed, read back every page exactly, and has a cost per page. Under 2 minutes
 //! on 2 cores once the Debian packages are cached (the first run downloads 60 MB).
+#![forbid(unsafe_code)]
 
 use qemu_tests::{number, run_tool};
 use serde_json::Value;

@@ -2,6 +2,7 @@
 //! model, core count from 1 to 16 (GICv2: 8), memory from 128 MiB to 2 GiB and above 4 GiB, GICv2
 //! and v3, EL1 and EL2 entry, and Image, ELF and U-Boot boots each appear at least once;
 //! not the full cross product (docs/testing.md lists the rows).
+#![forbid(unsafe_code)]
 
 use qemu_tests::{Boot, Via, backtrace_lines, build_kernel_once, expect_boot, number, repo_root};
 use std::path::Path;

@@ -4,6 +4,7 @@
 //! cross product. Every run has anonymous
 //! memory of twice the RAM and checks every page it wrote; each must report zero
 //! corrupt pages, every frame accounted for, and real swap traffic.
+#![forbid(unsafe_code)]
 
 use qemu_tests::{Boot, Run, number, string};
 use serde_json::{Map, Value};

@@ -3,6 +3,7 @@
 //! command, bad input (unknown command, bad values, an overlong line, line editing),
 //! `run pressure` in the background with counters that grow, a second run in other
 //! settings, `run bench`, and `poweroff` with the session's RESULT and status 0.
+#![forbid(unsafe_code)]
 
 use qemu_tests::{Boot, Run};
 use serde_json::{Map, Value};

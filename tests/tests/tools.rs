@@ -1,6 +1,7 @@
 //! The tools that take the benchmark to another host, judged here: the QEMU bundle
 //! must run with nothing of this host's QEMU on the path, and `tools/bench-many.sh`
 //! must pick the documented layouts and print its table and RESULT from a short run.
+#![forbid(unsafe_code)]
 
 use qemu_tests::{build_kernel_once, number, run_tool};
 use serde_json::Value;

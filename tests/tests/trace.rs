@@ -4,6 +4,7 @@
 //! Trace Event Format JSON with the spans, instants, counters and thread names a
 //! student looks for, and an SVG with a line per mode in each of its three panels.
 //! Host only: no QEMU. Re-record the fixture when the dump format changes.
+#![forbid(unsafe_code)]
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;

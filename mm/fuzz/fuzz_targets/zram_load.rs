@@ -4,6 +4,7 @@
 //! forgery no checksum catches); everything else in the slot table may be hit.
 //! Run: cd mm/fuzz && cargo +nightly fuzz run zram_load -- -max_total_time=60 -max_len=256
 #![no_main]
+#![forbid(unsafe_code)]
 
 use libfuzzer_sys::fuzz_target;
 use mm::addr::PAGE_SIZE;

@@ -47,7 +47,9 @@ impl Section {
 /// Pages managed by one section: `[start, end)` in pfns, memmap excluded.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub struct ManagedSpan {
+    /// First managed pfn.
     pub start: Pfn,
+    /// One past the last managed pfn.
     pub end: Pfn,
 }
 

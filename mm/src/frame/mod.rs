@@ -68,7 +68,10 @@ pub enum FreeError {
     /// The page is inside an allocated block but is not its first page.
     NotBlockHead,
     /// The block was allocated with another order.
-    WrongOrder { allocated: u32 },
+    WrongOrder {
+        /// The order it was allocated with.
+        allocated: u32,
+    },
     /// The page is still on an LRU list (take it off first).
     OnLru,
 }
@@ -286,6 +289,7 @@ impl Zone {
         core::array::from_fn(|o| self.free_area[o].len())
     }
 
+    /// The zone's `WMARK_MIN/LOW/HIGH` now (`/proc/zoneinfo`'s min, low, high).
     pub fn watermarks(&self) -> Watermarks {
         self.watermarks
     }

@@ -7,8 +7,10 @@ use crate::addr::PAGE_SHIFT;
 /// Linux's limits for the default `min_free_kbytes` (mm/page_alloc.c).
 const MIN_FREE_KBYTES_FLOOR: u64 = 128;
 const MIN_FREE_KBYTES_CEIL: u64 = 262_144;
-/// `vm.watermark_scale_factor` sysctl bounds and default (units of 1/10000 of the zone).
+/// Largest `vm.watermark_scale_factor` Linux's sysctl accepts (units of 1/10000 of
+/// the zone: 30 %).
 pub const WATERMARK_SCALE_FACTOR_MAX: u32 = 3000;
+/// Linux's default `vm.watermark_scale_factor` (0.1 % of the zone).
 pub const WATERMARK_SCALE_FACTOR_DEFAULT: u32 = 10;
 
 /// Tunables of the zone, the sysctls `vm.min_free_kbytes` / `vm.watermark_scale_factor`.
@@ -33,8 +35,11 @@ impl Default for ZoneConfig {
 /// allocating task reclaims itself, kswapd sleeps again once `high` is met.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub struct Watermarks {
+    /// `WMARK_MIN`: below it, the allocating task reclaims directly.
     pub min: u64,
+    /// `WMARK_LOW`: below it, the allocator wakes kswapd.
     pub low: u64,
+    /// `WMARK_HIGH`: kswapd reclaims until free pages reach it, then sleeps.
     pub high: u64,
 }
 

@@ -83,7 +83,9 @@ pub enum RingFull {
 /// Policy settings.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub struct ReclaimConfig {
+    /// Who compresses the pages kswapd evicts (`reclaim=`).
     pub mode: ReclaimMode,
+    /// What kswapd does when every compressor ring is full (`ring_full=`).
     pub ring_full: RingFull,
     /// Tickets kswapd keeps queued per compressor ring at most (the kfifo's size;
     /// rings are built larger, this is the tunable): more means full less often.
@@ -120,14 +122,18 @@ pub const DEFAULT_RING_SIZE: usize = 256;
 
 /// The zone and its LRU, which the LRU's methods need together: one lock.
 pub struct Node {
+    /// The one zone: free lists, memmap, watermarks.
     pub zone: Zone,
+    /// The zone's anonymous LRU lists.
     pub lru: Lru,
 }
 
 /// A page handed to compression: its swap entry and the frame still holding it.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub struct Ticket {
+    /// The swap entry the PTE now holds; the store keeps the page under it.
     pub entry: SwapEntry,
+    /// The frame, in writeback until the page is stored (or a fault takes it back).
     pub pfn: Pfn,
 }
 
@@ -148,6 +154,7 @@ pub struct CompressorQueue<'a, R, const N: usize> {
 }
 
 impl<'a, R: RelaxStrategy, const N: usize> CompressorQueue<'a, R, N> {
+    /// The queue over a ring's consumer side.
     pub fn new(consumer: Consumer<'a, Ticket, N>) -> Self {
         CompressorQueue {
             consumer: Mutex::new(consumer),
@@ -169,6 +176,7 @@ impl<'a, R: RelaxStrategy, const N: usize> CompressorQueue<'a, R, N> {
         self.consumer.lock().len()
     }
 
+    /// Whether no ticket is queued (as far as `len` can tell).
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -230,8 +238,11 @@ pub enum SwapInError {
 
 /// One reclaiming context's private state: kswapd, or a task in direct reclaim.
 pub struct Reclaimer<'r, M> {
+    /// Its view of the page tables (an [`Mmu`]).
     pub mmu: M,
+    /// Its compression state (sync mode and direct reclaim compress themselves).
     pub compressor: &'r mut Compressor,
+    /// The vmstat counters of the CPU it runs on.
     pub stat: &'r CpuVmStat,
 }
 
@@ -254,8 +265,11 @@ struct Shrunk {
 /// kswapd's producer side: one producer per compressor worker, plus the queues for
 /// `ring_full=oldest`, and how to wake worker `i`.
 pub struct Queues<'q, 'r, R, W, const N: usize> {
+    /// Producer side of worker `i`'s ring.
     pub producers: &'q mut [Producer<'r, Ticket, N>],
+    /// Worker `i`'s queue (kswapd pops the oldest ticket in `ring_full=oldest`).
     pub queues: &'q [CompressorQueue<'r, R, N>],
+    /// Wakes worker `i` after kswapd queued to it.
     pub wake: W,
 }
 
@@ -295,6 +309,8 @@ enum Writeout {
 }
 
 impl<'a, F: FrameSource, R: RelaxStrategy> Reclaim<'a, F, R> {
+    /// The shared reclaim state over the node, store and swap map, with no page in
+    /// flight and kswapd asleep.
     pub fn new(
         node: &'a Mutex<Node, R>,
         store: &'a Mutex<ZramStore<'a, F>, R>,
@@ -314,6 +330,7 @@ impl<'a, F: FrameSource, R: RelaxStrategy> Reclaim<'a, F, R> {
         }
     }
 
+    /// The settings it was made with.
     pub fn config(&self) -> ReclaimConfig {
         ReclaimConfig::unpack(self.config.load(Ordering::Relaxed))
     }
@@ -324,14 +341,17 @@ impl<'a, F: FrameSource, R: RelaxStrategy> Reclaim<'a, F, R> {
         self.config.store(config.pack(), Ordering::Relaxed);
     }
 
+    /// The node (zone and LRU) under its lock.
     pub fn node(&self) -> &'a Mutex<Node, R> {
         self.node
     }
 
+    /// The compressed store (zram) under its lock.
     pub fn store(&self) -> &'a Mutex<ZramStore<'a, F>, R> {
         self.store
     }
 
+    /// The swap map: which entries are in use, in writeback, stored.
     pub fn swap(&self) -> &'a SwapMap<'a> {
         self.swap
     }
@@ -341,6 +361,7 @@ impl<'a, F: FrameSource, R: RelaxStrategy> Reclaim<'a, F, R> {
         self.in_flight.load(Ordering::Relaxed)
     }
 
+    /// How faults on pages in writeback ended, and stores refused, so far.
     pub fn race_stats(&self) -> SwapRaceStats {
         SwapRaceStats {
             rescued: self.rescued.load(Ordering::Relaxed),

@@ -155,7 +155,9 @@ impl SwapEntry {
 /// a bug in the caller (the protocol never produces it), reported instead of acted on.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub struct WrongState {
+    /// The entry the transition was asked of.
     pub entry: SwapEntry,
+    /// The state its word was in instead.
     pub found: SwapState,
 }
 
@@ -192,7 +194,10 @@ pub enum SwapMapError {
     /// More than `u32::MAX` entries.
     TooLarge,
     /// A word was not FREE at creation.
-    NotFree { index: usize },
+    NotFree {
+        /// The word's index.
+        index: usize,
+    },
 }
 
 /// The swap map: one atomic word per swap entry, in memory the caller provides

@@ -18,9 +18,13 @@ use crate::frame::Watermarks;
 /// One column of a comparison: a mode with its workers, and each run's figures.
 #[derive(Clone, Debug)]
 pub struct Column {
+    /// The column's heading: `sync`, `async`, `async_<N>w`.
     pub label: String,
+    /// Who compresses in its runs.
     pub mode: ReclaimMode,
+    /// kcompressd workers (0 for sync).
     pub workers: usize,
+    /// Each run's figures, in run order.
     pub runs: Vec<RunStats>,
     /// Some run stopped on an allocation that failed after direct reclaim.
     pub oom: bool,
@@ -37,10 +41,12 @@ impl Column {
         }
     }
 
+    /// Every metric's median over the runs.
     pub fn medians(&self) -> Values {
         report::medians(&self.runs)
     }
 
+    /// Metric `m`'s median over the runs.
     pub fn median(&self, m: Metric) -> f64 {
         self.medians()[m as usize]
     }
@@ -49,7 +55,9 @@ impl Column {
 /// Sync and async runs of one configuration, interleaved run by run.
 #[derive(Clone, Debug)]
 pub struct Comparison {
+    /// The configuration every column ran (mode and workers aside).
     pub config: HarnessConfig,
+    /// Runs per column.
     pub runs: usize,
     /// Sync first: the baseline of every ratio.
     pub columns: Vec<Column>,
@@ -216,7 +224,9 @@ pub fn write_config(
 /// A sweep of one setting: a comparison per value.
 #[derive(Clone, Debug)]
 pub struct Sweep {
+    /// The swept setting, e.g. `ring`.
     pub key: String,
+    /// Each value, as given, with its comparison.
     pub points: Vec<(String, Comparison)>,
 }
 
@@ -252,6 +262,7 @@ fn write_pair(out: &mut impl Write, sync: &Values, asyn: &Values, m: Metric) -> 
 }
 
 impl Sweep {
+    /// No corrupt page and every frame accounted for, at every point.
     pub fn clean(&self) -> bool {
         self.points.iter().all(|(_, c)| c.clean())
     }

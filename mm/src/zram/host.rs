@@ -27,6 +27,7 @@ pub struct HostFrames {
 unsafe impl Send for HostFrames {}
 
 impl HostFrames {
+    /// `nr_frames` zeroed frames, all free, no budget.
     pub fn new(nr_frames: usize) -> Self {
         let mut memory: Vec<HostPage> = (0..nr_frames).map(|_| HostPage([0; PAGE_SIZE])).collect();
         let base = memory.as_mut_ptr().cast::<u8>();

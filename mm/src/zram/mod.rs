@@ -187,6 +187,7 @@ impl Default for Compressor {
 }
 
 impl Compressor {
+    /// A fresh hash table and output buffer.
     pub fn new() -> Self {
         Compressor {
             table: CompressTable::default(),

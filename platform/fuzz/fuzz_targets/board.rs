@@ -1,6 +1,7 @@
 //! Any bytes as a DTB: `Board::from_dtb` must return Ok or Err, never panic or hang;
 //! a parsed board's JSON and usable regions must be consistent.
 #![no_main]
+#![forbid(unsafe_code)]
 
 use libfuzzer_sys::fuzz_target;
 use platform::{Board, dtb_total_size};

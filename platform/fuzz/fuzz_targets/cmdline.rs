@@ -1,5 +1,6 @@
 //! Any UTF-8 text as a kernel command line: parses or names the offending word.
 #![no_main]
+#![forbid(unsafe_code)]
 
 use libfuzzer_sys::fuzz_target;
 use platform::cmdline::CmdLine;

@@ -1,6 +1,7 @@
 //! `dtb-info FILE.dtb`: prints what the kernel would learn from a DTB as one JSON
 //! object (docs/design.md, section "Contracts", dtb-info), using the kernel's own
 //! parser. A damaged DTB gives a one-line error on stderr and exit status 1.
+#![forbid(unsafe_code)]
 
 use std::io::Read;
 use std::process::ExitCode;

@@ -2,6 +2,7 @@
 //! `scenario=bench` prints once a second into an SVG with two panels, reclaimed pages
 //! per second (`pgsteal_anon` between two lines) and free frames, over time, one line
 //! per mode (run 1 of each). Reads the kernel's console log; writes SVG, no other tools.
+#![forbid(unsafe_code)]
 
 use std::collections::BTreeMap;
 

@@ -3,6 +3,7 @@
 //! the shell on `trace dump`), writes a Chrome/Perfetto trace JSON (open it in
 //! ui.perfetto.dev or chrome://tracing) and, if asked, an SVG of free frames, reclaim
 //! rate and ring depth over time, one line per dump. See docs/trace.md.
+#![forbid(unsafe_code)]
 
 use qemu_tests::trace_convert::{chrome_trace, parse_log, svg};
 

@@ -226,6 +226,11 @@ pub mod probe {
     static ARMED: [AtomicPtr<Probe>; MAX_CPUS] =
         [const { AtomicPtr::new(core::ptr::null_mut()) }; MAX_CPUS];
 
+    // SAFETY: both are boot/head.s's (linked in by `global_asm!` in arch/aarch64/mod.rs).
+    // `probe_call` matches this signature under AAPCS64 (f, arg, stack_top, jmp in
+    // x0-x3, the result in x0) and saves into `jmp` (21 words, `Probe::jmp`) every
+    // register the ABI makes callee-saved. `probe_resume` is never called from Rust:
+    // only its address is used, as the ELR the fault handler returns to.
     unsafe extern "C" {
         fn probe_call(f: extern "C" fn(usize), arg: usize, stack_top: usize, jmp: *mut u64) -> u64;
         fn probe_resume();

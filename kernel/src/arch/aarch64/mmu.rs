@@ -66,6 +66,11 @@ static mut TABLE_POOL: [Table; TABLE_POOL_SIZE] = [const { Table::EMPTY }; TABLE
 /// The live tables, kept for later edits (mapping workload pages).
 static TABLES: spin::Mutex<Option<PageTables<'static>>> = spin::Mutex::new(None);
 
+// SAFETY: the four statics are linker.ld's section bounds: only their addresses are
+// taken, never their bytes. `mmu_switch` is boot/head.s's (linked in by `global_asm!`
+// in arch/aarch64/mod.rs) and matches this signature under AAPCS64: params in x0,
+// clobbers only caller-saved x1-x6, returns with `ret`. What it needs of its caller
+// (tables that identity-map the code) is argued where `init` calls it.
 unsafe extern "C" {
     static __image_start: u8;
     static __text_end: u8;

@@ -29,6 +29,9 @@ const OFF_TIMEOUT: Duration = Duration::from_millis(500);
 /// `reg` name a core by.
 pub const MPIDR_AFFINITY: u64 = 0xff_00ff_ffff;
 
+// SAFETY: `secondary_entry` is boot/head.s's (linked in by `global_asm!` in
+// arch/aarch64/mod.rs). It is never called from Rust: only its address is used, as
+// the entry point handed to PSCI CPU_ON.
 unsafe extern "C" {
     /// boot/head.s: where a core started by PSCI CPU_ON begins (physical address; the
     /// kernel runs identity-mapped). x0 = logical CPU index.
