@@ -12,9 +12,6 @@ pub mod latency;
 pub mod lru;
 pub mod page;
 pub mod pagegen;
-// Until reclaim/harness.rs and reclaim/report.rs (being rewritten) document every
-// public item; policy, swap and sweep are documented already. Remove it then.
-#[allow(missing_docs)]
 pub mod reclaim;
 pub mod ring;
 pub mod rmap;

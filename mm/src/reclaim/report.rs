@@ -16,7 +16,11 @@ macro_rules! metrics {
         /// One measured quantity of a run, in table order.
         #[derive(Copy, Clone, Debug, PartialEq, Eq)]
         pub enum Metric {
-            $( $(#[$doc])* $variant, )*
+            $(
+                $(#[$doc])*
+                #[doc = concat!("The `", $key, "` row of the table and key of `RESULT`.")]
+                $variant,
+            )*
         }
 
         impl Metric {
@@ -108,10 +112,13 @@ impl fmt::Display for Figure {
 pub struct RunInput<'a> {
     /// Counter differences over the run.
     pub vmstat: &'a VmStatSnapshot,
+    /// zram's `mm_stat` as the window closed.
     pub mm_stat: &'a MmStat,
+    /// Ticks per second of every time here.
     pub tick_hz: u64,
     /// The workload's time from start to end.
     pub elapsed: u64,
+    /// Accesses the workloads made.
     pub accesses: u64,
     /// Latency of the faults that needed a frame, in ticks.
     pub faults: &'a LatencyHist,
@@ -119,11 +126,15 @@ pub struct RunInput<'a> {
     pub kswapd_busy: u64,
     /// All kcompressd workers' time outside sleep, and the pages they took.
     pub kcompressd_busy: u64,
+    /// Pages the workers compressed.
     pub kcompressd_pages: u64,
+    /// kcompressd workers in the run (0 in sync mode).
     pub workers: u64,
+    /// Faults that took a page in writeback back (no decompression).
     pub rescued: u64,
     /// Pages read back and found exact / wrong (during the run and in the final check).
     pub verified: u64,
+    /// Pages found wrong.
     pub corrupt: u64,
     /// Every frame free, mapped, in the store or parked at the end.
     pub frames_accounted: bool,
@@ -134,11 +145,17 @@ pub struct RunInput<'a> {
 #[derive(Clone, Debug, PartialEq)]
 pub struct RunStats {
     values: Values,
+    /// kswapd's busy time, in ns.
     pub kswapd_busy_ns: u64,
+    /// All workers' busy time, in ns.
     pub kcompressd_busy_ns: u64,
+    /// Pages the workers compressed.
     pub kcompressd_pages: u64,
+    /// Pages kswapd reclaimed (`pgsteal_kswapd`).
     pub pgsteal_kswapd: u64,
+    /// Pages kswapd compressed itself because every ring was full.
     pub ring_full: u64,
+    /// Every frame was accounted for at the end.
     pub frames_accounted: bool,
 }
 
@@ -228,10 +245,12 @@ impl RunStats {
         }
     }
 
+    /// The value of `m` (NaN: no figure).
     pub fn get(&self, m: Metric) -> f64 {
         self.values[m as usize]
     }
 
+    /// Every value, in `Metric::ALL` order.
     pub fn values(&self) -> &Values {
         &self.values
     }

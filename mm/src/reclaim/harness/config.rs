@@ -12,6 +12,7 @@ use crate::reclaim::policy::{ReclaimMode, RingFull};
 pub(super) const MAX_WORKERS: usize = 4;
 pub(super) const MAX_WORKLOADS: usize = 4;
 
+/// How workloads pick the next page.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum Pattern {
     /// Page after page, wrapping.
@@ -27,7 +28,10 @@ pub enum Pattern {
     /// sets, every page written once first (the launch), then every access goes to the
     /// foreground app, uniformly over its pages; after as many accesses as an app has
     /// pages, another app (picked from the seed) comes to the foreground.
-    Apps { apps: usize },
+    Apps {
+        /// Working sets the pages are split into.
+        apps: usize,
+    },
 }
 
 /// App switches after the launch, for `pattern=apps` when `ops` is not given (the
@@ -37,8 +41,11 @@ pub const APP_SWITCHES: u64 = 12;
 /// The harness's command line.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HarnessConfig {
+    /// Who compresses evicted pages (`mode=`).
     pub mode: ReclaimMode,
+    /// What kswapd does when every ring is full (`ring_full=`).
     pub ring_full: RingFull,
+    /// kcompressd worker threads in async mode (`workers=`).
     pub workers: usize,
     /// Tickets queued per ring at most (`ReclaimConfig::ring_size`).
     pub ring_size: usize,
@@ -46,14 +53,19 @@ pub struct HarnessConfig {
     pub ram_frames: usize,
     /// Anonymous pages the workloads touch (at least twice the RAM).
     pub wss_pages: usize,
+    /// Workload threads, each on its own slice of the pages.
     pub workloads: usize,
+    /// How they pick pages.
     pub pattern: Pattern,
+    /// What the pages hold.
     pub mix: PageMix,
+    /// Linux's `vm.watermark_scale_factor` (`wsf=`).
     pub watermark_scale_factor: u32,
     /// Accesses in total, over all workloads (after the launch, for `Apps`).
     pub ops: u64,
     /// Percentage of accesses that write (new version of the page).
     pub write_pct: u8,
+    /// Seeds the pages' contents and the access pattern.
     pub seed: u64,
 }
 
@@ -80,6 +92,7 @@ impl Default for HarnessConfig {
 /// Every ring's capacity; `ring=` limits what kswapd queues (1..=this).
 pub const RING_CAPACITY: usize = 4096;
 
+/// The harness's `--help`.
 pub const USAGE: &str = "usage: reclaim-harness [key=value ...]
   mode=sync|async          who compresses evicted pages (default async)
   ring_full=new|oldest     order when every ring is full (default new)
