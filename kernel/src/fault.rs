@@ -17,9 +17,9 @@ use mm::trace::{self, Event, FaultKind};
 use mm::vmstat::VmEvent;
 use mm::zram::Compressor;
 
-use crate::arch::aarch64::{MAX_CPUS, smp};
+use crate::arch::aarch64::{MAX_CPUS, percpu, smp};
 use crate::reclaim::{self, KernelMmu};
-use crate::{percpu, vm};
+use crate::vm;
 
 /// Each faulting core's compressor for direct reclaim (set up before its workload
 /// runs: the fault path never allocates from the heap).

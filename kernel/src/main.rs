@@ -19,8 +19,6 @@ mod mem;
 #[cfg(target_os = "none")]
 mod panic;
 #[cfg(target_os = "none")]
-mod percpu;
-#[cfg(target_os = "none")]
 mod reclaim;
 #[cfg(target_os = "none")]
 mod scenario;

@@ -6,7 +6,7 @@ use core::sync::atomic::{AtomicU8, AtomicU32, AtomicUsize, Ordering};
 
 use platform::cmdline::ExitMethod;
 
-use crate::arch::aarch64::{MAX_CPUS, backtrace, park, psci, semihosting};
+use crate::arch::aarch64::{MAX_CPUS, backtrace, park, percpu, psci, semihosting};
 use crate::fatal_println;
 
 /// Exit status after a panic or an unexpected exception.
@@ -40,7 +40,7 @@ pub fn exit(status: u32) -> ! {
 /// Starts a fatal report on this CPU. Returns only if this CPU should print one; a
 /// nested failure while reporting powers off at once, a deeper one parks.
 pub fn begin_fatal() {
-    let cpu = crate::percpu::this_cpu_id().min(MAX_CPUS - 1);
+    let cpu = percpu::this_cpu_id().min(MAX_CPUS - 1);
     match DEPTH[cpu].fetch_add(1, Ordering::Relaxed) {
         0 => {}
         1 => {
@@ -67,7 +67,7 @@ fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
     begin_fatal();
     fatal_println!(
         "\n*** kernel panic on CPU {}: {}",
-        crate::percpu::this_cpu_id(),
+        percpu::this_cpu_id(),
         info.message()
     );
     if let Some(loc) = info.location() {

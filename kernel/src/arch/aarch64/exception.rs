@@ -9,7 +9,7 @@ use core::sync::atomic::{AtomicPtr, Ordering};
 
 use kernel::esr::Esr;
 
-use super::{MAX_CPUS, backtrace, irq};
+use super::{MAX_CPUS, backtrace, irq, percpu};
 use crate::fatal_println;
 
 /// What the vectors save (layout fixed by boot/head.s).
@@ -65,7 +65,7 @@ pub extern "C" fn exception_entry(kind: u64, frame: &mut TrapFrame) {
         "\n*** unexpected {} exception from {} on CPU {}",
         TYPE_NAMES[ty as usize],
         GROUP_NAMES[group as usize],
-        crate::percpu::this_cpu_id()
+        percpu::this_cpu_id()
     );
     report(frame);
     crate::panic::end_fatal()
@@ -238,7 +238,7 @@ pub mod probe {
         arg: usize,
         stack_top: Option<usize>,
     ) -> Result<(), Fault> {
-        let cpu = crate::percpu::this_cpu_id();
+        let cpu = percpu::this_cpu_id();
         let mut probe = Probe {
             jmp: [0; 21],
             fault: None,
@@ -262,7 +262,7 @@ pub mod probe {
     /// From the vector: if this CPU's slot is armed, record the fault, disarm, and make
     /// the exception return into `probe_resume`.
     pub(super) fn recover(frame: &mut TrapFrame) -> bool {
-        let Some(slot) = ARMED.get(crate::percpu::this_cpu_id()) else {
+        let Some(slot) = ARMED.get(percpu::this_cpu_id()) else {
             return false;
         };
         let probe = slot.swap(core::ptr::null_mut(), Ordering::Relaxed);

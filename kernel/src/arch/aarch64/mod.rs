@@ -11,6 +11,7 @@ pub mod stack;
 
 pub mod gic;
 pub mod irq;
+pub mod percpu;
 pub mod psci;
 pub mod smp;
 pub mod timer;

@@ -14,8 +14,7 @@ use core::time::Duration;
 use aarch64_cpu::registers::MPIDR_EL1;
 use tock_registers::interfaces::Readable;
 
-use super::{MAX_CPUS, gic, irq, psci, timer};
-use crate::percpu;
+use super::{MAX_CPUS, gic, irq, percpu, psci, timer};
 use crate::println;
 
 /// How long the boot CPU waits for the started cores to check in. A core needs well

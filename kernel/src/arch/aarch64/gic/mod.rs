@@ -13,8 +13,7 @@ use aarch64_cpu::asm::barrier;
 use aarch64_cpu::registers::MPIDR_EL1;
 use tock_registers::interfaces::Readable;
 
-use super::MAX_CPUS;
-use crate::percpu;
+use super::{MAX_CPUS, percpu};
 
 /// The SGI that wakes a core from WFI: its mailbox may hold work, or whatever it sleeps
 /// on may have changed (see `smp`).
