@@ -61,7 +61,7 @@ fn boot_stop(reason: BootStop) -> ! {
 /// exception level the kernel was entered at.
 #[cfg(target_os = "none")]
 extern "C" fn kmain(dtb_pa: usize, entry_el: u64) -> ! {
-    use arch::aarch64::{gic, mmu, psci, smp};
+    use arch::aarch64::{fatal, gic, mmu, power, psci, smp};
     use kernel::memmap::Span;
     use platform::cmdline::{CmdLine, ExitMethod};
 
@@ -108,26 +108,26 @@ extern "C" fn kmain(dtb_pa: usize, entry_el: u64) -> ! {
                 .split_ascii_whitespace()
                 .any(|w| w == "exit=semihosting");
             if semihosting {
-                panic::set_exit_method(ExitMethod::Semihosting);
+                power::set_exit_method(ExitMethod::Semihosting);
             }
             println!("kernel: command line \"{}\": {e}", board.bootargs);
-            panic::exit(2)
+            power::exit(2)
         }
     };
-    panic::set_exit_method(cmdline.exit);
+    power::set_exit_method(cmdline.exit);
     println!("kernel: command line \"{}\"", board.bootargs);
 
     let mem = mem::init(board, dtb_span).unwrap_or_else(|e| {
         println!("kernel: memory: {e}");
-        panic::exit(panic::FATAL_STATUS)
+        power::exit(fatal::FATAL_STATUS)
     });
     let Some(gic_desc) = &board.gic else {
         println!("kernel: the DTB names no GIC");
-        panic::exit(panic::FATAL_STATUS)
+        power::exit(fatal::FATAL_STATUS)
     };
     if let Err(e) = gic::init(gic_desc) {
         println!("kernel: GIC: {e}");
-        panic::exit(panic::FATAL_STATUS)
+        power::exit(fatal::FATAL_STATUS)
     }
     let smp = smp::bring_up(board);
     let cmdline = scenario::place(cmdline, board);
@@ -140,5 +140,5 @@ extern "C" fn kmain(dtb_pa: usize, entry_el: u64) -> ! {
         mem,
         page_tables,
     };
-    panic::exit(scenario::run(&info))
+    power::exit(scenario::run(&info))
 }

@@ -9,8 +9,8 @@ use core::sync::atomic::{AtomicPtr, Ordering};
 
 use kernel::esr::Esr;
 
-use super::{MAX_CPUS, backtrace, irq, percpu};
-use crate::fatal_println;
+use super::console::arch_fatal_println;
+use super::{MAX_CPUS, backtrace, fatal, irq, percpu};
 
 /// What the vectors save (layout fixed by boot/head.s).
 #[repr(C)]
@@ -50,25 +50,25 @@ pub extern "C" fn exception_entry(kind: u64, frame: &mut TrapFrame) {
             // The workload runs under `probe::call`: the fault ends it there.
             Err(crate::fault::FaultError::OutOfMemory) if probe::recover(frame) => return,
             Err(e) => {
-                crate::panic::begin_fatal();
-                fatal_println!("\n*** workload region fault not resolved: {e:?}");
+                fatal::begin();
+                arch_fatal_println!("\n*** workload region fault not resolved: {e:?}");
                 report(frame);
-                crate::panic::end_fatal()
+                fatal::end()
             }
         }
     }
     if ty == TYPE_SYNC && group < 2 && probe::recover(frame) {
         return;
     }
-    crate::panic::begin_fatal();
-    fatal_println!(
+    fatal::begin();
+    arch_fatal_println!(
         "\n*** unexpected {} exception from {} on CPU {}",
         TYPE_NAMES[ty as usize],
         GROUP_NAMES[group as usize],
         percpu::this_cpu_id()
     );
     report(frame);
-    crate::panic::end_fatal()
+    fatal::end()
 }
 
 /// The FP/SIMD registers of the interrupted code. The vectors save only x0-x30, and a
@@ -144,8 +144,8 @@ fn region_fault(far: u64) -> Result<(), crate::fault::FaultError> {
 
 fn report(frame: &TrapFrame) {
     let esr = Esr(frame.esr);
-    fatal_println!("{esr}");
-    fatal_println!(
+    arch_fatal_println!("{esr}");
+    arch_fatal_println!(
         "ESR={:#018x} FAR={:#018x} ELR={:#018x} SPSR={:#018x}",
         frame.esr,
         frame.far,
@@ -163,7 +163,7 @@ fn report(frame: &TrapFrame) {
                 write!(line, "{sep}sp ={:#018x}", frame.sp)
             };
         }
-        fatal_println!("{}", line.as_str());
+        arch_fatal_println!("{}", line.as_str());
     }
     backtrace::print(frame.elr, frame.x[29]);
 }

@@ -3,7 +3,9 @@
 //! side) GIC, timer, PSCI, SMP and IRQ dispatch.
 
 pub mod backtrace;
+pub mod console;
 pub mod exception;
+pub mod fatal;
 pub mod mmu;
 pub mod relax;
 pub mod semihosting;
@@ -12,6 +14,7 @@ pub mod stack;
 pub mod gic;
 pub mod irq;
 pub mod percpu;
+pub mod power;
 pub mod psci;
 pub mod smp;
 pub mod timer;
