@@ -58,10 +58,12 @@ fn boot_stop(reason: BootStop) -> ! {
 
 /// The boot CPU's first Rust, called by boot/head.s at EL1 with the early map on, on
 /// CPU 0's kernel stack. `dtb_pa`: the DTB (0 if none was found); `entry_el`: the
-/// exception level the kernel was entered at.
+/// exception level the kernel was entered at. Found by its symbol name (see
+/// `arch::aarch64`, which declares it).
 #[cfg(target_os = "none")]
+#[unsafe(no_mangle)]
 extern "C" fn kmain(dtb_pa: usize, entry_el: u64) -> ! {
-    use arch::aarch64::{fatal, gic, mmu, power, psci, smp};
+    use arch::aarch64::{exception, fatal, gic, mmu, power, psci, smp};
     use kernel::memmap::Span;
     use platform::cmdline::{CmdLine, ExitMethod};
 
@@ -91,6 +93,7 @@ extern "C" fn kmain(dtb_pa: usize, entry_el: u64) -> ! {
         boot_stop(BootStop::PageTables)
     };
     console::init(&console);
+    exception::set_fault_hook(fault::hook);
     println!(
         "kernel: entered at EL{entry_el}, DTB at {dtb_pa:#x} ({size} bytes), MMU on ({page_tables} page tables)"
     );
