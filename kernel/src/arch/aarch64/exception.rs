@@ -304,6 +304,34 @@ pub mod probe {
         }
     }
 
+    /// Stores zero at `addr`: a store meant to fault, to run under `call`. The asm is
+    /// opaque to the compiler, so no Rust-level UB is involved.
+    pub extern "C" fn store_to(addr: usize) {
+        // SAFETY: a deliberately faulting store, run under `call`.
+        unsafe { core::arch::asm!("str xzr, [{}]", in(reg) addr, options(nostack)) };
+    }
+
+    /// Loads from `addr`: a load meant to fault, to run under `call`.
+    pub extern "C" fn load_from(addr: usize) {
+        // SAFETY: a deliberately faulting load, run under `call`.
+        unsafe {
+            core::arch::asm!(
+                "ldr {t}, [{a}]",
+                a = in(reg) addr,
+                t = out(reg) _,
+                options(nostack, readonly)
+            )
+        };
+    }
+
+    /// Branches to `addr`, which should hold a `ret` in non-executable memory: an
+    /// instruction fetch meant to fault, to run under `call`.
+    pub extern "C" fn branch_to(addr: usize) {
+        // SAFETY: deliberately executes non-executable memory holding a `ret`, under
+        // `call`; should the fetch succeed, the `ret` returns here.
+        unsafe { core::arch::asm!("blr {}", in(reg) addr, out("x30") _, clobber_abi("C")) };
+    }
+
     /// From the vector: if this CPU's slot is armed, record the fault, disarm, and make
     /// the exception return into `probe_resume`.
     pub(super) fn recover(frame: &mut TrapFrame) -> bool {
