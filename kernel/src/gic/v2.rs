@@ -152,6 +152,7 @@ impl<M: Mmio, S: SysRegs, const CPUS: usize> GicV2<M, S, CPUS> {
     /// take the SGI, look at memory and miss the very write it was woken for (Linux
     /// does the same).
     pub fn send_sgi(&self, target: usize, sgi: u8) {
+        assert!(sgi < 16, "SGI {sgi}");
         self.sys.barrier(Barrier::DsbIshst);
         let mask = self.cpu_mask[target].load(Ordering::Relaxed);
         let sgir = GICD_SGIR::TargetListFilter::TargetList
@@ -182,6 +183,7 @@ impl<M: Mmio, S: SysRegs, const CPUS: usize> GicV2<M, S, CPUS> {
     /// Enables `intid`: an SGI or PPI on the calling core (logical CPU `cpu`), an SPI
     /// routed to it.
     pub fn enable(&self, intid: u32, cpu: usize) {
+        assert!(intid < SPURIOUS, "INTID {intid}");
         let i = intid as usize;
         self.gicd.write_u8(gicd::IPRIORITYR + i, DEFAULT_PRIORITY);
         if i >= FIRST_SPI {
@@ -194,6 +196,7 @@ impl<M: Mmio, S: SysRegs, const CPUS: usize> GicV2<M, S, CPUS> {
 
     /// Disables `intid` (an SGI or PPI on the calling core only).
     pub fn disable(&self, intid: u32) {
+        assert!(intid < SPURIOUS, "INTID {intid}");
         let (offset, bit) = bit_register(gicd::ICENABLER, intid as usize);
         self.gicd.write_u32(offset, bit);
     }
@@ -377,5 +380,12 @@ mod tests {
                 Access::Barrier(Barrier::DmbIshld),
             ]
         );
+    }
+
+    #[test]
+    #[should_panic(expected = "INTID 1020")]
+    fn enabling_a_special_intid_panics() {
+        let bus = Bus::new();
+        gic(&bus).enable(1020, 0);
     }
 }

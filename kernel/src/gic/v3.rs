@@ -264,6 +264,7 @@ impl<M: Mmio, S: SysRegs, const CPUS: usize> GicV3<M, S, CPUS> {
     /// target could take the SGI, look at memory and miss the very write it was woken
     /// for (Linux does the same). The ISB issues the SGI before we go on.
     pub fn send_sgi(&self, mpidr: u64, sgi: u8) {
+        assert!(sgi < 16, "SGI {sgi}");
         let aff0 = mpidr & 0xff;
         let value = (((mpidr >> 32) & 0xff) << 48) // Aff3
             | ((aff0 / 16) << 44) // RS
@@ -294,6 +295,7 @@ impl<M: Mmio, S: SysRegs, const CPUS: usize> GicV3<M, S, CPUS> {
     /// Enables `intid`: an SGI or PPI in the redistributor of the calling core (logical
     /// CPU `cpu`), an SPI in the distributor, routed to the calling core (`mpidr`).
     pub fn enable(&self, intid: u32, cpu: usize, mpidr: u64) {
+        assert!(intid < SPURIOUS, "INTID {intid}");
         let i = intid as usize;
         if i < FIRST_SPI {
             let rd = self.redistributor(cpu);
@@ -315,6 +317,7 @@ impl<M: Mmio, S: SysRegs, const CPUS: usize> GicV3<M, S, CPUS> {
 
     /// Disables `intid`: an SGI or PPI of the calling core (logical CPU `cpu`), or an SPI.
     pub fn disable(&self, intid: u32, cpu: usize) {
+        assert!(intid < SPURIOUS, "INTID {intid}");
         let i = intid as usize;
         if i < FIRST_SPI {
             let rd = self.redistributor(cpu);

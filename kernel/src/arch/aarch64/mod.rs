@@ -12,6 +12,7 @@ pub mod mmu;
 pub mod relax;
 pub mod semihosting;
 pub mod stack;
+pub mod sysreg;
 
 pub mod gic;
 pub mod irq;
