@@ -2,7 +2,8 @@
 //! `print!`/`println!` from any core, and polled input for the shell. A spin lock keeps
 //! lines whole; the fatal path (`fatal_println!`) waits for it only briefly, then
 //! writes anyway, so a report from a core that faulted while another held the lock
-//! still comes out.
+//! still comes out. Owns the UART and its lock; `init` also registers them as arch
+//! code's console (`arch::aarch64::console`), which must not reach in here by path.
 
 use core::fmt::{self, Write};
 

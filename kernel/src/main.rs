@@ -1,6 +1,8 @@
 //! The kernel binary: `kmain`, the boot CPU's Rust entry, and the glue modules. The
 //! portable pieces are in `lib.rs` (and the `mm`, `platform` crates); everything here
 //! builds only for aarch64-unknown-none. On the host this is a stub that says so.
+//! `kmain` hands arch what it needs of the kernel: the console (`console::init`) and
+//! the fault hook (`fault::hook`); boot/head.s finds `kmain` by its symbol name.
 #![cfg_attr(target_os = "none", no_std, no_main)]
 
 #[cfg(target_os = "none")]

@@ -2,6 +2,8 @@
 //! checks that the right fault is raised and caught (through `exception::probe`):
 //! writing text and rodata, executing data and heap, touching address 0, overflowing a
 //! stack into its guard page. `RESULT {"scenario":"protect","checks":N,"caught":N}`.
+//! Owns the checks and their verdicts; the faulting accesses themselves and the
+//! probe that catches them are arch's (`exception::probe`).
 
 use alloc::boxed::Box;
 

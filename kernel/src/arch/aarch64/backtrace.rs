@@ -1,7 +1,8 @@
 //! Frame-pointer backtraces (the kernel is built with frame pointers): walks the x29
 //! chain of frame records {previous x29, x30}, only inside a known stack and only
 //! upwards, so a corrupt chain ends the walk instead of faulting again. Output lines
-//! are `backtrace #<n> pc=0x<16 hex digits>`, which qemu-run.sh symbolizes.
+//! are `backtrace #<n> pc=0x<16 hex digits>`, which qemu-run.sh symbolizes. Owns only
+//! the walk; the lines go out through `console`'s registered sink.
 
 use super::console::arch_fatal_println;
 use super::stack;
