@@ -2,12 +2,14 @@
 //! `print!`/`println!` from any core, and polled input for the shell. A spin lock keeps
 //! lines whole; the fatal path (`fatal_println!`) waits for it only briefly, then
 //! writes anyway, so a report from a core that faulted while another held the lock
-//! still comes out.
+//! still comes out. Owns the UART and its lock; `init` also registers them as arch
+//! code's console (`arch::aarch64::console`), which must not reach in here by path.
 
 use core::fmt::{self, Write};
 
 use platform::ConsoleKind;
 
+use crate::arch::aarch64::console::{self as arch_console, Sink};
 use crate::drivers::{ns16550::Ns16550, pl011::Pl011};
 
 pub enum Uart {
@@ -52,8 +54,8 @@ static LOCK: spin::Mutex<()> = spin::Mutex::new(());
 /// How many times the fatal path retries the lock before writing without it.
 const FATAL_LOCK_TRIES: u32 = 1_000_000;
 
-/// Starts the console on `console` (already mapped as Device memory). Output before
-/// this is dropped.
+/// Starts the console on `console` (already mapped as Device memory) and makes it arch
+/// code's console too. Output before this is dropped.
 pub fn init(console: &platform::Console<'_>) {
     UART.call_once(|| {
         let base = console.base as usize;
@@ -71,6 +73,11 @@ pub fn init(console: &platform::Console<'_>) {
             Uart::Ns16550(u) => u.init(),
         }
         uart
+    });
+    arch_console::register(Sink {
+        print: _print,
+        print_fatal: _print_fatal,
+        flush,
     });
 }
 

@@ -3,7 +3,8 @@
 //! policy's `alloc_page`, possibly through direct reclaim), access-flag fault (set AF),
 //! swap entry (`do_swap_page`: rescue, wait, or decompress). Runs in the exception
 //! handler of the faulting core, on its exception stack; owns only the per-CPU
-//! compressors direct reclaim uses. PTEs are `vm`'s, the policy `reclaim`'s.
+//! compressors direct reclaim uses. PTEs are `vm`'s, the policy `reclaim`'s. `hook` is
+//! what kmain registers as arch's fault hook.
 
 use alloc::boxed::Box;
 use core::sync::atomic::Ordering;
@@ -17,9 +18,10 @@ use mm::trace::{self, Event, FaultKind};
 use mm::vmstat::VmEvent;
 use mm::zram::Compressor;
 
-use crate::arch::aarch64::{MAX_CPUS, smp};
+use crate::arch::aarch64::exception::{FaultOutcome, Line};
+use crate::arch::aarch64::{MAX_CPUS, percpu, smp};
 use crate::reclaim::{self, KernelMmu};
-use crate::{percpu, vm};
+use crate::vm;
 
 /// Each faulting core's compressor for direct reclaim (set up before its workload
 /// runs: the fault path never allocates from the heap).
@@ -51,8 +53,24 @@ fn throttle() {
     smp::sleep(Duration::from_micros(100));
 }
 
+/// The exception code's fault hook (`exception::set_fault_hook`): takes the workload
+/// region's faults, leaves every other fault to the exception code. Out of memory is
+/// abortable: the workload runs under `probe::call`, and the fault ends it there.
+pub fn hook(esr: u64, far: u64) -> FaultOutcome {
+    if !vm::is_region_fault(esr, far) {
+        return FaultOutcome::NotMine;
+    }
+    match handle(far) {
+        Ok(()) => FaultOutcome::Resolved,
+        Err(e) => FaultOutcome::Unresolved {
+            abortable: e == FaultError::OutOfMemory,
+            why: Line::from_fmt(format_args!("workload region fault not resolved: {e:?}")),
+        },
+    }
+}
+
 /// Resolves a fault at `far` in the workload region.
-pub fn handle(far: u64) -> Result<(), FaultError> {
+fn handle(far: u64) -> Result<(), FaultError> {
     let sys = reclaim::system().ok_or(FaultError::NotReady)?;
     reclaim::trace_sample_periodic(sys);
     let va = far & !(PAGE_SIZE as u64 - 1);

@@ -1,14 +1,19 @@
 //! The kernel's portable pieces, tested on the host with `cargo test -p kernel`:
 //! exception-syndrome decoding, the workload region's PTE / swap-entry encoding, the
 //! `RESULT` JSON writer, the cross-core job mailbox, translation-table building, the
-//! kernel's memory map plan, frame pacing and the console's line editor, parser and reports. No
-//! hardware access here; `main.rs` holds the glue.
+//! kernel's memory map plan, frame pacing, the console's line editor, parser and reports,
+//! and the GIC and generic-timer register sequences over accessor traits (`gic`,
+//! `timer`, `sysreg`; host tests drive them with recording fakes). No hardware access
+//! here; `main.rs` and `arch` hold the glue and the real accessors.
 #![cfg_attr(target_os = "none", no_std)]
 // Safe Rust throughout, but for the mailbox's hand-off of a job between cores.
 #![deny(unsafe_code)]
 
 pub mod anon_pte;
 pub mod esr;
+#[cfg(test)]
+mod fake_hw;
+pub mod gic;
 pub mod json;
 #[allow(unsafe_code)]
 pub mod mailbox;
@@ -16,3 +21,5 @@ pub mod memmap;
 pub mod pace;
 pub mod pgtable;
 pub mod shell;
+pub mod sysreg;
+pub mod timer;

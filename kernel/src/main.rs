@@ -1,6 +1,8 @@
 //! The kernel binary: `kmain`, the boot CPU's Rust entry, and the glue modules. The
 //! portable pieces are in `lib.rs` (and the `mm`, `platform` crates); everything here
 //! builds only for aarch64-unknown-none. On the host this is a stub that says so.
+//! `kmain` hands arch what it needs of the kernel: the console (`console::init`) and
+//! the fault hook (`fault::hook`); boot/head.s finds `kmain` by its symbol name.
 #![cfg_attr(target_os = "none", no_std, no_main)]
 
 #[cfg(target_os = "none")]
@@ -18,8 +20,6 @@ mod fault;
 mod mem;
 #[cfg(target_os = "none")]
 mod panic;
-#[cfg(target_os = "none")]
-mod percpu;
 #[cfg(target_os = "none")]
 mod reclaim;
 #[cfg(target_os = "none")]
@@ -62,10 +62,12 @@ fn boot_stop(reason: BootStop) -> ! {
 
 /// The boot CPU's first Rust, called by boot/head.s at EL1 with the early map on, on
 /// CPU 0's kernel stack. `dtb_pa`: the DTB (0 if none was found); `entry_el`: the
-/// exception level the kernel was entered at.
+/// exception level the kernel was entered at. Found by its symbol name (see
+/// `arch::aarch64`, which declares it).
 #[cfg(target_os = "none")]
+#[unsafe(no_mangle)]
 extern "C" fn kmain(dtb_pa: usize, entry_el: u64) -> ! {
-    use arch::aarch64::{gic, mmu, psci, smp};
+    use arch::aarch64::{exception, fatal, gic, mmu, power, psci, smp};
     use kernel::memmap::Span;
     use platform::cmdline::{CmdLine, ExitMethod};
 
@@ -95,6 +97,7 @@ extern "C" fn kmain(dtb_pa: usize, entry_el: u64) -> ! {
         boot_stop(BootStop::PageTables)
     };
     console::init(&console);
+    exception::set_fault_hook(fault::hook);
     println!(
         "kernel: entered at EL{entry_el}, DTB at {dtb_pa:#x} ({size} bytes), MMU on ({page_tables} page tables)"
     );
@@ -112,26 +115,26 @@ extern "C" fn kmain(dtb_pa: usize, entry_el: u64) -> ! {
                 .split_ascii_whitespace()
                 .any(|w| w == "exit=semihosting");
             if semihosting {
-                panic::set_exit_method(ExitMethod::Semihosting);
+                power::set_exit_method(ExitMethod::Semihosting);
             }
             println!("kernel: command line \"{}\": {e}", board.bootargs);
-            panic::exit(2)
+            power::exit(2)
         }
     };
-    panic::set_exit_method(cmdline.exit);
+    power::set_exit_method(cmdline.exit);
     println!("kernel: command line \"{}\"", board.bootargs);
 
     let mem = mem::init(board, dtb_span).unwrap_or_else(|e| {
         println!("kernel: memory: {e}");
-        panic::exit(panic::FATAL_STATUS)
+        power::exit(fatal::FATAL_STATUS)
     });
     let Some(gic_desc) = &board.gic else {
         println!("kernel: the DTB names no GIC");
-        panic::exit(panic::FATAL_STATUS)
+        power::exit(fatal::FATAL_STATUS)
     };
     if let Err(e) = gic::init(gic_desc) {
         println!("kernel: GIC: {e}");
-        panic::exit(panic::FATAL_STATUS)
+        power::exit(fatal::FATAL_STATUS)
     }
     let smp = smp::bring_up(board);
     let cmdline = scenario::place(cmdline, board);
@@ -144,5 +147,5 @@ extern "C" fn kmain(dtb_pa: usize, entry_el: u64) -> ! {
         mem,
         page_tables,
     };
-    panic::exit(scenario::run(&info))
+    power::exit(scenario::run(&info))
 }

@@ -31,8 +31,8 @@ use mm::vmstat::{CpuVmStat, VmEvent, VmStat};
 use mm::zram::{Compressor, FrameSource, ZramStore};
 
 use crate::arch::aarch64::relax::Yield;
-use crate::arch::aarch64::{MAX_CPUS, smp, timer};
-use crate::{percpu, vm};
+use crate::arch::aarch64::{MAX_CPUS, percpu, smp, timer};
+use crate::vm;
 
 /// kcompressd ring capacity: the largest `ring=`; the policy's `ring_size` (default
 /// the patch's kfifo of 256 folios) is how much of it kswapd uses.

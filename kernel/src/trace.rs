@@ -14,8 +14,8 @@ use core::sync::atomic::{AtomicU64, Ordering};
 
 use mm::trace::{self as events, Event, Slot, TraceBuffer};
 
-use crate::arch::aarch64::{MAX_CPUS, smp, timer};
-use crate::{percpu, println};
+use crate::arch::aarch64::{MAX_CPUS, percpu, smp, timer};
+use crate::println;
 
 /// Records per CPU at most: 2^18 records of 32 bytes, 8 MiB per CPU.
 const MAX_RECORDS: u64 = 1 << 18;

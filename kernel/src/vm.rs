@@ -1,8 +1,9 @@
 //! The workload (anonymous memory) region: its translation tables, built from the
 //! frame allocator and linked into the kernel's root table, PTE access for the fault
-//! path and for reclaim (`reclaim::KernelMmu`), TLB shootdown, and the fault handler
-//! that exception.rs routes here. Owns the region's tables; the frames and the LRU are
-//! the policy's (`mm::reclaim`), the descriptor encoding is `kernel::anon_pte`'s.
+//! path and for reclaim (`reclaim::KernelMmu`), TLB shootdown (arch's `mmu` issues the
+//! instructions), and which faults are the region's (`is_region_fault`, for `fault`'s
+//! hook). Owns the region's tables; the frames and the LRU are the policy's
+//! (`mm::reclaim`), the descriptor encoding is `kernel::anon_pte`'s.
 //!
 //! One address space: every core runs on the same TTBR0, so the region is shared and
 //! each workload owns a slice of it. A frame's reverse map is its `mm::rmap` slot
@@ -10,7 +11,6 @@
 //! every user checks that the PTE at that VA still maps the frame.
 
 use alloc::vec::Vec;
-use core::arch::asm;
 use core::sync::atomic::{AtomicU64, Ordering};
 
 use kernel::anon_pte::{AnonPte, PTE_AF};
@@ -19,6 +19,9 @@ use mm::addr::{PAGE_SIZE, Pfn};
 use mm::frame::Zone;
 
 use crate::arch::aarch64::mmu;
+
+/// The region's TLB maintenance and PTE publication: the instructions are arch's.
+pub use crate::arch::aarch64::mmu::{flush_tlb_all, flush_tlb_page, publish_pte};
 
 /// Where the region starts: root slot 128 (64 TiB), far above any RAM or device the
 /// identity map covers, so it never shares a table with the kernel's map.
@@ -98,9 +101,6 @@ pub fn build(zone: &mut Zone, pages: usize) -> Result<usize, RegionError> {
         link(l2, i % ENTRIES, t);
         l3.push(t);
     }
-    // The tables' contents reach the table walkers before the root points at them.
-    // SAFETY: barrier only.
-    unsafe { asm!("dsb ishst", options(nostack)) };
     mmu::link_root_slot(ROOT_SLOT, l1).map_err(|_| RegionError::Link)?;
     REGION.call_once(|| Region { pages, l3, tables });
     Ok(tables)
@@ -136,52 +136,6 @@ pub fn pte(index: usize) -> Option<&'static AtomicU64> {
 /// The PTE mapping `va`, if `va` is in the region.
 pub fn pte_of_va(va: u64) -> Option<&'static AtomicU64> {
     pte(page_index(va)?)
-}
-
-/// After writing a PTE that turns a fault into a mapping on this core: the walker
-/// must see the write (`dsb ishst`) before the faulting instruction is retried
-/// (`isb`, and the exception return is one too). No TLBI: an invalid or AF-clear
-/// descriptor is never held in a TLB.
-pub fn publish_pte() {
-    // SAFETY: barriers only.
-    unsafe { asm!("dsb ishst", "isb", options(nostack)) };
-}
-
-/// Invalidates `va`'s translation on every core and waits until no core can still
-/// use it: `dsb ishst` makes the new PTE visible to every walker before the
-/// invalidation; `tlbi vaale1is` (this VA, every ASID, last level, inner shareable = broadcast);
-/// `dsb ish` waits until every core finished the invalidation, which includes every
-/// access made through the old entry (so the workload's last writes to the frame are
-/// visible to us); `isb` so this core's later instructions see the new state.
-pub fn flush_tlb_page(va: u64) {
-    // SAFETY: TLB maintenance and barriers only; the operand is VA[55:12].
-    unsafe {
-        asm!(
-            "dsb ishst",
-            "tlbi vaale1is, {}",
-            "dsb ish",
-            "isb",
-            in(reg) va >> 12,
-            options(nostack)
-        )
-    };
-}
-
-/// Invalidates every EL1 translation on every core and waits until no core can still
-/// use one (`flush_tlb_page`'s sequence with `tlbi vmalle1is`): the end of a reclaim
-/// batch, Linux's `try_to_unmap_flush()`. One broadcast for a batch of 32 pages
-/// instead of one per page; the kernel's own entries are refilled from the tables.
-pub fn flush_tlb_all() {
-    // SAFETY: TLB maintenance and barriers only.
-    unsafe {
-        asm!(
-            "dsb ishst",
-            "tlbi vmalle1is",
-            "dsb ish",
-            "isb",
-            options(nostack)
-        )
-    };
 }
 
 /// `Mmu::test_and_clear_young` on the PTE at `va` mapping `pfn`. No flush is owed, as

@@ -20,8 +20,8 @@ use mm::reclaim::run::PageCheck;
 use mm::reclaim::swap::{SwapEntry, SwapState};
 
 use crate::arch::aarch64::exception::probe;
-use crate::arch::aarch64::{MAX_CPUS, smp, timer};
-use crate::{fault, percpu, reclaim, vm};
+use crate::arch::aarch64::{MAX_CPUS, percpu, smp, timer};
+use crate::{fault, reclaim, vm};
 
 /// How a workload picks the next page after its first sequential pass.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

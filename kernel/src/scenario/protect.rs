@@ -2,14 +2,15 @@
 //! checks that the right fault is raised and caught (through `exception::probe`):
 //! writing text and rodata, executing data and heap, touching address 0, overflowing a
 //! stack into its guard page. `RESULT {"scenario":"protect","checks":N,"caught":N}`.
+//! Owns the checks and their verdicts; the faulting accesses themselves and the
+//! probe that catches them are arch's (`exception::probe`).
 
 use alloc::boxed::Box;
-use core::arch::asm;
 
 use kernel::esr::{FaultKind, ec};
 
 use super::{BootInfo, print_result};
-use crate::arch::aarch64::exception::probe::{self, Fault};
+use crate::arch::aarch64::exception::probe::{self, Fault, branch_to, load_from, store_to};
 use crate::arch::aarch64::stack;
 use crate::println;
 
@@ -20,23 +21,6 @@ const RET_INSTRUCTION: u32 = 0xd65f_03c0;
 static mut RET_IN_DATA: u32 = RET_INSTRUCTION;
 /// A word in `.rodata`.
 static READ_ONLY_WORD: u64 = 0x5ca1_ab1e;
-
-extern "C" fn store_to(addr: usize) {
-    // SAFETY: deliberately faulting store, run under `probe::call`; the asm is opaque to
-    // the compiler, so no Rust-level UB is involved.
-    unsafe { asm!("str xzr, [{}]", in(reg) addr, options(nostack)) };
-}
-
-extern "C" fn load_from(addr: usize) {
-    // SAFETY: deliberately faulting load, run under `probe::call`.
-    unsafe { asm!("ldr {t}, [{a}]", a = in(reg) addr, t = out(reg) _, options(nostack, readonly)) };
-}
-
-extern "C" fn branch_to(addr: usize) {
-    // SAFETY: deliberately executes non-executable memory holding a `ret`, under
-    // `probe::call`; should the fetch succeed, the `ret` returns here.
-    unsafe { asm!("blr {}", in(reg) addr, out("x30") _, clobber_abi("C")) };
-}
 
 /// Recurses until the stack runs into its guard page.
 extern "C" fn recurse(depth: usize) {

@@ -21,9 +21,9 @@ use platform::Board;
 use platform::cmdline::{CmdLine, Key};
 
 use super::{BootInfo, bench, print_result, reclaim as pressure, settings};
-use crate::arch::aarch64::{MAX_CPUS, smp, timer};
+use crate::arch::aarch64::{MAX_CPUS, percpu, power, smp, timer};
 use crate::reclaim::{self, VMSTAT};
-use crate::{console, mem, panic, percpu, print, println, trace, vm};
+use crate::{console, mem, print, println, trace, vm};
 
 /// Longest line the console takes.
 const LINE_MAX: usize = 160;
@@ -327,7 +327,7 @@ impl Shell<'_> {
                 .uint("runs_failed", self.runs_failed)?;
             Ok(())
         });
-        panic::exit(0)
+        power::exit(0)
     }
 }
 

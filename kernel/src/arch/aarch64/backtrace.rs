@@ -1,8 +1,10 @@
 //! Frame-pointer backtraces (the kernel is built with frame pointers): walks the x29
 //! chain of frame records {previous x29, x30}, only inside a known stack and only
 //! upwards, so a corrupt chain ends the walk instead of faulting again. Output lines
-//! are `backtrace #<n> pc=0x<16 hex digits>`, which qemu-run.sh symbolizes.
+//! are `backtrace #<n> pc=0x<16 hex digits>`, which qemu-run.sh symbolizes. Owns only
+//! the walk; the lines go out through `console`'s registered sink.
 
+use super::console::arch_fatal_println;
 use super::stack;
 
 const MAX_FRAMES: usize = 64;
@@ -11,7 +13,7 @@ const MAX_FRAMES: usize = 64;
 /// Callers are printed at their call instruction (return address - 4), so the
 /// symbolizer names the calling line.
 pub fn print(pc: u64, fp: u64) {
-    crate::fatal_println!("backtrace #0 pc={pc:#018x}");
+    arch_fatal_println!("backtrace #0 pc={pc:#018x}");
     let mut fp = fp as usize;
     for n in 1..MAX_FRAMES {
         let Some((_, high)) = stack::stack_holding(fp) else {
@@ -32,7 +34,7 @@ pub fn print(pc: u64, fp: u64) {
         if lr < 4 {
             return;
         }
-        crate::fatal_println!("backtrace #{n} pc={:#018x}", lr - 4);
+        arch_fatal_println!("backtrace #{n} pc={:#018x}", lr - 4);
         if next <= fp {
             return;
         }

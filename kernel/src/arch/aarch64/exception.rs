@@ -1,16 +1,19 @@
 //! Exceptions other than IRQs: the trap frame the vectors (boot/head.s) save, dispatch
-//! (IRQs go to `irq::handle_irq`), recovery of expected faults (`probe`, like Linux's
-//! exception fixup tables) and the fatal report for everything else. Kernel code runs on
-//! SP_EL0; every exception runs on the CPU's own exception stack (SP_EL1), so a kernel
-//! stack overflow into its guard page is caught and reported like any other fault.
+//! (IRQs go to `irq::handle_irq`, kernel faults first to the fault hook the kernel
+//! registers with `set_fault_hook`), recovery of expected faults (`probe`, like Linux's
+//! exception fixup tables) and the fatal report for everything else. Owns the vectors'
+//! Rust side; what a fault means to the kernel (the workload region's page faults) is
+//! the hook's business, which this module never names. Kernel code runs on SP_EL0;
+//! every exception runs on the CPU's own exception stack (SP_EL1), so a kernel stack
+//! overflow into its guard page is caught and reported like any other fault.
 
 use core::fmt::Write;
 use core::sync::atomic::{AtomicPtr, Ordering};
 
 use kernel::esr::Esr;
 
-use super::{MAX_CPUS, backtrace, irq};
-use crate::fatal_println;
+use super::console::arch_fatal_println;
+use super::{MAX_CPUS, backtrace, fatal, irq, percpu};
 
 /// What the vectors save (layout fixed by boot/head.s).
 #[repr(C)]
@@ -36,6 +39,32 @@ const TYPE_NAMES: [&str; 4] = ["synchronous", "IRQ", "FIQ", "SError"];
 const TYPE_SYNC: u64 = 0;
 const TYPE_IRQ: u64 = 1;
 
+/// What the fault hook made of a synchronous exception taken from kernel code.
+pub enum FaultOutcome {
+    /// Not a fault the hook handles: it goes on like any other (probe recovery, else
+    /// the fatal report).
+    NotMine,
+    /// Resolved: the faulting instruction runs again.
+    Resolved,
+    /// The hook's fault, not resolved. With `abortable`, a running `probe::call` ends
+    /// with it (as with any fault it catches); otherwise, or without one, the fatal
+    /// report opens with `why`.
+    Unresolved { abortable: bool, why: Line },
+}
+
+/// Resolves faults of kernel code, given ESR_EL1 and FAR_EL1. It runs on the faulting
+/// core's exception stack with the interrupted FP/SIMD state saved, so it may be any
+/// Rust; it must not fault itself (that one is reported as fatal).
+pub type FaultHook = fn(esr: u64, far: u64) -> FaultOutcome;
+
+static FAULT_HOOK: spin::Once<FaultHook> = spin::Once::new();
+
+/// Sets the fault hook, once, at boot (later calls change nothing). Until then every
+/// kernel fault is treated as `NotMine`: caught by a `probe::call` or reported as fatal.
+pub fn set_fault_hook(hook: FaultHook) {
+    FAULT_HOOK.call_once(|| hook);
+}
+
 /// Called by the vectors for every exception. Returns to the interrupted code (with
 /// `frame` possibly changed) or does not return.
 pub extern "C" fn exception_entry(kind: u64, frame: &mut TrapFrame) {
@@ -44,31 +73,25 @@ pub extern "C" fn exception_entry(kind: u64, frame: &mut TrapFrame) {
         irq::handle_irq();
         return;
     }
-    if ty == TYPE_SYNC && group == 0 && crate::vm::is_region_fault(frame.esr, frame.far) {
-        match region_fault(frame.far) {
-            Ok(()) => return,
-            // The workload runs under `probe::call`: the fault ends it there.
-            Err(crate::fault::FaultError::OutOfMemory) if probe::recover(frame) => return,
-            Err(e) => {
-                crate::panic::begin_fatal();
-                fatal_println!("\n*** workload region fault not resolved: {e:?}");
-                report(frame);
-                crate::panic::end_fatal()
-            }
-        }
+    if ty == TYPE_SYNC
+        && group == 0
+        && let Some(&hook) = FAULT_HOOK.get()
+        && run_fault_hook(hook, frame)
+    {
+        return;
     }
     if ty == TYPE_SYNC && group < 2 && probe::recover(frame) {
         return;
     }
-    crate::panic::begin_fatal();
-    fatal_println!(
+    fatal::begin();
+    arch_fatal_println!(
         "\n*** unexpected {} exception from {} on CPU {}",
         TYPE_NAMES[ty as usize],
         GROUP_NAMES[group as usize],
-        crate::percpu::this_cpu_id()
+        percpu::this_cpu_id()
     );
     report(frame);
-    crate::panic::end_fatal()
+    fatal::end()
 }
 
 /// The FP/SIMD registers of the interrupted code. The vectors save only x0-x30, and a
@@ -82,11 +105,14 @@ struct FpSimd {
     fpcr: u64,
 }
 
-/// Runs the workload region's fault handler with the interrupted FP/SIMD state saved
-/// around it. Nothing before the save may use a vector register: the caller only
-/// decodes integers, and this function does the save first.
+/// Asks the fault hook about `frame`'s fault and acts on its answer, with the
+/// interrupted FP/SIMD state saved around both: true if the fault is dealt with
+/// (resolved, or a `probe::call` ends with it), false if it is not the hook's. An
+/// unresolved fault is reported here and does not return. Nothing before the save may
+/// use a vector register (the caller only decodes integers, and this function does the
+/// save first), nor anything after the restore (only a bool is returned, in w0).
 #[inline(never)]
-fn region_fault(far: u64) -> Result<(), crate::fault::FaultError> {
+fn run_fault_hook(hook: FaultHook, frame: &mut TrapFrame) -> bool {
     // Uninitialised on purpose: zeroing it would call `memset`, which may use vector
     // registers before they are saved.
     let mut state = core::mem::MaybeUninit::<FpSimd>::uninit();
@@ -110,7 +136,19 @@ fn region_fault(far: u64) -> Result<(), crate::fault::FaultError> {
             options(nostack),
         )
     };
-    let result = crate::fault::handle(far);
+    let handled = match hook(frame.esr, frame.far) {
+        FaultOutcome::NotMine => false,
+        FaultOutcome::Resolved => true,
+        FaultOutcome::Unresolved {
+            abortable: true, ..
+        } if probe::recover(frame) => true,
+        FaultOutcome::Unresolved { why, .. } => {
+            fatal::begin();
+            arch_fatal_println!("\n*** {}", why.as_str());
+            report(frame);
+            fatal::end()
+        }
+    };
     // SAFETY: loads back what the asm above stored. The caller-saved vector registers
     // are declared written. v8-v15 are not: their low halves are callee-saved, so they
     // already hold their entry values here (this function keeps no values of its own
@@ -139,13 +177,13 @@ fn region_fault(far: u64) -> Result<(), crate::fault::FaultError> {
             options(nostack),
         )
     };
-    result
+    handled
 }
 
 fn report(frame: &TrapFrame) {
     let esr = Esr(frame.esr);
-    fatal_println!("{esr}");
-    fatal_println!(
+    arch_fatal_println!("{esr}");
+    arch_fatal_println!(
         "ESR={:#018x} FAR={:#018x} ELR={:#018x} SPSR={:#018x}",
         frame.esr,
         frame.far,
@@ -153,7 +191,7 @@ fn report(frame: &TrapFrame) {
         frame.spsr
     );
     for row in 0..8 {
-        let mut line = heapless_line();
+        let mut line = Line::new();
         for col in 0..4 {
             let r = row * 4 + col;
             let sep = if col == 0 { "" } else { "  " };
@@ -163,32 +201,39 @@ fn report(frame: &TrapFrame) {
                 write!(line, "{sep}sp ={:#018x}", frame.sp)
             };
         }
-        fatal_println!("{}", line.as_str());
+        arch_fatal_println!("{}", line.as_str());
     }
     backtrace::print(frame.elr, frame.x[29]);
 }
 
-/// A line buffer on the stack (the report must not allocate: the heap may be the
-/// thing that broke).
-fn heapless_line() -> LineBuf {
-    LineBuf {
-        buf: [0; 128],
-        len: 0,
-    }
-}
-
-struct LineBuf {
+/// A line of a fault report, formatted on the stack (the report must not allocate: the
+/// heap may be the thing that broke). Text past 128 bytes is dropped.
+pub struct Line {
     buf: [u8; 128],
     len: usize,
 }
 
-impl LineBuf {
+impl Line {
+    fn new() -> Self {
+        Self {
+            buf: [0; 128],
+            len: 0,
+        }
+    }
+
+    /// The line `args` formats to.
+    pub fn from_fmt(args: core::fmt::Arguments<'_>) -> Self {
+        let mut line = Self::new();
+        let _ = line.write_fmt(args);
+        line
+    }
+
     fn as_str(&self) -> &str {
         core::str::from_utf8(&self.buf[..self.len]).unwrap_or("?")
     }
 }
 
-impl core::fmt::Write for LineBuf {
+impl core::fmt::Write for Line {
     fn write_str(&mut self, s: &str) -> core::fmt::Result {
         let end = self.len + s.len();
         let dst = self.buf.get_mut(self.len..end).ok_or(core::fmt::Error)?;
@@ -243,7 +288,7 @@ pub mod probe {
         arg: usize,
         stack_top: Option<usize>,
     ) -> Result<(), Fault> {
-        let cpu = crate::percpu::this_cpu_id();
+        let cpu = percpu::this_cpu_id();
         let mut probe = Probe {
             jmp: [0; 21],
             fault: None,
@@ -264,10 +309,38 @@ pub mod probe {
         }
     }
 
+    /// Stores zero at `addr`: a store meant to fault, to run under `call`. The asm is
+    /// opaque to the compiler, so no Rust-level UB is involved.
+    pub extern "C" fn store_to(addr: usize) {
+        // SAFETY: a deliberately faulting store, run under `call`.
+        unsafe { core::arch::asm!("str xzr, [{}]", in(reg) addr, options(nostack)) };
+    }
+
+    /// Loads from `addr`: a load meant to fault, to run under `call`.
+    pub extern "C" fn load_from(addr: usize) {
+        // SAFETY: a deliberately faulting load, run under `call`.
+        unsafe {
+            core::arch::asm!(
+                "ldr {t}, [{a}]",
+                a = in(reg) addr,
+                t = out(reg) _,
+                options(nostack, readonly)
+            )
+        };
+    }
+
+    /// Branches to `addr`, which should hold a `ret` in non-executable memory: an
+    /// instruction fetch meant to fault, to run under `call`.
+    pub extern "C" fn branch_to(addr: usize) {
+        // SAFETY: deliberately executes non-executable memory holding a `ret`, under
+        // `call`; should the fetch succeed, the `ret` returns here.
+        unsafe { core::arch::asm!("blr {}", in(reg) addr, out("x30") _, clobber_abi("C")) };
+    }
+
     /// From the vector: if this CPU's slot is armed, record the fault, disarm, and make
     /// the exception return into `probe_resume`.
     pub(super) fn recover(frame: &mut TrapFrame) -> bool {
-        let Some(slot) = ARMED.get(crate::percpu::this_cpu_id()) else {
+        let Some(slot) = ARMED.get(percpu::this_cpu_id()) else {
             return false;
         };
         let probe = slot.swap(core::ptr::null_mut(), Ordering::Relaxed);

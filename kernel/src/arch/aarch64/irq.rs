@@ -7,6 +7,7 @@
 
 use core::arch::asm;
 
+use super::console::arch_println;
 use super::{gic, timer};
 
 /// Called by the IRQ exception vector: handles every interrupt pending on this core.
@@ -18,7 +19,7 @@ pub fn handle_irq() {
             id if id == u32::from(gic::SGI_WAKE) => {}
             timer::VIRTUAL_TIMER_INTID => timer::handle_interrupt(),
             other => {
-                crate::println!("irq: unexpected interrupt {other}, disabled");
+                arch_println!("irq: unexpected interrupt {other}, disabled");
                 gic::disable(other);
             }
         }

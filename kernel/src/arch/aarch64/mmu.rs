@@ -2,6 +2,10 @@
 //! and the boot CPU's switch to the final W^X identity map built by `kernel::memmap`
 //! from the link layout and the DTB. Owns TTBR0/TCR/MAIR/SCTLR and the table pool;
 //! what goes where in the map is `memmap`'s business, the descriptor format `pgtable`'s.
+//! Also the TLB maintenance and barriers that publish table edits (`publish_pte`,
+//! `flush_tlb_page`, `flush_tlb_all`), which the workload region (`vm`) calls.
+
+use core::arch::asm;
 
 use aarch64_cpu::registers::{ID_AA64MMFR1_EL1, SCTLR_EL1, TCR_EL1};
 use kernel::memmap::{self, KernelImage, Span};
@@ -145,7 +149,7 @@ pub fn init(board: &Board<'_>, dtb: Span) -> Result<usize, PgError> {
     unsafe {
         let slot = &raw mut BOOT_MMU;
         slot.write(params);
-        core::arch::asm!("dc cvac, {}", "dsb sy", in(reg) slot, options(nostack));
+        asm!("dc cvac, {}", "dsb sy", in(reg) slot, options(nostack));
         // The final tables identity-map this code, so the switch keeps running.
         mmu_switch(slot);
     }
@@ -172,15 +176,64 @@ pub fn hardware_af() -> bool {
 }
 
 /// Links a table built outside the pool (the workload region's) into root slot
-/// `index`, and makes the new entry visible to every core's table walker (`dsb ishst`)
-/// before this core goes on (`isb`). The slot was empty: no TLB holds it.
+/// `index`: the tables below it reach every core's table walker before the root points
+/// at them (`dsb ishst`), and the new entry before this core goes on (`dsb ishst`,
+/// `isb`). The slot was empty: no TLB holds it.
 pub fn link_root_slot(index: usize, table_address: u64) -> Result<(), PgError> {
     let mut live = TABLES.lock();
     let tables = live.as_mut().ok_or(PgError::PoolExhausted { tables: 0 })?;
+    // SAFETY: barrier only.
+    unsafe { asm!("dsb ishst", options(nostack)) };
     tables.link_root_slot(index, table_address)?;
     // SAFETY: barriers only.
-    unsafe { core::arch::asm!("dsb ishst", "isb", options(nostack)) };
+    unsafe { asm!("dsb ishst", "isb", options(nostack)) };
     Ok(())
+}
+
+/// After writing a PTE that turns a fault into a mapping on this core: the walker
+/// must see the write (`dsb ishst`) before the faulting instruction is retried
+/// (`isb`, and the exception return is one too). No TLBI: an invalid or AF-clear
+/// descriptor is never held in a TLB.
+pub fn publish_pte() {
+    // SAFETY: barriers only.
+    unsafe { asm!("dsb ishst", "isb", options(nostack)) };
+}
+
+/// Invalidates `va`'s translation on every core and waits until no core can still
+/// use it: `dsb ishst` makes the new PTE visible to every walker before the
+/// invalidation; `tlbi vaale1is` (this VA, every ASID, last level, inner shareable = broadcast);
+/// `dsb ish` waits until every core finished the invalidation, which includes every
+/// access made through the old entry (so the workload's last writes to the frame are
+/// visible to us); `isb` so this core's later instructions see the new state.
+pub fn flush_tlb_page(va: u64) {
+    // SAFETY: TLB maintenance and barriers only; the operand is VA[55:12].
+    unsafe {
+        asm!(
+            "dsb ishst",
+            "tlbi vaale1is, {}",
+            "dsb ish",
+            "isb",
+            in(reg) va >> 12,
+            options(nostack)
+        )
+    };
+}
+
+/// Invalidates every EL1 translation on every core and waits until no core can still
+/// use one (`flush_tlb_page`'s sequence with `tlbi vmalle1is`): the end of a reclaim
+/// batch, Linux's `try_to_unmap_flush()`. One broadcast for a batch of 32 pages
+/// instead of one per page; the kernel's own entries are refilled from the tables.
+pub fn flush_tlb_all() {
+    // SAFETY: TLB maintenance and barriers only.
+    unsafe {
+        asm!(
+            "dsb ishst",
+            "tlbi vmalle1is",
+            "dsb ish",
+            "isb",
+            options(nostack)
+        )
+    };
 }
 
 /// Calls `f(start, end, attr)` for each leaf of the live map (for the boot report).

@@ -1,16 +1,23 @@
 //! AArch64 glue: the entry assembly (boot/head.s, assembled here with the constants it
-//! needs), stacks, MMU, exception vectors and reports, semihosting, and (the "smp"
-//! side) GIC, timer, PSCI, SMP and IRQ dispatch.
+//! needs), stacks, MMU, exception vectors and reports, semihosting, power-off, and (the
+//! "smp" side) GIC, timer, PSCI, SMP, per-CPU data and IRQ dispatch. Imports nothing
+//! from the rest of the kernel: the kernel hands it `kmain` (by symbol), the console
+//! (`console::register`) and the fault handler (`exception::set_fault_hook`).
 
 pub mod backtrace;
+pub mod console;
 pub mod exception;
+pub mod fatal;
 pub mod mmu;
 pub mod relax;
 pub mod semihosting;
 pub mod stack;
+pub mod sysreg;
 
 pub mod gic;
 pub mod irq;
+pub mod percpu;
+pub mod power;
 pub mod psci;
 pub mod smp;
 pub mod timer;
@@ -66,10 +73,18 @@ global_asm!(
     EXC_STACK_TOP = const stack::EXCEPTION_STACK_TOP,
     FRAME_SIZE = const size_of::<exception::TrapFrame>(),
     BOOT_MMU = sym mmu::BOOT_MMU,
-    KMAIN = sym crate::kmain,
+    KMAIN = sym kmain,
     SECONDARY_MAIN = sym smp::secondary_main,
     EXCEPTION_ENTRY = sym exception::exception_entry,
 );
+
+unsafe extern "C" {
+    /// The boot CPU's first Rust, which the kernel defines under this symbol name
+    /// (`#[unsafe(no_mangle)]`): boot/head.s calls it at EL1 with the early map on, on
+    /// CPU 0's kernel stack, with the DTB's address (0: none) and the entry exception
+    /// level. Named by symbol, not by path, so arch imports nothing from the kernel.
+    fn kmain(dtb_pa: usize, entry_el: u64) -> !;
+}
 
 /// Stops this CPU for good: interrupts masked, waiting for events that change nothing.
 pub fn park() -> ! {

@@ -14,9 +14,8 @@ use core::time::Duration;
 use aarch64_cpu::registers::MPIDR_EL1;
 use tock_registers::interfaces::Readable;
 
-use super::{MAX_CPUS, gic, irq, psci, timer};
-use crate::percpu;
-use crate::println;
+use super::console::arch_println;
+use super::{MAX_CPUS, gic, irq, percpu, psci, timer};
 
 /// How long the boot CPU waits for the started cores to check in. A core needs well
 /// under a millisecond; the margin is for a loaded host running QEMU's vCPU threads.
@@ -62,19 +61,19 @@ pub fn bring_up(board: &platform::Board) -> SmpReport {
     me.set_online(true);
 
     match psci::version() {
-        Ok(v) => println!(
+        Ok(v) => arch_println!(
             "smp: PSCI {v}, GICv{}, counter {} Hz",
             gic::version(),
             timer::freq()
         ),
-        Err(e) => println!("smp: PSCI_VERSION failed: {e}"),
+        Err(e) => arch_println!("smp: PSCI_VERSION failed: {e}"),
     }
     if !board
         .cpus
         .iter()
         .any(|c| c.mpidr & MPIDR_AFFINITY == boot_mpidr)
     {
-        println!("smp: the boot CPU (cpu@{boot_mpidr:#x}) is not among the DTB's CPUs");
+        arch_println!("smp: the boot CPU (cpu@{boot_mpidr:#x}) is not among the DTB's CPUs");
     }
     let entry = secondary_entry as *const () as u64;
     let mut started = [false; MAX_CPUS];
@@ -85,14 +84,14 @@ pub fn bring_up(board: &platform::Board) -> SmpReport {
             continue;
         }
         if next == MAX_CPUS {
-            println!("cpu@{mpidr:#x}: skipped: the kernel runs at most {MAX_CPUS} CPUs");
+            arch_println!("cpu@{mpidr:#x}: skipped: the kernel runs at most {MAX_CPUS} CPUs");
             continue;
         }
         // The core reads its MPIDR back in `secondary_main`: set it before CPU_ON.
         percpu::cpu(next).set_mpidr(mpidr);
         match psci::cpu_on(mpidr, entry, next as u64) {
             Ok(()) => started[next] = true,
-            Err(e) => println!("cpu@{mpidr:#x}: PSCI CPU_ON failed: {e}"),
+            Err(e) => arch_println!("cpu@{mpidr:#x}: PSCI CPU_ON failed: {e}"),
         }
         next += 1;
     }
@@ -101,7 +100,7 @@ pub fn bring_up(board: &platform::Board) -> SmpReport {
     if !wait_until(Some(timer::deadline_after(CHECK_IN_TIMEOUT)), all_in) {
         for n in (1..next).filter(|&n| started[n] && !percpu::cpu(n).is_online()) {
             let mpidr = percpu::cpu(n).mpidr();
-            println!(
+            arch_println!(
                 "cpu@{mpidr:#x}: did not check in within {} ms",
                 CHECK_IN_TIMEOUT.as_millis()
             );
@@ -121,7 +120,7 @@ pub extern "C" fn secondary_main(cpu: usize) -> ! {
     percpu::set_this_cpu(cpu);
     let me = percpu::this_cpu();
     if this_mpidr() != me.mpidr() {
-        println!(
+        arch_println!(
             "cpu{cpu}: started as cpu@{:#x}, expected cpu@{:#x}; powering off",
             this_mpidr(),
             me.mpidr()
@@ -129,7 +128,7 @@ pub extern "C" fn secondary_main(cpu: usize) -> ! {
         psci::cpu_off();
     }
     if let Err(e) = gic::init_this_cpu() {
-        println!("cpu@{:#x}: {e}; powering off", me.mpidr());
+        arch_println!("cpu@{:#x}: {e}; powering off", me.mpidr());
         psci::cpu_off();
     }
     timer::init_this_cpu();
@@ -403,7 +402,7 @@ pub fn check(idle: Duration) -> SmpCheck {
     };
     for cpu in online_cpus() {
         let c = percpu::cpu(cpu);
-        println!("smp: cpu{cpu} cpu@{:#x}: {}", c.mpidr(), c.activity());
+        arch_println!("smp: cpu{cpu} cpu@{:#x}: {}", c.mpidr(), c.activity());
     }
     let job_deadline = || Some(timer::deadline_after(Duration::from_millis(100)));
     for cpu in online_cpus().filter(|&n| n != 0) {
@@ -415,11 +414,11 @@ pub fn check(idle: Duration) -> SmpCheck {
                 if id == cpu && seen == mpidr {
                     out.jobs_ok += 1;
                 } else {
-                    println!("cpu@{mpidr:#x}: job ran as cpu{id} (cpu@{seen:#x})");
+                    arch_println!("cpu@{mpidr:#x}: job ran as cpu{id} (cpu@{seen:#x})");
                 }
             }
-            Ok(_) => println!("cpu@{mpidr:#x}: job did not finish within 100 ms"),
-            Err(e) => println!("cpu@{mpidr:#x}: {e}"),
+            Ok(_) => arch_println!("cpu@{mpidr:#x}: job did not finish within 100 ms"),
+            Err(e) => arch_println!("cpu@{mpidr:#x}: {e}"),
         }
     }
 
@@ -430,7 +429,7 @@ pub fn check(idle: Duration) -> SmpCheck {
             let start = timer::now_ticks();
             match run_on(1, "nothing", nothing, 0) {
                 Ok(t) if wait(t, job_deadline()) => {}
-                _ => println!("cpu1: round trip failed"),
+                _ => arch_println!("cpu1: round trip failed"),
             }
             *sample = timer::now_ticks() - start;
         }
@@ -449,7 +448,7 @@ pub fn check(idle: Duration) -> SmpCheck {
     for cpu in online_cpus().filter(|&n| n != 0) {
         match offline(cpu) {
             Ok(()) => out.offlined += 1,
-            Err(e) => println!("cpu@{:#x}: {e}", percpu::cpu(cpu).mpidr()),
+            Err(e) => arch_println!("cpu@{:#x}: {e}", percpu::cpu(cpu).mpidr()),
         }
     }
     out

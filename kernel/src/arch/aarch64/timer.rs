@@ -1,7 +1,8 @@
-//! The Arm generic timer: a system-wide counter (CNTVCT_EL0, ticking at CNTFRQ_EL0) for
-//! timestamps and timeouts, and each core's virtual timer (CNTV) as a one-shot interrupt
-//! that bounds a WFI sleep. Owns the CNTV registers of the calling core; the GIC side of
-//! the timer interrupt (enabling the PPI) goes through `gic`.
+//! The Arm generic timer on this machine: the system-wide counter (CNTVCT_EL0, ticking
+//! at CNTFRQ_EL0) for timestamps and timeouts, and each core's virtual timer (CNTV) as
+//! a one-shot interrupt that bounds a WFI sleep. Owns the one `kernel::timer::Timer`
+//! over the real registers (`sysreg::ThisCpu`); the register sequences are the lib's,
+//! the GIC side of the timer interrupt (enabling the PPI) goes through `gic`.
 //!
 //! The virtual timer because it is the one EL1 may always use: the physical one needs
 //! EL2 to grant access (CNTHCTL_EL2), and Linux picks the virtual one at EL1 as well.
@@ -10,50 +11,42 @@
 
 use core::time::Duration;
 
-use aarch64_cpu::asm::barrier;
-use aarch64_cpu::registers::{CNTFRQ_EL0, CNTV_CTL_EL0, CNTV_CVAL_EL0, CNTVCT_EL0};
-use tock_registers::interfaces::{Readable, Writeable};
+use kernel::timer::Timer;
+pub use kernel::timer::VIRTUAL_TIMER_INTID;
 
 use super::gic;
+use super::sysreg::ThisCpu;
 
-/// The virtual timer's interrupt: PPI 11, INTID 27, the ID the Arm Base System Architecture
-/// fixes and every board we target uses (QEMU virt, MediaTek `arm,armv8-timer` nodes).
-pub const VIRTUAL_TIMER_INTID: u32 = 27;
+static TIMER: Timer<ThisCpu> = Timer::new(ThisCpu);
 
-const NANOS_PER_SEC: u128 = 1_000_000_000;
-
-/// The counter value now. The ISB keeps the read from being hoisted above earlier
-/// instructions, so a timestamp taken after some work is not taken before it.
+/// The counter value now (read after an ISB, so not before earlier work).
 pub fn now_ticks() -> u64 {
-    barrier::isb(barrier::SY);
-    CNTVCT_EL0.get()
+    TIMER.now_ticks()
 }
 
 /// Counter frequency in Hz, as firmware programmed CNTFRQ_EL0 (QEMU: 62.5 MHz).
 pub fn freq() -> u64 {
-    CNTFRQ_EL0.get()
+    TIMER.freq()
 }
 
 /// Time since the counter started (at reset, under QEMU).
 pub fn uptime() -> Duration {
-    ticks_to_duration(now_ticks())
+    TIMER.uptime()
 }
 
 /// Converts a tick count to a duration.
 pub fn ticks_to_duration(ticks: u64) -> Duration {
-    let nanos = u128::from(ticks) * NANOS_PER_SEC / u128::from(freq().max(1));
-    Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX))
+    TIMER.ticks_to_duration(ticks)
 }
 
 /// Converts a duration to ticks, rounding up so a timeout is never shorter than asked.
 pub fn duration_to_ticks(d: Duration) -> u64 {
-    let ticks = d.as_nanos() * u128::from(freq()) + NANOS_PER_SEC - 1;
-    u64::try_from(ticks / NANOS_PER_SEC).unwrap_or(u64::MAX)
+    TIMER.duration_to_ticks(d)
 }
 
 /// The counter value `d` from now, for `smp::wait_until` deadlines.
 pub fn deadline_after(d: Duration) -> u64 {
-    now_ticks().saturating_add(duration_to_ticks(d))
+    TIMER.deadline_after(d)
 }
 
 /// Sets up this core's virtual timer: stopped, its interrupt enabled in the GIC.
@@ -66,15 +59,12 @@ pub fn init_this_cpu() {
 /// Raises the timer interrupt on this core when the counter reaches `deadline` (at once if
 /// it already has). One deadline per core: arming again replaces it.
 pub fn arm(deadline: u64) {
-    CNTV_CVAL_EL0.set(deadline);
-    CNTV_CTL_EL0.write(CNTV_CTL_EL0::ENABLE::SET + CNTV_CTL_EL0::IMASK::CLEAR);
-    barrier::isb(barrier::SY);
+    TIMER.arm(deadline);
 }
 
 /// Stops this core's timer; its (level-triggered) interrupt drops.
 pub fn disarm() {
-    CNTV_CTL_EL0.set(0);
-    barrier::isb(barrier::SY);
+    TIMER.disarm();
 }
 
 /// The timer interrupt handler: the deadline has passed, so stop the timer before the

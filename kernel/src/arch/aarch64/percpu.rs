@@ -1,15 +1,16 @@
 //! Per-CPU data: one `PerCpu` per logical CPU (0 = the boot CPU), found by the index the
 //! core keeps in TPIDR_EL1. Owns the table and each core's job mailbox; bringing cores
-//! up and running jobs on them is `arch::aarch64::smp`'s business.
+//! up and running jobs on them is `smp`'s business.
 
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use aarch64_cpu::registers::TPIDR_EL1;
 use tock_registers::interfaces::{Readable, Writeable};
 
-use crate::arch::aarch64::MAX_CPUS;
-use crate::arch::aarch64::smp::Job;
 use kernel::mailbox::Mailbox;
+
+use super::MAX_CPUS;
+use super::smp::Job;
 
 /// What the kernel keeps per core.
 pub struct PerCpu {
