@@ -108,6 +108,9 @@ fn bench_refuses_impossible_layouts() {
         (["workload_cpu=2", "bench_workers=1"], "workload_cpu=2"),
         (["workload_cpu=3", "bench_workers=2"], "bench_workers=2"),
         (["workload_cpu=0", "bench_workers=1"], "workload_cpu=0"),
+        (["kcompressd_cpu=2,7", "bench_runs=1"], "kcompressd_cpu=7"),
+        (["kswapd_cpu=2", "kcompressd_cpu=2"], "kcompressd_cpu=2"),
+        (["kswapd_cpu=9", "bench_runs=1"], "kswapd_cpu=9"),
     ] {
         let mut cmdline = vec!["scenario=bench", "bench_ram=16"];
         cmdline.extend(words);

@@ -170,3 +170,30 @@ fn oom_stops_the_workload_and_the_kernel_survives() {
         run.fail("no out-of-memory stop was reported");
     }
 }
+
+/// A kswapd_cpu or kcompressd_cpu the line names but the machine cannot honour (not
+/// online, CPU 0, the same CPU for both) is refused before any run, with RESULT naming
+/// it; only the defaults fall back (`async_on_2cpus_switches_itself_off`).
+#[test]
+fn explicit_cores_that_cannot_be_honoured_are_refused() {
+    let boot = boot(4, "128M", 3, false);
+    for (words, needle) in [
+        (&["kswapd_cpu=7"][..], "kswapd_cpu=7"),
+        (&["kswapd_cpu=0"][..], "kswapd_cpu=0"),
+        (
+            &["kswapd_cpu=2", "kcompressd_cpu=2"][..],
+            "kcompressd_cpu=2",
+        ),
+        (&["kcompressd_cpu=3,9"][..], "kcompressd_cpu=9"),
+    ] {
+        let mut cmdline = vec!["scenario=reclaim", "ops=1000"];
+        cmdline.extend(words);
+        let run = boot.run(&cmdline);
+        run.expect_refusal(needle);
+        let result = run.result().unwrap_or_else(|e| run.fail(&e));
+        let error = result.get("error").and_then(Value::as_str).unwrap_or("");
+        if !error.contains(needle) || result.get("pswpout").is_some() {
+            run.fail("RESULT must name the refusal, and no run may have started");
+        }
+    }
+}

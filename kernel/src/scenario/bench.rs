@@ -61,6 +61,13 @@ fn assign_cores(cmd: &cmdline::CmdLine) -> Result<Cores, String> {
         ));
     }
     let listed: Vec<usize> = cmd.kcompressd_cpu.iter().map(|&c| c as usize).collect();
+    if cmd.given(cmdline::Key::KcompressdCpu)
+        && let Some(&bad) = listed.iter().find(|&&c| !usable(c) || c == kswapd)
+    {
+        return Err(format!(
+            "kcompressd_cpu={bad} is not an online CPU free of CPU 0 and kswapd (kswapd_cpu={kswapd})"
+        ));
+    }
     let workers: Vec<usize> = listed
         .iter()
         .copied()
