@@ -1,114 +1,104 @@
-//! The one JSON writer every scenario uses for its `RESULT {json}` line: a flat object
-//! of numbers, booleans and strings, numbers printed as numbers and strings escaped.
-//! Writes into any `fmt::Write`; allocates nothing.
+//! The one JSON writer every scenario uses for its `RESULT {json}` line: serde's
+//! `Serialize` (each scenario's result is a struct deriving it) written by
+//! serde-json-core, which needs no allocator of its own and writes a float that has no
+//! value (NaN, infinite) as `null`, never 0. Owns only the buffer it writes into.
 
-use core::fmt::{self, Write};
+extern crate alloc;
 
-use platform::write_json_string;
+use alloc::string::String;
+use alloc::vec;
 
-/// A JSON object being written: `{` on creation, `}` on `finish`.
-pub struct Object<W: Write> {
-    out: W,
-    empty: bool,
-}
+use serde::Serialize;
 
-impl<W: Write> Object<W> {
-    pub fn new(mut out: W) -> Result<Self, fmt::Error> {
-        out.write_char('{')?;
-        Ok(Self { out, empty: true })
-    }
+/// The most a RESULT line may take (the bench's, four modes of 29 figures, is ~4 KiB).
+const MAX_LINE: usize = 1 << 20;
 
-    fn key(&mut self, key: &str) -> fmt::Result {
-        if !self.empty {
-            self.out.write_char(',')?;
-        }
-        self.empty = false;
-        write_json_string(&mut self.out, key)?;
-        self.out.write_char(':')
-    }
+/// Why a value could not be written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JsonError;
 
-    pub fn uint(&mut self, key: &str, value: u64) -> Result<&mut Self, fmt::Error> {
-        self.key(key)?;
-        write!(self.out, "{value}")?;
-        Ok(self)
-    }
-
-    pub fn int(&mut self, key: &str, value: i64) -> Result<&mut Self, fmt::Error> {
-        self.key(key)?;
-        write!(self.out, "{value}")?;
-        Ok(self)
-    }
-
-    /// A float; non-finite values (which JSON cannot express) become `null`.
-    pub fn float(&mut self, key: &str, value: f64) -> Result<&mut Self, fmt::Error> {
-        self.key(key)?;
-        if value.is_finite() {
-            write!(self.out, "{value}")?;
-        } else {
-            self.out.write_str("null")?;
-        }
-        Ok(self)
-    }
-
-    pub fn bool(&mut self, key: &str, value: bool) -> Result<&mut Self, fmt::Error> {
-        self.key(key)?;
-        self.out.write_str(if value { "true" } else { "false" })?;
-        Ok(self)
-    }
-
-    pub fn str(&mut self, key: &str, value: &str) -> Result<&mut Self, fmt::Error> {
-        self.key(key)?;
-        write_json_string(&mut self.out, value)?;
-        Ok(self)
-    }
-
-    /// Closes the object and gives the writer back.
-    pub fn finish(mut self) -> Result<W, fmt::Error> {
-        self.out.write_char('}')?;
-        Ok(self.out)
+impl core::fmt::Display for JsonError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("could not format the result")
     }
 }
 
-/// The reclaim run's `RESULT` fields (`mm::reclaim::run::Fields`) go through this writer.
-impl<W: Write> mm::reclaim::run::Fields for Object<W> {
-    fn uint(&mut self, key: &str, value: u64) -> fmt::Result {
-        Object::uint(self, key, value).map(|_| ())
+/// `value` as one line of JSON.
+pub fn to_string(value: &impl Serialize) -> Result<String, JsonError> {
+    let mut buf = vec![0u8; 1024];
+    loop {
+        match serde_json_core::to_slice(value, &mut buf) {
+            Ok(n) => {
+                buf.truncate(n);
+                return String::from_utf8(buf).map_err(|_| JsonError);
+            }
+            Err(serde_json_core::ser::Error::BufferFull) if buf.len() < MAX_LINE => {
+                buf.resize(buf.len() * 2, 0);
+            }
+            Err(_) => return Err(JsonError),
+        }
     }
-    fn float(&mut self, key: &str, value: f64) -> fmt::Result {
-        Object::float(self, key, value).map(|_| ())
-    }
-    fn bool(&mut self, key: &str, value: bool) -> fmt::Result {
-        Object::bool(self, key, value).map(|_| ())
-    }
-    fn str(&mut self, key: &str, value: &str) -> fmt::Result {
-        Object::str(self, key, value).map(|_| ())
-    }
+}
+
+/// A refused or failed scenario's `RESULT`: which scenario, and why.
+#[derive(Serialize)]
+pub struct ErrorResult<'a> {
+    /// The scenario's name (`scenario=`).
+    pub scenario: &'a str,
+    /// What went wrong, in one line.
+    pub error: &'a str,
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn writes_a_flat_object_that_serde_reads_back() {
-        let mut o = Object::new(String::new()).unwrap();
-        o.str("scenario", "boot").unwrap();
-        o.uint("cpus_online", 4).unwrap().int("delta", -3).unwrap();
-        o.bool("ok", true).unwrap().float("ratio", 2.5).unwrap();
-        o.float("nan", f64::NAN).unwrap();
-        o.str("weird", "a\"b\\c\n\u{1}é").unwrap();
-        let s = o.finish().unwrap();
-        assert_eq!(
-            s,
-            r#"{"scenario":"boot","cpus_online":4,"delta":-3,"ok":true,"ratio":2.5,"nan":null,"weird":"a\"b\\c\n\u0001é"}"#
-        );
-        let v: serde_json::Value = serde_json::from_str(&s).unwrap();
-        assert_eq!(v["weird"], "a\"b\\c\n\u{1}é");
-        assert_eq!(v["cpus_online"], 4);
+    #[derive(Serialize)]
+    struct Example<'a> {
+        scenario: &'a str,
+        cpus_online: u64,
+        delta: i64,
+        ok: bool,
+        ratio: f64,
+        nan: f64,
+        weird: &'a str,
+        nested: Inner,
+    }
+
+    #[derive(Serialize)]
+    struct Inner {
+        figure: Option<u64>,
     }
 
     #[test]
-    fn empty_object() {
-        assert_eq!(Object::new(String::new()).unwrap().finish().unwrap(), "{}");
+    fn writes_numbers_as_numbers_and_no_figure_as_null() {
+        let s = to_string(&Example {
+            scenario: "boot",
+            cpus_online: 4,
+            delta: -3,
+            ok: true,
+            ratio: 2.5,
+            nan: f64::NAN,
+            weird: "a\"b\\c\n\u{1}é",
+            nested: Inner { figure: None },
+        })
+        .unwrap();
+        assert_eq!(
+            s,
+            r#"{"scenario":"boot","cpus_online":4,"delta":-3,"ok":true,"ratio":2.5,"nan":null,"weird":"a\"b\\c\n\u0001é","nested":{"figure":null}}"#
+        );
+        let v: serde_json::Value = serde_json::from_str(&s).unwrap();
+        assert_eq!(v["weird"], "a\"b\\c\n\u{1}é");
+    }
+
+    #[test]
+    fn a_line_longer_than_the_first_buffer_grows_it() {
+        let long = "x".repeat(5000);
+        let s = to_string(&ErrorResult {
+            scenario: "bench",
+            error: &long,
+        })
+        .unwrap();
+        assert_eq!(s.len(), 5000 + r#"{"scenario":"bench","error":""}"#.len());
     }
 }

@@ -194,46 +194,60 @@ fn run(a: &Args) -> Result<bool, String> {
     let compr_ratio = mm_stat.and_then(|m| {
         (m.compr_data_size > 0).then(|| m.orig_data_size as f64 / m.compr_data_size as f64)
     });
-    // The kernel's RESULT writer; what Linux could not say is null (a NaN float).
-    let mut line = String::new();
-    kernel::json::Object::new(&mut line)
-        .and_then(|mut o| {
-            let int = |o: &mut kernel::json::Object<&mut String>, key, v: Option<u64>| match v {
-                Some(v) => o.uint(key, v).map(drop),
-                None => o.float(key, f64::NAN).map(drop),
-            };
-            let num = |o: &mut kernel::json::Object<&mut String>, key, v: Option<f64>| {
-                o.float(key, v.unwrap_or(f64::NAN)).map(drop)
-            };
-            o.str("scenario", "linux-bench")?;
-            num(&mut o, "pgsteal_anon_per_s", rate(d("pgsteal_anon")))?;
-            num(&mut o, "pgsteal_kswapd_per_s", rate(d("pgsteal_kswapd")))?;
-            for key in [
-                "pgsteal_anon",
-                "pgsteal_kswapd",
-                "pgsteal_direct",
-                "pgscan_kswapd",
-                "pgscan_direct",
-            ] {
-                int(&mut o, key, d(key))?;
-            }
-            int(&mut o, "allocstall", linux::allocstall(&before, &after))?;
-            for key in ["pswpout", "pswpin", "workingset_refault_anon"] {
-                int(&mut o, key, d(key))?;
-            }
-            num(&mut o, "ops_per_s", Some(accesses as f64 / secs))?;
-            num(&mut o, "kswapd_busy_pct", kswapd_busy_pct)?;
-            num(&mut o, "compr_ratio", compr_ratio)?;
-            int(&mut o, "mem_used_total", mm_stat.map(|m| m.mem_used_total))?;
-            int(&mut o, "same_pages", mm_stat.map(|m| m.same_pages))?;
-            int(&mut o, "elapsed_ms", Some(elapsed.as_millis() as u64))?;
-            int(&mut o, "mem_free_kb", mem_free_kb)?;
-            int(&mut o, "accesses", Some(accesses))?;
-            int(&mut o, "verified_pages", Some(verified))?;
-            int(&mut o, "corrupt_pages", Some(corrupt))?;
-            o.finish().map(drop)
-        })
-        .map_err(|_| "could not format the RESULT line")?;
+    // The kernel's RESULT writer; what Linux could not say is null (`None`).
+    let result = LinuxResult {
+        scenario: "linux-bench",
+        pgsteal_anon_per_s: rate(d("pgsteal_anon")),
+        pgsteal_kswapd_per_s: rate(d("pgsteal_kswapd")),
+        pgsteal_anon: d("pgsteal_anon"),
+        pgsteal_kswapd: d("pgsteal_kswapd"),
+        pgsteal_direct: d("pgsteal_direct"),
+        pgscan_kswapd: d("pgscan_kswapd"),
+        pgscan_direct: d("pgscan_direct"),
+        allocstall: linux::allocstall(&before, &after),
+        pswpout: d("pswpout"),
+        pswpin: d("pswpin"),
+        workingset_refault_anon: d("workingset_refault_anon"),
+        ops_per_s: Some(accesses as f64 / secs),
+        kswapd_busy_pct,
+        compr_ratio,
+        mem_used_total: mm_stat.map(|m| m.mem_used_total),
+        same_pages: mm_stat.map(|m| m.same_pages),
+        elapsed_ms: elapsed.as_millis() as u64,
+        mem_free_kb,
+        accesses,
+        verified_pages: verified,
+        corrupt_pages: corrupt,
+    };
+    let line = kernel::json::to_string(&result).map_err(|e| e.to_string())?;
     println!("RESULT {line}");
     Ok(corrupt == 0)
+}
+
+/// `linux-bench`'s RESULT: the kernel bench's metric names, `null` where Linux has no
+/// figure.
+#[derive(serde::Serialize)]
+struct LinuxResult {
+    scenario: &'static str,
+    pgsteal_anon_per_s: Option<f64>,
+    pgsteal_kswapd_per_s: Option<f64>,
+    pgsteal_anon: Option<u64>,
+    pgsteal_kswapd: Option<u64>,
+    pgsteal_direct: Option<u64>,
+    pgscan_kswapd: Option<u64>,
+    pgscan_direct: Option<u64>,
+    allocstall: Option<u64>,
+    pswpout: Option<u64>,
+    pswpin: Option<u64>,
+    workingset_refault_anon: Option<u64>,
+    ops_per_s: Option<f64>,
+    kswapd_busy_pct: Option<f64>,
+    compr_ratio: Option<f64>,
+    mem_used_total: Option<u64>,
+    same_pages: Option<u64>,
+    elapsed_ms: u64,
+    mem_free_kb: Option<u64>,
+    accesses: u64,
+    verified_pages: u64,
+    corrupt_pages: u64,
 }

@@ -5,6 +5,7 @@
 
 use arrayvec::ArrayVec;
 use core::fmt;
+use serde::Serialize;
 
 use crate::fdt::{Fdt, Node};
 use crate::regions::{self, Region, TooManyRegions};
@@ -25,7 +26,7 @@ pub const DTB_HEADER_SIZE: usize = 40;
 const FDT_MAGIC: u32 = 0xd00d_feed;
 
 /// What the kernel learns from the DTB, parsed once at boot (see the module docs).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Board<'a> {
     /// Root `model`, "" if absent.
     pub model: &'a str,
@@ -39,7 +40,9 @@ pub struct Board<'a> {
     pub console: Option<Console<'a>>,
     /// The interrupt controller (`arm,gic-400`, `arm,gic-v3`, ...), if one was found.
     pub gic: Option<Gic>,
-    /// `/psci`'s `method` (the conduit for `CPU_ON` and `SYSTEM_OFF`), if any.
+    /// `/psci`'s `method` (the conduit for `CPU_ON` and `SYSTEM_OFF`), if any; in
+    /// JSON `{"method":"hvc"}`.
+    #[serde(serialize_with = "psci_json")]
     pub psci: Option<PsciMethod>,
     /// Enabled `/cpus` children with `device_type = "cpu"`, in DTB order.
     pub cpus: ArrayVec<Cpu<'a>, MAX_CPUS>,
@@ -54,6 +57,13 @@ pub enum ConsoleKind {
     Pl011,
     /// 16550-compatible (`ns16550a`, DesignWare, MediaTek).
     Ns16550,
+}
+
+/// In JSON, its name.
+impl Serialize for ConsoleKind {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
 }
 
 impl ConsoleKind {
@@ -77,7 +87,7 @@ impl ConsoleKind {
 }
 
 /// The console UART `/chosen/stdout-path` names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Console<'a> {
     /// Resolved node path (aliases followed, options stripped).
     pub path: &'a str,
@@ -99,15 +109,17 @@ pub struct Console<'a> {
 }
 
 /// The GIC's version and register regions (CPU physical addresses).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Gic {
     /// 2 or 3.
     pub version: u8,
     /// `reg[0]`, the distributor (GICD).
     pub distributor: Region,
     /// GICv3: `reg[1]`, the redistributor region (all cores' frames).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub redistributor: Option<Region>,
     /// GICv2: `reg[1]`, the CPU interface.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub cpu_interface: Option<Region>,
 }
 
@@ -131,7 +143,7 @@ impl PsciMethod {
 }
 
 /// One enabled `/cpus/cpu@N` node.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Cpu<'a> {
     /// `reg`: the MPIDR affinity bits (1 or 2 cells).
     pub mpidr: u64,
@@ -558,4 +570,13 @@ fn cpus(root: Node<'_>) -> Result<ArrayVec<Cpu<'_>, MAX_CPUS>, DtbError> {
         push(&mut list, cpu, "CPUs")?;
     }
     Ok(list)
+}
+
+/// `psci` as dtb-info prints it: `{"method":"smc"}`, or `null`.
+fn psci_json<S: serde::Serializer>(m: &Option<PsciMethod>, s: S) -> Result<S::Ok, S::Error> {
+    #[derive(Serialize)]
+    struct Psci {
+        method: &'static str,
+    }
+    m.map(|m| Psci { method: m.name() }).serialize(s)
 }

@@ -9,7 +9,6 @@
 mod board;
 pub mod cmdline;
 mod fdt;
-mod json;
 pub mod placement;
 mod regions;
 mod tree;
@@ -19,5 +18,4 @@ pub use board::{
     Board, Console, ConsoleKind, Cpu, DTB_HEADER_SIZE, DtbError, Gic, MAX_CPUS, MAX_DTB_SIZE,
     MAX_MEMORY_BANKS, MAX_RESERVED, MAX_USABLE, PsciMethod, dtb_total_size,
 };
-pub use json::write_json_string;
 pub use regions::{Region, TooManyRegions, normalize, subtract, total_size};

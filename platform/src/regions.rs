@@ -5,6 +5,13 @@
 use arrayvec::ArrayVec;
 use core::fmt;
 
+/// In JSON, `[base, size]`.
+impl serde::Serialize for Region {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        (self.base, self.size).serialize(s)
+    }
+}
+
 /// A physical address range `[base, base + size)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Region {

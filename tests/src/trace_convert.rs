@@ -287,7 +287,7 @@ pub fn chrome_trace(dumps: &[Dump]) -> Value {
 /// Three panels over each dump's own time (seconds from its first record), one
 /// line per label (the first dump of each: run 1 of each bench mode, as `bench-plot`
 /// draws): free frames, reclaim rate, ring depth.
-pub fn svg(dumps: &[Dump]) -> String {
+pub fn svg(dumps: &[Dump]) -> Result<String, String> {
     let firsts: Vec<&Dump> = dumps
         .iter()
         .enumerate()
@@ -321,20 +321,33 @@ pub fn svg(dumps: &[Dump]) -> String {
             .map(|s| (d.seconds(s.0), f64::from(s.2)))
             .collect()
     });
-    plot::svg(&[
-        Panel {
-            title: "free frames (reclaim_sample nr_free)",
-            series: free,
-        },
-        Panel {
-            title: "reclaimed pages per second (pgsteal_anon, 100 ms windows)",
-            series: rate,
-        },
-        Panel {
-            title: "pages queued to kcompressd (reclaim_sample ring_depth)",
-            series: depth,
-        },
-    ])
+    let labels: Vec<&str> = firsts.iter().map(|d| d.label.as_str()).collect();
+    plot::svg(
+        &format!(
+            "reclaim trace: {} (the first dump of each label)",
+            labels.join(", ")
+        ),
+        &[
+            Panel {
+                title: "free frames (reclaim_sample nr_free)",
+                unit: "pages",
+                series: free,
+                levels: Vec::new(),
+            },
+            Panel {
+                title: "reclaimed pages per second (pgsteal_anon, 100 ms windows)",
+                unit: "pages/s",
+                series: rate,
+                levels: Vec::new(),
+            },
+            Panel {
+                title: "pages queued to kcompressd (reclaim_sample ring_depth)",
+                unit: "pages",
+                series: depth,
+                levels: Vec::new(),
+            },
+        ],
+    )
 }
 
 #[cfg(test)]
@@ -391,7 +404,7 @@ TRACE END label=sync
         let dumps = parse_log(&format!("{LOG}{LOG}")).unwrap();
         assert_eq!(names(&dumps), ["sync", "sync (2)"]);
         assert_eq!(
-            svg(&dumps).matches("<polyline").count(),
+            crate::plot::series_lines(&svg(&dumps).unwrap()),
             3,
             "3 panels, 1 mode"
         );

@@ -104,7 +104,11 @@ fn trace_convert_writes_valid_json_and_svg() {
     );
 
     assert!(svg.starts_with("<svg") && svg.ends_with("</svg>\n"));
-    assert_eq!(svg.matches("<polyline").count(), 6, "3 panels x 2 modes");
+    assert_eq!(
+        qemu_tests::plot::series_lines(&svg),
+        6,
+        "3 panels x 2 modes"
+    );
     for title in ["free frames", "reclaimed pages per second", "pages queued"] {
         assert!(svg.contains(title), "no panel {title}");
     }

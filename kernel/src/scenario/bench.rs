@@ -18,9 +18,11 @@ use mm::addr::PAGE_SIZE;
 use mm::pagegen::{POOL_PAGES, PageGen, PagePool};
 use mm::reclaim::policy::ReclaimMode;
 use mm::reclaim::report::{self, Figure, Metric, RunStats, Values};
-use mm::reclaim::run::{Progress, RunReport, Sampler};
+use mm::reclaim::run::{Progress, RunReport, Sampler, ValuesJson};
 use mm::vmstat::VmEvent;
 use platform::cmdline;
+use serde::ser::SerializeMap;
+use serde::{Serialize, Serializer};
 
 use super::{BootInfo, settings};
 use crate::arch::aarch64::{smp, timer};
@@ -158,10 +160,7 @@ pub fn run_polling(cmd: &cmdline::CmdLine, poll: Option<&mut dyn FnMut()>) -> u3
         Err(why) => {
             // Every ending prints a RESULT line, a refused or failed bench too.
             println!("bench: {why}");
-            super::print_result(|o| {
-                o.str("scenario", "bench")?.str("error", &why)?;
-                Ok(())
-            });
+            super::print_error("bench", &why);
             1
         }
     }
@@ -360,11 +359,10 @@ fn bench(cmd: &cmdline::CmdLine, mut poll: Option<&mut dyn FnMut()>) -> Result<u
         .map(|((label, _, w), r)| (label.as_str(), r.as_slice(), w.len()))
         .collect();
     print_pipeline(&results[0], &asyncs);
-    let mut line = format!("RESULT {{\"scenario\":\"bench\",\"runs\":{runs}");
-    for (label, values) in &columns {
-        line.push_str(&format!(",\"{label}\":{}", json(values)));
-    }
-    println!("{line}}}");
+    super::print_result(&BenchResult {
+        runs,
+        columns: &columns,
+    });
     Ok(u32::from(!ok))
 }
 
@@ -517,14 +515,21 @@ fn print_pipeline(sync: &[RunStats], asyncs: &[report::Variant<'_>]) {
     }
 }
 
-fn json(values: &Values) -> String {
-    let mut line = String::new();
-    let written = kernel::json::Object::new(&mut line).and_then(|mut o| {
-        mm::reclaim::run::write_values(&mut o, values)?;
-        o.finish().map(|_| ())
-    });
-    match written {
-        Ok(()) => line,
-        Err(_) => String::from("{\"error\":\"could not format\"}"),
+/// `scenario=bench`'s RESULT: `{"scenario":"bench","runs":N,"<mode>":{figures},...}`,
+/// one object of medians per mode, keyed by its label.
+struct BenchResult<'a> {
+    runs: u64,
+    columns: &'a [(&'a str, Values)],
+}
+
+impl Serialize for BenchResult<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(2 + self.columns.len()))?;
+        map.serialize_entry("scenario", "bench")?;
+        map.serialize_entry("runs", &self.runs)?;
+        for (label, values) in self.columns {
+            map.serialize_entry(label, &ValuesJson(values))?;
+        }
+        map.end()
     }
 }

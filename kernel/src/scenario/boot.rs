@@ -77,18 +77,31 @@ pub fn run(info: &BootInfo<'_>) -> u32 {
     let uptime_us = timer::uptime().as_micros() as u64;
     println!("boot: up {uptime_us} us since the counter started");
 
-    print_result(|o| {
-        o.str("scenario", "boot")?
-            .uint("cpus_online", info.smp.online as u64)?
-            .uint("cpus_total", info.smp.total as u64)?
-            .uint("entry_el", info.entry_el)?
-            .uint("gic", u64::from(gic_version))?
-            .str("psci", psci)?
-            .str("console", console)?
-            .uint("mem_usable_bytes", usable)?
-            .uint("frames_free", m.nr_free_pages)?
-            .uint("uptime_us", uptime_us)?;
-        Ok(())
+    /// `scenario=boot`'s RESULT.
+    #[derive(serde::Serialize)]
+    struct BootResult<'a> {
+        scenario: &'a str,
+        cpus_online: usize,
+        cpus_total: usize,
+        entry_el: u64,
+        gic: u8,
+        psci: &'a str,
+        console: &'a str,
+        mem_usable_bytes: u64,
+        frames_free: u64,
+        uptime_us: u64,
+    }
+    print_result(&BootResult {
+        scenario: "boot",
+        cpus_online: info.smp.online,
+        cpus_total: info.smp.total,
+        entry_el: info.entry_el,
+        gic: gic_version,
+        psci,
+        console,
+        mem_usable_bytes: usable,
+        frames_free: m.nr_free_pages,
+        uptime_us,
     });
     let runnable = info.smp.total.min(MAX_CPUS);
     u32::from(info.smp.online != runnable)

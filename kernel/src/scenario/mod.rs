@@ -12,8 +12,6 @@ pub use settings::place;
 mod shell;
 mod smp;
 
-use alloc::string::String;
-
 use platform::Board;
 use platform::cmdline::{CmdLine, Scenario};
 
@@ -41,17 +39,15 @@ pub fn run(info: &BootInfo<'_>) -> u32 {
     }
 }
 
-/// Prints `RESULT {json}` for the object `build` fills.
-fn print_result(
-    build: impl FnOnce(&mut kernel::json::Object<&mut String>) -> Result<(), core::fmt::Error>,
-) {
-    let mut line = String::new();
-    let written = kernel::json::Object::new(&mut line).and_then(|mut o| {
-        build(&mut o)?;
-        o.finish().map(|_| ())
-    });
-    match written {
-        Ok(()) => crate::println!("RESULT {line}"),
-        Err(_) => crate::println!("RESULT {{\"error\":\"could not format the result\"}}"),
+/// Prints `RESULT {json}`: `result`, one scenario's struct, through `kernel::json`.
+fn print_result(result: &impl serde::Serialize) {
+    match kernel::json::to_string(result) {
+        Ok(line) => crate::println!("RESULT {line}"),
+        Err(e) => crate::println!("RESULT {{\"error\":\"{e}\"}}"),
     }
+}
+
+/// A refused or failed scenario's `RESULT {"scenario":..,"error":..}`.
+fn print_error(scenario: &str, error: &str) {
+    print_result(&kernel::json::ErrorResult { scenario, error });
 }

@@ -137,11 +137,17 @@ pub fn run(_info: &BootInfo<'_>) -> u32 {
         .count();
     // SAFETY: allocated above by Box::new and not freed since.
     drop(unsafe { Box::from_raw(heap as *mut u32) });
-    print_result(|o| {
-        o.str("scenario", "protect")?
-            .uint("checks", checks.len() as u64)?
-            .uint("caught", caught as u64)?;
-        Ok(())
+    /// `scenario=protect`'s RESULT.
+    #[derive(serde::Serialize)]
+    struct ProtectResult {
+        scenario: &'static str,
+        checks: usize,
+        caught: usize,
+    }
+    print_result(&ProtectResult {
+        scenario: "protect",
+        checks: checks.len(),
+        caught,
     });
     u32::from(caught != checks.len())
 }

@@ -17,10 +17,12 @@ use core::time::Duration;
 use mm::addr::PAGE_SIZE;
 use mm::pagegen::{PageGen, PageKind, PageMix};
 use mm::reclaim::policy::ReclaimMode;
+use mm::reclaim::run::RunFields;
 use platform::Board;
 use platform::cmdline::{self, CmdLine, Key, Scenario};
+use serde::Serialize;
 
-use super::{BootInfo, print_result, settings};
+use super::{BootInfo, print_error, print_result, settings};
 use crate::arch::aarch64::{mmu, smp, stack, timer};
 use crate::reclaim::{self, Layout, VMSTAT};
 use crate::run::{self, KernelRun};
@@ -127,10 +129,7 @@ fn pressure(
         Err(why) => {
             // A refused or failed run still ends with a RESULT line.
             println!("reclaim: {why}");
-            print_result(|o| {
-                o.str("scenario", scenario.name())?.str("error", &why)?;
-                Ok(())
-            });
+            print_error(scenario.name(), &why);
             1
         }
     }
@@ -257,24 +256,43 @@ fn try_pressure(
         race.writeback_failed,
         report.frames
     );
-    print_result(|o| {
-        o.str("scenario", scenario.name())?
-            .str("mode", mode_name(mode))?
-            .str("mode_asked", cmd.reclaim.name())?
-            .str("ring_full", cmd.ring_full.name())?
-            .uint("cpus", smp::online_cpus().count() as u64)?
-            .uint("kcompressd_workers", cores.workers.len() as u64)?
-            .uint("workloads", n as u64)?
-            .uint("ram_bytes", ram_bytes)?
-            .uint("anon_pages", wss as u64)?;
-        report.write_fields(o)?;
-        o.uint("af_faults", af_faults)?
-            .bool("hw_af", mmu::hardware_af())?
-            .uint("exception_stack_peak", stack_max as u64)?;
-        Ok(())
+    print_result(&ReclaimResult {
+        scenario: scenario.name(),
+        mode: mode_name(mode),
+        mode_asked: cmd.reclaim.name(),
+        ring_full: cmd.ring_full.name(),
+        cpus: smp::online_cpus().count(),
+        kcompressd_workers: cores.workers.len(),
+        workloads: n,
+        ram_bytes,
+        anon_pages: wss,
+        run: report.fields(),
+        af_faults,
+        hw_af: mmu::hardware_af(),
+        exception_stack_peak: stack_max,
     });
     let pass = report.clean() && (!oom || report.work.oom_stops > 0);
     Ok(u32::from(!pass))
+}
+
+/// `scenario=reclaim|race|oom|soak`'s RESULT: the layout, the run's fields, and what
+/// only the kernel measures (access-flag faults, the exception stack's peak).
+#[derive(Serialize)]
+struct ReclaimResult<'a> {
+    scenario: &'a str,
+    mode: &'a str,
+    mode_asked: &'a str,
+    ring_full: &'a str,
+    cpus: usize,
+    kcompressd_workers: usize,
+    workloads: usize,
+    ram_bytes: u64,
+    anon_pages: usize,
+    #[serde(flatten)]
+    run: RunFields,
+    af_faults: u64,
+    hw_af: bool,
+    exception_stack_peak: usize,
 }
 
 fn mode_name(mode: ReclaimMode) -> &'static str {

@@ -319,13 +319,21 @@ impl Shell<'_> {
         if let Some(kind) = self.running {
             println!("poweroff: run {} is cut short", kind.name());
         }
-        print_result(|o| {
-            o.str("scenario", "shell")?
-                .uint("commands", self.commands)?
-                .uint("errors", self.errors)?
-                .uint("runs", self.runs)?
-                .uint("runs_failed", self.runs_failed)?;
-            Ok(())
+        /// The console session's RESULT.
+        #[derive(serde::Serialize)]
+        struct ShellResult {
+            scenario: &'static str,
+            commands: u64,
+            errors: u64,
+            runs: u64,
+            runs_failed: u64,
+        }
+        print_result(&ShellResult {
+            scenario: "shell",
+            commands: self.commands,
+            errors: self.errors,
+            runs: self.runs,
+            runs_failed: self.runs_failed,
         });
         power::exit(0)
     }

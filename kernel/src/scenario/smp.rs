@@ -11,15 +11,25 @@ use crate::arch::aarch64::smp;
 pub fn run(info: &BootInfo<'_>) -> u32 {
     let c = smp::check(Duration::from_secs(1));
     let secondaries = info.smp.online.saturating_sub(1);
-    print_result(|o| {
-        o.str("scenario", "smp")?
-            .uint("cpus_online", c.cpus_online as u64)?
-            .uint("jobs_ok", c.jobs_ok as u64)?
-            .uint("ipi_roundtrip_ns", c.roundtrip_ns)?
-            .uint("sleep_10ms_ns", c.sleep_10ms_ns)?
-            .uint("idle_ms", c.idle_ms)?
-            .uint("cpus_offlined", c.offlined as u64)?;
-        Ok(())
+    /// `scenario=smp`'s RESULT.
+    #[derive(serde::Serialize)]
+    struct SmpResult {
+        scenario: &'static str,
+        cpus_online: usize,
+        jobs_ok: usize,
+        ipi_roundtrip_ns: u64,
+        sleep_10ms_ns: u64,
+        idle_ms: u64,
+        cpus_offlined: usize,
+    }
+    print_result(&SmpResult {
+        scenario: "smp",
+        cpus_online: c.cpus_online,
+        jobs_ok: c.jobs_ok,
+        ipi_roundtrip_ns: c.roundtrip_ns,
+        sleep_10ms_ns: c.sleep_10ms_ns,
+        idle_ms: c.idle_ms,
+        cpus_offlined: c.offlined,
     });
     let pass =
         c.cpus_online == info.smp.online && c.jobs_ok == secondaries && c.offlined == secondaries;

@@ -13,6 +13,9 @@
 
 use core::fmt;
 
+use serde::ser::SerializeMap;
+use serde::{Serialize, Serializer};
+
 use super::policy::SwapRaceStats;
 use super::report::{Metric, RunInput, RunStats, Values};
 use crate::latency::LatencyHist;
@@ -327,34 +330,69 @@ pub fn run<M: Machine>(
     })
 }
 
-/// Writes a `RESULT` object's fields: the kernel's JSON writer and the host's both
-/// take them, so a run reads the same from either.
-pub trait Fields {
-    /// A whole number.
-    fn uint(&mut self, key: &str, value: u64) -> fmt::Result;
-    /// A number that may have no value (NaN: written as `null`, never 0).
-    fn float(&mut self, key: &str, value: f64) -> fmt::Result;
-    /// A boolean.
-    fn bool(&mut self, key: &str, value: bool) -> fmt::Result;
-    /// A string.
-    fn str(&mut self, key: &str, value: &str) -> fmt::Result;
+/// The `RESULT` fields every reclaim run reports, by Linux's names (`/proc/vmstat`,
+/// zram's `mm_stat`): counters from the start until the daemons stopped, so every page
+/// that went out is counted. A scenario adds its own fields around them
+/// (`#[serde(flatten)]`); the kernel and the harness pick the JSON writer.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RunFields {
+    /// Pages kswapd scanned.
+    pub pgscan_kswapd: u64,
+    /// Pages direct reclaim scanned.
+    pub pgscan_direct: u64,
+    /// Pages kswapd reclaimed.
+    pub pgsteal_kswapd: u64,
+    /// Pages direct reclaim reclaimed.
+    pub pgsteal_direct: u64,
+    /// Anonymous pages reclaimed.
+    pub pgsteal_anon: u64,
+    /// Allocations that entered direct reclaim (Linux: `allocstall_normal`, one zone).
+    pub allocstall: u64,
+    /// Pages written to the store.
+    pub pswpout: u64,
+    /// Pages read back from the store.
+    pub pswpin: u64,
+    /// Swapped pages faulted back.
+    pub workingset_refault_anon: u64,
+    /// Pages kswapd queued to a kcompressd ring.
+    pub kcompressd_queued: u64,
+    /// Pages kswapd compressed itself because every ring was full.
+    pub kcompressd_ring_full: u64,
+    /// Wake-ups kswapd sent to a sleeping worker.
+    pub kcompressd_wakeup: u64,
+    /// Stored pages of one repeated word (zram `same_pages`).
+    pub same_pages: u64,
+    /// Pages stored whole (incompressible).
+    pub huge_pages: u64,
+    /// Bytes stored, uncompressed.
+    pub orig_data_size: u64,
+    /// Bytes stored, compressed.
+    pub compr_data_size: u64,
+    /// Bytes of the store's frames.
+    pub mem_used_total: u64,
+    /// Faults that took a page in writeback back without decompressing it.
+    pub rescued: u64,
+    /// Faults that waited for a compressor, then swapped in.
+    pub waited: u64,
+    /// Pages the store refused, left in writeback.
+    pub writeback_failed: u64,
+    /// Workloads stopped out of memory.
+    pub oom_stops: u64,
+    /// Accesses the workloads made.
+    pub accesses: u64,
+    /// Pages read back exact, during the run and in the final check.
+    pub verified_pages: u64,
+    /// Pages found wrong or lost.
+    pub corrupt_pages: u64,
+    /// Every frame free, mapped, parked, the store's or a page table at the end.
+    pub frames_accounted: bool,
+    /// `pgsteal_anon` per second of the window (NaN, written null: no figure).
+    pub pgsteal_anon_per_s: f64,
+    /// Accesses per second of the window (NaN, written null: no figure).
+    pub ops_per_s: f64,
+    /// The window's length.
+    pub elapsed_ms: u64,
 }
-
-/// The counters a run's `RESULT` carries, by their `/proc/vmstat` names.
-const RESULT_COUNTERS: [VmEvent; 12] = [
-    VmEvent::PgScanKswapd,
-    VmEvent::PgScanDirect,
-    VmEvent::PgStealKswapd,
-    VmEvent::PgStealDirect,
-    VmEvent::PgStealAnon,
-    VmEvent::AllocStall,
-    VmEvent::PswpOut,
-    VmEvent::PswpIn,
-    VmEvent::WorkingsetRefaultAnon,
-    VmEvent::KcompressdQueued,
-    VmEvent::KcompressdRingFull,
-    VmEvent::KcompressdWakeup,
-];
 
 impl RunReport {
     /// Pages read back exact, during the run and in the final check.
@@ -377,53 +415,59 @@ impl RunReport {
         (u128::from(ticks) * 1000 / u128::from(self.tick_hz.max(1))) as u64
     }
 
-    /// The run's `RESULT` fields (counters from the start until the daemons stopped,
-    /// so every page that went out is counted): Linux's counter names, zram's
-    /// `mm_stat` names, the swap races, the checks and the rates.
-    pub fn write_fields(&self, o: &mut impl Fields) -> fmt::Result {
-        for event in RESULT_COUNTERS {
-            // Linux has one allocstall_<zone> per zone; with one zone, the bench's
-            // tables and tools call it plain allocstall.
-            let name = match event {
-                VmEvent::AllocStall => "allocstall",
-                other => other.name(),
-            };
-            o.uint(name, self.total.get(event))?;
-        }
+    /// The run's `RESULT` fields.
+    pub fn fields(&self) -> RunFields {
+        let v = |e: VmEvent| self.total.get(e);
         let m = &self.mm_stat;
-        o.uint("same_pages", m.same_pages)?;
-        o.uint("huge_pages", m.huge_pages)?;
-        o.uint("orig_data_size", m.orig_data_size)?;
-        o.uint("compr_data_size", m.compr_data_size)?;
-        o.uint("mem_used_total", m.mem_used_total)?;
-        o.uint("rescued", self.race.rescued)?;
-        o.uint("waited", self.race.waited)?;
-        o.uint("writeback_failed", self.race.writeback_failed)?;
-        o.uint("oom_stops", self.work.oom_stops)?;
-        o.uint("accesses", self.work.accesses)?;
-        o.uint("verified_pages", self.verified())?;
-        o.uint("corrupt_pages", self.corrupt())?;
-        o.bool("frames_accounted", self.frames.accounted())?;
-        o.float(
-            "pgsteal_anon_per_s",
-            self.stats.get(Metric::PgstealAnonPerS),
-        )?;
-        o.float("ops_per_s", self.stats.get(Metric::OpsPerS))?;
-        o.uint("elapsed_ms", self.ms(self.window_ticks))
+        RunFields {
+            pgscan_kswapd: v(VmEvent::PgScanKswapd),
+            pgscan_direct: v(VmEvent::PgScanDirect),
+            pgsteal_kswapd: v(VmEvent::PgStealKswapd),
+            pgsteal_direct: v(VmEvent::PgStealDirect),
+            pgsteal_anon: v(VmEvent::PgStealAnon),
+            allocstall: v(VmEvent::AllocStall),
+            pswpout: v(VmEvent::PswpOut),
+            pswpin: v(VmEvent::PswpIn),
+            workingset_refault_anon: v(VmEvent::WorkingsetRefaultAnon),
+            kcompressd_queued: v(VmEvent::KcompressdQueued),
+            kcompressd_ring_full: v(VmEvent::KcompressdRingFull),
+            kcompressd_wakeup: v(VmEvent::KcompressdWakeup),
+            same_pages: m.same_pages,
+            huge_pages: m.huge_pages,
+            orig_data_size: m.orig_data_size,
+            compr_data_size: m.compr_data_size,
+            mem_used_total: m.mem_used_total,
+            rescued: self.race.rescued,
+            waited: self.race.waited,
+            writeback_failed: self.race.writeback_failed,
+            oom_stops: self.work.oom_stops,
+            accesses: self.work.accesses,
+            verified_pages: self.verified(),
+            corrupt_pages: self.corrupt(),
+            frames_accounted: self.frames.accounted(),
+            pgsteal_anon_per_s: self.stats.get(Metric::PgstealAnonPerS),
+            ops_per_s: self.stats.get(Metric::OpsPerS),
+            elapsed_ms: self.ms(self.window_ticks),
+        }
     }
 }
 
-/// A bench column's figures (`report::medians`) as `RESULT` fields, by metric key;
-/// a figure that could not be computed is `null`.
-pub fn write_values(o: &mut impl Fields, values: &Values) -> fmt::Result {
-    for (m, &x) in Metric::ALL.into_iter().zip(values) {
-        if m.integer() && x.is_finite() {
-            o.uint(m.key(), x as u64)?;
-        } else {
-            o.float(m.key(), x)?;
+/// A bench column's figures (`report::medians`) as a JSON object keyed by metric: a
+/// count as a whole number, a figure that could not be computed as `null`.
+pub struct ValuesJson<'a>(pub &'a Values);
+
+impl Serialize for ValuesJson<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for (m, &x) in Metric::ALL.into_iter().zip(self.0) {
+            if m.integer() && x.is_finite() {
+                map.serialize_entry(m.key(), &(x as u64))?;
+            } else {
+                map.serialize_entry(m.key(), &x)?;
+            }
         }
+        map.end()
     }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -630,44 +674,15 @@ mod tests {
         assert_eq!(m.calls, ["start_daemons", "stop_daemons"]);
     }
 
-    /// Collects fields as `key=value` words.
-    struct Words(String);
-
-    impl Fields for Words {
-        fn uint(&mut self, key: &str, value: u64) -> fmt::Result {
-            fmt::Write::write_fmt(&mut self.0, format_args!("{key}={value} "))
-        }
-        fn float(&mut self, key: &str, value: f64) -> fmt::Result {
-            fmt::Write::write_fmt(&mut self.0, format_args!("{key}={value} "))
-        }
-        fn bool(&mut self, key: &str, value: bool) -> fmt::Result {
-            fmt::Write::write_fmt(&mut self.0, format_args!("{key}={value} "))
-        }
-        fn str(&mut self, key: &str, value: &str) -> fmt::Result {
-            fmt::Write::write_fmt(&mut self.0, format_args!("{key}={value} "))
-        }
-    }
-
     #[test]
-    fn result_fields_use_linux_names_and_no_figure_is_null_not_zero() {
+    fn result_fields_use_linux_names_and_no_figure_is_nan_not_zero() {
         let mut m = script(0);
         // The workloads' time was too short to measure: no rate.
         m.work_ticks = Some(0);
-        let report = run(&mut m, 0, None).unwrap();
-        let mut w = Words(String::new());
-        report.write_fields(&mut w).unwrap();
-        for key in [
-            "pgscan_kswapd=0",
-            "allocstall=0",
-            "kcompressd_ring_full=0",
-            "mem_used_total=0",
-            "frames_accounted=true",
-            "verified_pages=0",
-            "elapsed_ms=0",
-        ] {
-            assert!(w.0.contains(key), "{key} missing from {}", w.0);
-        }
-        // NaN: the kernel's writer prints null.
-        assert!(w.0.contains("pgsteal_anon_per_s=NaN"), "{}", w.0);
+        let f = run(&mut m, 0, None).unwrap().fields();
+        assert_eq!((f.accesses, f.allocstall, f.corrupt_pages), (100, 0, 0));
+        assert!(f.frames_accounted);
+        // NaN: every JSON writer here prints it as null.
+        assert!(f.pgsteal_anon_per_s.is_nan());
     }
 }

@@ -9,8 +9,7 @@ use platform::{Board, dtb_total_size};
 fuzz_target!(|data: &[u8]| {
     let _ = dtb_total_size(data);
     if let Ok(board) = Board::from_dtb(data) {
-        let mut json = String::new();
-        board.write_json(&mut json).unwrap();
+        serde_json::to_string(&board).unwrap();
         assert!(board.usable.windows(2).all(|w| w[0].end() <= w[1].base));
         let _ = platform::cmdline::CmdLine::parse(board.bootargs);
     }

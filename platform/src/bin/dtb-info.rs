@@ -21,11 +21,7 @@ fn run(path: &str) -> Result<String, String> {
         ));
     }
     let board = Board::from_dtb(&dtb).map_err(|e| format!("{path}: {e}"))?;
-    let mut json = String::new();
-    board
-        .write_json(&mut json)
-        .map_err(|e| format!("{path}: {e}"))?;
-    Ok(json)
+    serde_json::to_string(&board).map_err(|e| format!("{path}: {e}"))
 }
 
 fn main() -> ExitCode {

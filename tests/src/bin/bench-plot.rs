@@ -1,12 +1,14 @@
 //! `bench-plot LOG [OUT.svg]`: turns the `bench: PROGRESS ...` lines that
-//! `scenario=bench` prints once a second into an SVG with two panels, reclaimed pages
-//! per second (`pgsteal_anon` between two lines) and free frames, over time, one line
-//! per mode (run 1 of each). Reads the kernel's console log; writes SVG, no other tools.
+//! `scenario=bench` prints every 250 ms into an SVG with two panels on one time axis,
+//! reclaimed pages per second (`pgsteal_anon` between two lines) and free frames with
+//! the zone's min/low/high watermarks, one line per mode (run 1 of each), under a
+//! caption with the configuration the bench printed. Reads the kernel's console log;
+//! writes SVG, no other tools.
 #![forbid(unsafe_code)]
 
 use std::collections::BTreeMap;
 
-use qemu_tests::plot::{self, Panel, Series};
+use qemu_tests::plot::{self, Level, Panel, Series};
 
 /// One progress line.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -70,7 +72,58 @@ fn rates(samples: &[Sample]) -> Vec<(f64, f64)> {
     out
 }
 
-fn render(modes: &BTreeMap<String, Vec<Sample>>) -> String {
+/// What the bench said about its configuration (its `bench:` header lines).
+#[derive(Debug, Default, PartialEq)]
+struct Config {
+    ram_mib: Option<u64>,
+    anon_mib: Option<u64>,
+    /// min, low, high, in pages.
+    watermarks: Option<[u64; 3]>,
+    runs: Option<u64>,
+}
+
+/// The number after `key` in `words`.
+fn after(words: &[&str], key: &str) -> Option<u64> {
+    let at = words.iter().position(|w| *w == key)?;
+    words.get(at + 1)?.trim_end_matches([',', ')']).parse().ok()
+}
+
+fn config(log: &str) -> Config {
+    let mut c = Config::default();
+    for line in log.lines() {
+        let Some(rest) = line.strip_prefix("bench: ") else {
+            continue;
+        };
+        let words: Vec<&str> = rest.split_whitespace().collect();
+        if rest.starts_with("ram ") {
+            c.ram_mib = after(&words, "ram");
+            c.anon_mib = after(&words, "anonymous");
+            if let (Some(min), Some(low), Some(high)) = (
+                after(&words, "min"),
+                after(&words, "low"),
+                after(&words, "high"),
+            ) {
+                c.watermarks = Some([min, low, high]);
+            }
+        }
+        if let Some(at) = words.iter().position(|w| *w == "run(s)") {
+            c.runs = at.checked_sub(1).and_then(|i| words[i].parse().ok());
+        }
+    }
+    c
+}
+
+fn caption(c: &Config) -> String {
+    let known = |v: Option<u64>| v.map_or("?".to_string(), |v| v.to_string());
+    format!(
+        "scenario=bench: RAM {} MiB, anonymous {} MiB; run 1 of {} per mode",
+        known(c.ram_mib),
+        known(c.anon_mib),
+        known(c.runs)
+    )
+}
+
+fn render(modes: &BTreeMap<String, Vec<Sample>>, c: &Config) -> Result<String, String> {
     // sync first, then async, then anything else, as the table prints them.
     let mut names: Vec<&String> = modes.keys().collect();
     names.sort_by_key(|n| match n.as_str() {
@@ -95,16 +148,32 @@ fn render(modes: &BTreeMap<String, Vec<Sample>>) -> String {
                 .collect(),
         })
         .collect();
-    plot::svg(&[
-        Panel {
-            title: "reclaimed pages per second (pgsteal_anon between PROGRESS lines)",
-            series: reclaimed,
-        },
-        Panel {
-            title: "free frames",
-            series: free,
-        },
-    ])
+    let levels = c.watermarks.map_or(Vec::new(), |[min, low, high]| {
+        [("min", min), ("low", low), ("high", high)]
+            .into_iter()
+            .map(|(name, v)| Level {
+                name,
+                value: v as f64,
+            })
+            .collect()
+    });
+    plot::svg(
+        &caption(c),
+        &[
+            Panel {
+                title: "reclaimed pages per second (pgsteal_anon between PROGRESS lines)",
+                unit: "pages/s",
+                series: reclaimed,
+                levels: Vec::new(),
+            },
+            Panel {
+                title: "free frames, with the zone's watermarks (y axis up to 4 x high)",
+                unit: "pages",
+                series: free,
+                levels,
+            },
+        ],
+    )
 }
 
 fn main() {
@@ -121,7 +190,10 @@ fn main() {
         eprintln!("bench-plot: {e}");
         std::process::exit(1);
     });
-    let svg = render(&modes);
+    let svg = render(&modes, &config(&log)).unwrap_or_else(|e| {
+        eprintln!("bench-plot: {e}");
+        std::process::exit(1);
+    });
     match args.get(1) {
         Some(out) => std::fs::write(out, svg).unwrap_or_else(|e| {
             eprintln!("bench-plot: {out}: {e}");
@@ -136,7 +208,8 @@ mod tests {
     use super::*;
 
     const LOG: &str = "\
-bench: ram 16 MiB
+bench: ram 16 MiB (4096 frames free, 117120 taken out of the zone as by mem=, 4574 managed, watermarks min 135 low 168 high 201), anonymous 32 MiB = 8192 pages: 1 workload(s)
+bench: kswapd on cpu1, kcompressd (async) on [2], worker counts [1], ring 256, ring_full=new, watermark_scale_factor 10, 3 run(s) of each mode
 bench: PROGRESS mode=sync run=1 t_ms=1000 free=700 pgsteal_anon=2000 allocstall=3 accesses=9
 bench: PROGRESS mode=sync run=1 t_ms=2000 free=710 pgsteal_anon=5000 allocstall=4 accesses=19
 bench: PROGRESS mode=async run=1 t_ms=1000 free=800 pgsteal_anon=4000 allocstall=1 accesses=9
@@ -161,9 +234,31 @@ RESULT {}
     }
 
     #[test]
-    fn svg_has_a_line_per_mode_in_each_panel() {
-        let svg = render(&parse(LOG).unwrap());
+    fn the_configuration_comes_from_the_header_lines() {
+        let c = config(LOG);
+        assert_eq!(
+            c,
+            Config {
+                ram_mib: Some(16),
+                anon_mib: Some(32),
+                watermarks: Some([135, 168, 201]),
+                runs: Some(3),
+            }
+        );
+        assert_eq!(
+            caption(&c),
+            "scenario=bench: RAM 16 MiB, anonymous 32 MiB; run 1 of 3 per mode"
+        );
+    }
+
+    #[test]
+    fn svg_has_a_line_per_mode_in_each_panel_and_the_watermarks() {
+        let svg = render(&parse(LOG).unwrap(), &config(LOG)).unwrap();
         assert!(svg.starts_with("<svg"));
-        assert_eq!(svg.matches("<polyline").count(), 4);
+        // Two modes in two panels.
+        assert_eq!(plot::series_lines(&svg), 4);
+        for text in ["min 135", "low 168", "high 201", "run 1 of 3"] {
+            assert!(svg.contains(text), "{text}");
+        }
     }
 }

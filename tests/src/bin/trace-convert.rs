@@ -33,6 +33,7 @@ fn main() {
     let json = chrome_trace(&dumps).to_string();
     std::fs::write(json_out, json).unwrap_or_else(|e| fail(format!("{json_out}: {e}")));
     if let Some(svg_out) = args.get(2) {
-        std::fs::write(svg_out, svg(&dumps)).unwrap_or_else(|e| fail(format!("{svg_out}: {e}")));
+        let svg = svg(&dumps).unwrap_or_else(|e| fail(e));
+        std::fs::write(svg_out, svg).unwrap_or_else(|e| fail(format!("{svg_out}: {e}")));
     }
 }

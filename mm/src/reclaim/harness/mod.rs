@@ -15,6 +15,7 @@ use std::time::Instant;
 use std::vec::Vec;
 use std::{format, vec};
 
+use serde::Serialize;
 use spin::RelaxStrategy;
 use spin::mutex::Mutex;
 
@@ -29,7 +30,7 @@ use super::policy::{
 };
 use super::report::RunStats;
 use super::run::{
-    self, DaemonTimes, Fields, Finished, FrameCount, Machine, PageCheck, RunReport, Work,
+    self, DaemonTimes, Finished, FrameCount, Machine, PageCheck, RunFields, RunReport, Work,
 };
 use super::swap::{SwapEntry, SwapMap, SwapState};
 use crate::addr::{PAGE_SIZE, Pfn, PhysRange};
@@ -68,28 +69,16 @@ pub struct HarnessReport {
     pub run: RunReport,
 }
 
-/// A `RESULT` object on the host, as `serde_json` writes it.
-struct JsonFields(serde_json::Map<String, serde_json::Value>);
-
-impl Fields for JsonFields {
-    fn uint(&mut self, key: &str, value: u64) -> core::fmt::Result {
-        self.0.insert(key.to_string(), value.into());
-        Ok(())
-    }
-    fn float(&mut self, key: &str, value: f64) -> core::fmt::Result {
-        // `from_f64` is None for NaN: no figure is null, never 0.
-        let value = serde_json::Number::from_f64(value).map_or(serde_json::Value::Null, Into::into);
-        self.0.insert(key.to_string(), value);
-        Ok(())
-    }
-    fn bool(&mut self, key: &str, value: bool) -> core::fmt::Result {
-        self.0.insert(key.to_string(), value.into());
-        Ok(())
-    }
-    fn str(&mut self, key: &str, value: &str) -> core::fmt::Result {
-        self.0.insert(key.to_string(), value.into());
-        Ok(())
-    }
+/// The harness's `RESULT`: its settings, then the run's fields.
+#[derive(Serialize)]
+struct HarnessResult<'a> {
+    scenario: &'a str,
+    mode: &'a str,
+    ring_full: &'a str,
+    workers: usize,
+    ring: usize,
+    #[serde(flatten)]
+    run: RunFields,
 }
 
 impl HarnessReport {
@@ -105,21 +94,22 @@ impl HarnessReport {
 
     /// The `RESULT {json}` line: the harness's settings, then the run's fields.
     pub fn result_line(&self) -> String {
-        let mut o = JsonFields(serde_json::Map::new());
         let c = &self.config;
-        let _ = o.str("scenario", "reclaim");
-        let _ = o.str("mode", c.mode_name());
-        let _ = o.str(
-            "ring_full",
-            match c.ring_full {
+        let result = HarnessResult {
+            scenario: "reclaim",
+            mode: c.mode_name(),
+            ring_full: match c.ring_full {
                 RingFull::New => "new",
                 RingFull::Oldest => "oldest",
             },
-        );
-        let _ = o.uint("workers", c.workers as u64);
-        let _ = o.uint("ring", c.ring_size as u64);
-        let _ = self.run.write_fields(&mut o);
-        format!("RESULT {}", serde_json::Value::Object(o.0))
+            workers: c.workers,
+            ring: c.ring_size,
+            run: self.run.fields(),
+        };
+        match serde_json::to_string(&result) {
+            Ok(json) => format!("RESULT {json}"),
+            Err(e) => format!("RESULT {{\"error\":\"{e}\"}}"),
+        }
     }
 
     /// The `/proc/vmstat` and zram `mm_stat` blocks, a summary, then `RESULT`.
