@@ -102,7 +102,7 @@ fn every_command_bad_input_and_a_run_in_the_background() {
             "vm.watermark_scale_factor = 50 ",
             "busy share of each core",
             "cpu0  shell",
-            "reclaim=async\r\n",
+            "reclaim=async  (default)\r\n",
             "scenario=shell  (fixed for this boot)",
             "trace: nothing recorded",
             "trace: on: each core records",

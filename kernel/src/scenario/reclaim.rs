@@ -157,7 +157,7 @@ fn try_pressure(
     } else {
         settings::page_mix(cmd)
     };
-    let seed = cmd.seed.unwrap_or(1);
+    let seed = cmd.seed.unwrap_or(cmdline::DEFAULT_SEED);
     let generator = PageGen::new(seed, mix).ok_or("bad page mix")?;
     let config = settings::reclaim_config(cmd, mode);
     let zone_cfg = settings::zone_config(cmd);
@@ -175,8 +175,11 @@ fn try_pressure(
     let n = cores.workloads.len();
     let per = wss / n;
     let ops_total = cmd.ops.unwrap_or(wss as u64 / 2);
-    let deadline = (scenario == Scenario::Soak)
-        .then(|| timer::deadline_after(Duration::from_secs(cmd.soak_s.unwrap_or(60))));
+    let deadline = (scenario == Scenario::Soak).then(|| {
+        timer::deadline_after(Duration::from_secs(
+            cmd.soak_s.unwrap_or(cmdline::DEFAULT_SOAK_S),
+        ))
+    });
     let specs: Vec<Spec> = (0..n)
         .map(|w| {
             let first = w * per;

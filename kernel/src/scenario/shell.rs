@@ -220,8 +220,7 @@ impl Shell<'_> {
                         .map_err(|e| alloc::format!("set: zone refused: {e:?}"))?;
                 }
                 for key in keys {
-                    let _ = write!(out, "{}=", key.name());
-                    let _ = shell_settings::write_value(&mut out, &self.settings, key);
+                    let _ = shell_settings::write_setting(&mut out, &self.settings, key, " ");
                     out.push(' ');
                 }
                 let _ = writeln!(out, "(the next run uses it)");
