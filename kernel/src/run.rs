@@ -77,7 +77,7 @@ pub fn prepare(
         .lock()
         .zone
         .set_config(zone_cfg)
-        .map_err(|e| format!("zone settings refused: {e:?}"))?;
+        .map_err(|e| format!("zone settings refused: {e}"))?;
     Ok(sys)
 }
 

@@ -24,7 +24,7 @@ use platform::cmdline;
 use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 
-use super::{BootInfo, settings};
+use super::{BootInfo, Cpus, List, settings};
 use crate::arch::aarch64::{smp, timer};
 use crate::reclaim::{self, Layout};
 use crate::run::{self, KernelRun};
@@ -197,7 +197,7 @@ fn bench(cmd: &cmdline::CmdLine, mut poll: Option<&mut dyn FnMut()>) -> Result<u
     // zram's pool does from the same RAM.
     let held = zone
         .limit_free_to(ram_pages, zone_cfg)
-        .map_err(|e| format!("limiting the zone to bench_ram: {e:?}"))?;
+        .map_err(|e| format!("limiting the zone to bench_ram: {e}"))?;
     if zone.nr_free_pages() < ram_pages {
         return Err(format!(
             "bench_ram={} MiB is more than the {} MiB free",
@@ -262,8 +262,8 @@ fn bench(cmd: &cmdline::CmdLine, mut poll: Option<&mut dyn FnMut()>) -> Result<u
         tables
     );
     println!(
-        "bench: workload(s) on cpu{:?}: launch every app (first touch), then {} accesses each, {} % writes, an app switch every {} accesses, {}; seed {}, page mix {:?} from a pool of {} pages",
-        cores.workloads,
+        "bench: workload(s) on {}: launch every app (first touch), then {} accesses each, {} % writes, an app switch every {} accesses, {}; seed {}, page mix {} from a pool of {} pages",
+        Cpus(&cores.workloads),
         specs[0].ops,
         WRITE_PCT,
         set,
@@ -274,14 +274,14 @@ fn bench(cmd: &cmdline::CmdLine, mut poll: Option<&mut dyn FnMut()>) -> Result<u
             None => String::from("CPU-bound"),
         },
         seed,
-        mix,
+        settings::MixWords(mix),
         POOL_PAGES
     );
     println!(
-        "bench: kswapd on cpu{}, kcompressd (async) on {:?}, worker counts {:?}, ring {}, ring_full={}, watermark_scale_factor {}, {} run(s) of each mode{}",
+        "bench: kswapd on cpu{}, kcompressd (async) on {}, worker counts {}, ring {}, ring_full={}, watermark_scale_factor {}, {} run(s) of each mode{}",
         cores.kswapd,
-        cores.workers,
-        counts,
+        Cpus(&cores.workers),
+        List(&counts),
         config(ReclaimMode::Async).ring_size,
         cmd.ring_full.name(),
         zone_cfg.watermark_scale_factor,

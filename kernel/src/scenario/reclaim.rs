@@ -22,7 +22,7 @@ use platform::Board;
 use platform::cmdline::{self, CmdLine, Key, Scenario};
 use serde::Serialize;
 
-use super::{BootInfo, print_error, print_result, settings};
+use super::{BootInfo, Cpus, print_error, print_result, settings};
 use crate::arch::aarch64::{mmu, smp, stack, timer};
 use crate::reclaim::{self, Layout, VMSTAT};
 use crate::run::{self, KernelRun};
@@ -54,7 +54,8 @@ fn assign_cores(cmd: &CmdLine, want_async: bool, console: bool) -> Result<Cores,
     if kswapd.is_none() {
         if cmd.given(Key::KswapdCpu) {
             return Err(format!(
-                "kswapd_cpu={asked_kswapd} is not an online CPU other than 0 (online: {online:?})"
+                "kswapd_cpu={asked_kswapd} is not an online CPU other than 0 (online: {})",
+                Cpus(&online)
             ));
         }
         println!(
@@ -71,7 +72,8 @@ fn assign_cores(cmd: &CmdLine, want_async: bool, console: bool) -> Result<Cores,
                 taken.push(cpu);
             } else if cmd.given(Key::KcompressdCpu) {
                 return Err(format!(
-                    "kcompressd_cpu={cpu} is not an online CPU free of CPU 0 and kswapd (kswapd_cpu={asked_kswapd}, online: {online:?})"
+                    "kcompressd_cpu={cpu} is not an online CPU free of CPU 0 and kswapd (kswapd_cpu={asked_kswapd}, online: {})",
+                    Cpus(&online)
                 ));
             }
         }
@@ -218,8 +220,10 @@ fn try_pressure(
         if mmu::hardware_af() { "on" } else { "off" }
     );
     println!(
-        "reclaim: kswapd on {:?}, kcompressd on {:?}, workloads on {:?}",
-        cores.kswapd, cores.workers, cores.workloads
+        "reclaim: kswapd on {}, kcompressd on {}, workloads on {}",
+        Cpus(cores.kswapd.as_slice()),
+        Cpus(&cores.workers),
+        Cpus(&cores.workloads)
     );
 
     let af_before = reclaim::AF_FAULTS.load(Ordering::Relaxed);

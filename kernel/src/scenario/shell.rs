@@ -217,7 +217,7 @@ impl Shell<'_> {
                     // A sysctl write: the watermarks move now, as in Linux.
                     with_zone(|zone| zone.set_config(settings::zone_config(&self.settings)))
                         .ok_or("set: no zone")?
-                        .map_err(|e| alloc::format!("set: zone refused: {e:?}"))?;
+                        .map_err(|e| alloc::format!("set: zone refused: {e}"))?;
                 }
                 for key in keys {
                     let _ = shell_settings::write_setting(&mut out, &self.settings, key, " ");
