@@ -100,7 +100,7 @@ fn rule(key: Key) -> Option<&'static str> {
         Key::Ops => "one per page of RAM for run pressure, 12 app switches for run bench",
         Key::Pace => "none: the workload is CPU-bound",
         Key::WorkloadCpu => {
-            "the cores free of CPU 0, kswapd and kcompressd (run bench takes the first)"
+            "the cores free of CPU 0, kswapd and kcompressd; run bench takes the first"
         }
         Key::BenchWorkers => "1, and all of kcompressd_cpu when it lists several",
         Key::BenchBudgetS => "none: every round runs",
