@@ -2,10 +2,13 @@
 //! `print!`/`println!` from any core, and polled input for the shell. A spin lock keeps
 //! lines whole; the fatal path (`fatal_println!`) waits for it only briefly, then
 //! writes anyway, so a report from a core that faulted while another held the lock
-//! still comes out. Owns the UART and its lock; `init` also registers them as arch
+//! still comes out. The shell's input line (prompt and typed text) is kept apart:
+//! other output erases it first and tells the shell to draw it again, so nothing lands
+//! glued to a prompt. Owns the UART and its lock; `init` also registers them as arch
 //! code's console (`arch::aarch64::console`), which must not reach in here by path.
 
 use core::fmt::{self, Write};
+use core::sync::atomic::{AtomicBool, Ordering::Relaxed};
 
 use platform::ConsoleKind;
 
@@ -51,6 +54,16 @@ unsafe impl Send for Uart {}
 static UART: spin::Once<Uart> = spin::Once::new();
 static LOCK: spin::Mutex<()> = spin::Mutex::new(());
 
+/// The shell's input line is the terminal's last line, the cursor on it (written and
+/// read under `LOCK`).
+static INPUT_SHOWN: AtomicBool = AtomicBool::new(false);
+/// Other output erased the input line; the shell has not drawn it again yet.
+static INPUT_ERASED: AtomicBool = AtomicBool::new(false);
+/// The last byte written ended a line.
+static AT_LINE_START: AtomicBool = AtomicBool::new(true);
+/// Erases the terminal's current line: CR, then ECMA-48 EL (erase to its end).
+const ERASE_LINE: &[u8] = b"\r\x1b[K";
+
 /// How many times the fatal path retries the lock before writing without it.
 const FATAL_LOCK_TRIES: u32 = 1_000_000;
 
@@ -87,6 +100,35 @@ pub fn read_byte() -> Option<u8> {
     UART.get().and_then(Uart::read_byte)
 }
 
+/// Writes the shell's prompt, echo or redraw, bytes as the terminal takes them (no LF
+/// translation). A line that starts here starts on a line of its own. `open`: the
+/// input line stays on the terminal's last line, for other output to erase first;
+/// false once the line has ended (its CR LF written).
+pub fn write_input(bytes: &[u8], open: bool) {
+    let Some(uart) = UART.get() else {
+        return;
+    };
+    let _guard = LOCK.lock();
+    if !INPUT_SHOWN.load(Relaxed) && !AT_LINE_START.load(Relaxed) {
+        uart.write_byte(b'\r');
+        uart.write_byte(b'\n');
+    }
+    for &b in bytes {
+        uart.write_byte(b);
+    }
+    if let Some(&last) = bytes.last() {
+        AT_LINE_START.store(last == b'\n', Relaxed);
+    }
+    INPUT_SHOWN.store(open, Relaxed);
+    INPUT_ERASED.store(false, Relaxed);
+}
+
+/// Whether other output erased the shell's input line since it was last written: the
+/// shell then writes it again (`write_input`).
+pub fn input_erased() -> bool {
+    INPUT_ERASED.load(Relaxed)
+}
+
 struct Writer<'a>(&'a Uart);
 
 impl Write for Writer<'_> {
@@ -97,6 +139,9 @@ impl Write for Writer<'_> {
             }
             self.0.write_byte(b);
         }
+        if let Some(last) = s.bytes().last() {
+            AT_LINE_START.store(last == b'\n', Relaxed);
+        }
         Ok(())
     }
 }
@@ -105,6 +150,11 @@ impl Write for Writer<'_> {
 pub fn _print(args: fmt::Arguments<'_>) {
     if let Some(uart) = UART.get() {
         let _guard = LOCK.lock();
+        if INPUT_SHOWN.swap(false, Relaxed) {
+            ERASE_LINE.iter().for_each(|&b| uart.write_byte(b));
+            AT_LINE_START.store(true, Relaxed);
+            INPUT_ERASED.store(true, Relaxed);
+        }
         let _ = Writer(uart).write_fmt(args);
     }
 }

@@ -52,7 +52,7 @@ impl fmt::Display for MemError {
             MemError::NoRoomForHeap { size } => {
                 write!(f, "no free region of {size} bytes for the heap")
             }
-            MemError::Zone(e) => write!(f, "frame allocator: {e:?}"),
+            MemError::Zone(e) => write!(f, "frame allocator: {e}"),
         }
     }
 }

@@ -63,6 +63,16 @@ impl MemAttr {
         }
     }
 
+    /// The attributes in words, for the boot report's map.
+    pub fn describe(self) -> &'static str {
+        match self {
+            MemAttr::NormalRw => "normal memory, read/write, execute-never",
+            MemAttr::NormalRx => "normal memory, read-only, executable",
+            MemAttr::NormalRo => "normal memory, read-only, execute-never",
+            MemAttr::Device => "Device-nGnRE, read/write, execute-never",
+        }
+    }
+
     fn from_bits(desc: u64) -> Option<Self> {
         let attrs = desc & LEAF_ATTRS;
         [

@@ -77,7 +77,7 @@ pub fn prepare(
         .lock()
         .zone
         .set_config(zone_cfg)
-        .map_err(|e| format!("zone settings refused: {e:?}"))?;
+        .map_err(|e| format!("zone settings refused: {e}"))?;
     Ok(sys)
 }
 
@@ -205,6 +205,9 @@ impl Machine for KernelRun<'_, '_> {
     }
 
     fn finish(&mut self) -> Result<Finished, String> {
+        if self.poll.is_some() {
+            println!("run: checking every page the workloads wrote (the console stays live)");
+        }
         let mut lost = 0;
         let mut check = PageCheck::default();
         for (&cpu, spec) in self.cpus.iter().zip(self.specs) {
@@ -214,7 +217,12 @@ impl Machine for KernelRun<'_, '_> {
                 lost += 1;
                 continue;
             };
-            check.add(workload::final_check(spec.first, &out, &spec.generator));
+            check.add(workload::final_check(
+                spec.first,
+                &out,
+                &spec.generator,
+                self.poll.as_deref_mut(),
+            ));
             self.outcomes.push((cpu, out));
         }
         let (mut work, mut oom_stops) = (Work::default(), 0);

@@ -101,6 +101,9 @@ pub fn dump_labelled(label: &str) {
         println!("trace: nothing recorded (tracing was never on; trace=on or `trace on`)");
         return;
     };
+    // Nothing else may print inside the dump (`trace-convert` counts its lines): the
+    // console reads no input until it ends, and says so.
+    println!("trace: dumping every core's events; typed lines wait until TRACE END");
     let list: Vec<(u32, &TraceBuffer<'static>)> = buffers
         .iter()
         .enumerate()

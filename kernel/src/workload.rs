@@ -331,15 +331,33 @@ fn in_writeback(index: usize) -> bool {
 #[repr(C, align(4096))]
 struct PageBuf([u8; PAGE_SIZE]);
 
+/// Pages `final_check` checks between two looks at the clock for its poll hook.
+const CHECK_BATCH: usize = 64;
+
 /// With every workload and daemon stopped: checks every written page of `outcome`
-/// (pages `first..`) wherever it is (mapped, in the store, parked in writeback).
-pub fn final_check(first: usize, outcome: &Outcome, generator: &PageGen) -> PageCheck {
+/// (pages `first..`) wherever it is (mapped, in the store, parked in writeback). With
+/// `poll`, calls it every `smp::POLL_PERIOD` between pages, holding no lock: the
+/// console stays live through a check that takes seconds under TCG.
+pub fn final_check(
+    first: usize,
+    outcome: &Outcome,
+    generator: &PageGen,
+    mut poll: Option<&mut (dyn FnMut() + '_)>,
+) -> PageCheck {
     let mut check = PageCheck::default();
     let Some(sys) = reclaim::system() else {
         return check;
     };
     let mut buf = alloc::boxed::Box::new(PageBuf([0; PAGE_SIZE]));
+    let mut next_poll = timer::deadline_after(smp::POLL_PERIOD);
     for (local, &version) in outcome.versions.iter().enumerate() {
+        if local % CHECK_BATCH == 0
+            && let Some(poll) = poll.as_deref_mut()
+            && timer::now_ticks() >= next_poll
+        {
+            poll();
+            next_poll = timer::deadline_after(smp::POLL_PERIOD);
+        }
         let index = first + local;
         let Some(pte) = vm::pte(index) else { continue };
         let frame = |pfn: Pfn| {

@@ -158,6 +158,17 @@ pub struct CmdLine {
     pub bench_budget_s: Option<u64>,
 }
 
+/// The workload seed when `seed=` is absent.
+pub const DEFAULT_SEED: u64 = 1;
+/// `scenario=soak`'s duration when `soak_s=` is absent, in seconds.
+pub const DEFAULT_SOAK_S: u64 = 60;
+/// `scenario=bench`'s sync/async pairs when `bench_runs=` is absent: the table shows
+/// medians of three.
+pub const DEFAULT_BENCH_RUNS: u64 = 3;
+/// `scenario=bench`'s RAM when `bench_ram=` is absent, in MiB: small enough that both
+/// modes finish in a couple of minutes under TCG.
+pub const DEFAULT_BENCH_RAM_MIB: u64 = 64;
+
 /// Largest `bench_ram=` / `bench_anon=` (1 TiB): larger sizes would overflow when
 /// turned into bytes or pages.
 pub const MAX_BENCH_MIB: u64 = 1 << 20;
@@ -471,6 +482,36 @@ impl CmdLine {
     pub fn given(&self, key: Key) -> bool {
         self.given & (1 << key as u32) != 0
     }
+
+    /// Puts `key` back to its default, as if the line had never given it (the
+    /// console's `set key=default`).
+    pub fn reset(&mut self, key: Key) {
+        let d = CmdLine::default();
+        match key {
+            Key::Scenario => self.scenario = d.scenario,
+            Key::Exit => self.exit = d.exit,
+            Key::Reclaim => self.reclaim = d.reclaim,
+            Key::KswapdCpu => self.kswapd_cpu = d.kswapd_cpu,
+            Key::KcompressdCpu => self.kcompressd_cpu = d.kcompressd_cpu,
+            Key::RingFull => self.ring_full = d.ring_full,
+            Key::SoakS => self.soak_s = d.soak_s,
+            Key::Seed => self.seed = d.seed,
+            Key::Ops => self.ops = d.ops,
+            Key::BenchRuns => self.bench_runs = d.bench_runs,
+            Key::BenchRam => self.bench_ram = d.bench_ram,
+            Key::BenchAnon => self.bench_anon = d.bench_anon,
+            Key::Pace => self.pace = d.pace,
+            Key::Trace => self.trace = d.trace,
+            Key::Ring => self.ring = d.ring,
+            Key::WatermarkScaleFactor => self.watermark_scale_factor = d.watermark_scale_factor,
+            Key::Mix => self.mix = d.mix,
+            Key::Placement => self.placement = d.placement,
+            Key::WorkloadCpu => self.workload_cpu = d.workload_cpu,
+            Key::BenchWorkers => self.bench_workers = d.bench_workers,
+            Key::BenchBudgetS => self.bench_budget_s = d.bench_budget_s,
+        }
+        self.given &= !(1 << key as u32);
+    }
 }
 
 #[cfg(test)]
@@ -488,6 +529,26 @@ mod tests {
         cmd.set("kcompressd_cpu=2,3").unwrap();
         assert!(cmd.given(Key::KcompressdCpu));
         assert!(Key::ALL.len() <= 32, "given holds one bit per key");
+    }
+
+    #[test]
+    fn reset_puts_every_key_back_to_its_default() {
+        let line = "scenario=protect exit=semihosting reclaim=sync kswapd_cpu=3 \
+             kcompressd_cpu=0,5,2 ring_full=oldest soak_s=30 seed=7 ops=7 \
+             bench_runs=3 bench_ram=64 pace=5000 trace=on ring=64 \
+             watermark_scale_factor=200 mix=3,1,30,59,7 placement=capacity \
+             workload_cpu=6,7,8 bench_workers=1,2,4 bench_budget_s=300 bench_anon=128";
+        let mut cmd = CmdLine::parse(line).unwrap();
+        for &key in Key::ALL {
+            assert!(cmd.given(key), "{}", key.name());
+            cmd.reset(key);
+            assert!(!cmd.given(key), "{}", key.name());
+        }
+        assert_eq!(cmd, CmdLine::default());
+        // One key back leaves the others as given.
+        let mut one = CmdLine::parse("seed=5 ring=64").unwrap();
+        one.reset(Key::Seed);
+        assert_eq!(one, CmdLine::parse("ring=64").unwrap());
     }
 
     #[test]

@@ -11,10 +11,10 @@ pub mod plot;
 pub mod trace_convert;
 
 use serde_json::{Map, Value};
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::{Condvar, Mutex, OnceLock};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
 
 /// How the kernel reaches the CPU: the arm64 Image, the ELF, or the Image through U-Boot.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -103,6 +103,109 @@ impl Boot {
         args.extend(cmdline.iter().map(|s| s.to_string()));
         let _slot = QemuSlot::take();
         run_script_with_input(&args, input)
+    }
+}
+
+/// One step of a console session played as a person types (`Boot::session`).
+#[derive(Clone, Copy, Debug)]
+pub enum Step<'a> {
+    /// Type these bytes.
+    Type(&'a [u8]),
+    /// Type nothing more until the console has printed this text (after what the
+    /// last `Await` matched).
+    Await(&'a str),
+}
+
+impl Boot {
+    /// Boots with this kernel command line and plays `steps` on the console: typing,
+    /// and waiting for output before typing on, so a key can land while the kernel is
+    /// busy or after a line is half typed. A text that never comes ends the session
+    /// when QEMU does (the boot's timeout); the run is judged by what it printed.
+    pub fn session(&self, cmdline: &[&str], steps: &[Step<'_>]) -> Run {
+        build_kernel_once();
+        let mut args = self.options();
+        args.push("--".to_string());
+        args.extend(cmdline.iter().map(|s| s.to_string()));
+        let _slot = QemuSlot::take();
+        let script = repo_root().join("qemu-run.sh");
+        let command = format!("{} {}", script.display(), args.join(" "));
+        let mut child = Command::new(&script)
+            .args(&args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {command}: {e}"));
+        // The console so far, and whether it has ended.
+        let seen = Arc::new((Mutex::new((Vec::<u8>::new(), false)), Condvar::new()));
+        let mut stdout = child.stdout.take().expect("piped");
+        let reader = {
+            let seen = Arc::clone(&seen);
+            std::thread::spawn(move || {
+                let mut chunk = [0u8; 4096];
+                loop {
+                    let n = stdout.read(&mut chunk).unwrap_or(0);
+                    let mut state = seen.0.lock().unwrap_or_else(|e| e.into_inner());
+                    state.0.extend_from_slice(&chunk[..n]);
+                    state.1 = n == 0;
+                    seen.1.notify_all();
+                    if n == 0 {
+                        break;
+                    }
+                }
+            })
+        };
+        let mut stderr = child.stderr.take().expect("piped");
+        let errors = std::thread::spawn(move || {
+            let mut text = Vec::new();
+            let _ = stderr.read_to_end(&mut text);
+            text
+        });
+        let mut stdin = child.stdin.take();
+        let mut from = 0;
+        for step in steps {
+            match *step {
+                Step::Type(bytes) => {
+                    // The kernel may power off before reading everything: fine.
+                    if let Some(input) = stdin.as_mut()
+                        && (input.write_all(bytes).is_err() || input.flush().is_err())
+                    {
+                        stdin = None;
+                    }
+                }
+                Step::Await(text) => {
+                    assert!(!text.is_empty(), "Step::Await wants some text");
+                    let mut state = seen.0.lock().unwrap_or_else(|e| e.into_inner());
+                    loop {
+                        let found = state.0[from..]
+                            .windows(text.len())
+                            .position(|w| w == text.as_bytes())
+                            .map(|at| from + at + text.len());
+                        if let Some(end) = found {
+                            from = end;
+                            break;
+                        }
+                        if state.1 {
+                            break;
+                        }
+                        state = seen.1.wait(state).unwrap_or_else(|e| e.into_inner());
+                    }
+                }
+            }
+        }
+        drop(stdin);
+        let status = child
+            .wait()
+            .unwrap_or_else(|e| panic!("waiting for {command}: {e}"));
+        let _ = reader.join();
+        let stderr = errors.join().unwrap_or_default();
+        let stdout = std::mem::take(&mut seen.0.lock().unwrap_or_else(|e| e.into_inner()).0);
+        Run {
+            command,
+            status: status.code(),
+            stdout: String::from_utf8_lossy(&stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&stderr).into_owned(),
+        }
     }
 }
 

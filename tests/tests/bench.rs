@@ -85,7 +85,7 @@ fn bench_two_workloads_chosen_workers_and_budget() {
     }
     for needle in [
         "2 workload(s)",
-        "workload(s) on cpu[3, 4]",
+        "workload(s) on cpus 3,4",
         "stopping after 1 of 3 rounds",
         "vcpus busy",
         "nr_tlb_remote_flush",

@@ -1,11 +1,14 @@
-//! The console (`scenario=shell`, issue 6) driven through QEMU's serial port: a script
-//! piped to qemu-run.sh's stdin, judged from what the console printed. Covers every
-//! command, bad input (unknown command, bad values, an overlong line, line editing),
-//! `run pressure` in the background with counters that grow, a second run in other
-//! settings, `run bench`, and `poweroff` with the session's RESULT and status 0.
+//! The console (`scenario=shell`, issues 6 and 15) driven through QEMU's serial port: a
+//! script piped to qemu-run.sh's stdin, or a session that waits for output before
+//! typing on, judged from what the console printed. Covers every command, bad input
+//! (unknown command, bad values, an overlong line), the keys of a shell (history,
+//! editing in the middle, Tab, Escape, Ctrl-W/L/C/D), `set KEY=default`, "did you
+//! mean", `run pressure` in the background with counters that grow, a command answered
+//! during a run's final check, the typed line redrawn after a run's output, a second
+//! run in other settings, `run bench`, and `poweroff` with the session's RESULT.
 #![forbid(unsafe_code)]
 
-use qemu_tests::{Boot, Run};
+use qemu_tests::{Boot, Run, Step};
 use serde_json::{Map, Value};
 
 fn boot() -> Boot {
@@ -20,6 +23,12 @@ fn boot() -> Boot {
 /// (`commands` lines run, `errors` refused) and exit status 0.
 fn session(boot: &Boot, script: &str, commands: u64, errors: u64) -> Run {
     let run = boot.run_with_input(&["scenario=shell"], Some(script.as_bytes()));
+    judge(run, commands, errors)
+}
+
+/// Checks `run` ended with the shell's RESULT (`commands` lines run, `errors` refused)
+/// and exit status 0.
+fn judge(run: Run, commands: u64, errors: u64) -> Run {
     if run.status != Some(0) {
         run.fail("the shell did not power off with status 0");
     }
@@ -102,7 +111,7 @@ fn every_command_bad_input_and_a_run_in_the_background() {
             "vm.watermark_scale_factor = 50 ",
             "busy share of each core",
             "cpu0  shell",
-            "reclaim=async\r\n",
+            "reclaim=async  (default)\r\n",
             "scenario=shell  (fixed for this boot)",
             "trace: nothing recorded",
             "trace: on: each core records",
@@ -232,6 +241,115 @@ fn two_cpus_leave_no_core_for_the_workload() {
         &[
             "reclaim: no core left for the workload",
             "run pressure: ended with status 1",
+        ],
+    );
+}
+
+const UP: &str = "\x1b[A";
+const LEFT: &str = "\x1b[D";
+const HOME: &str = "\x1b[H";
+const END: &str = "\x1b[F";
+const DELETE: &str = "\x1b[3~";
+
+#[test]
+fn keys_recall_edit_and_complete_as_in_a_shell() {
+    let script = [
+        // A near miss, then Up and Backspace to fix and rerun it.
+        "vmstatt\n",
+        UP,
+        "\x7f\n",
+        // Tab completes a command; Left and an insert fix a typo in the middle.
+        "zon\t\n",
+        "buddyifo",
+        LEFT,
+        LEFT,
+        "n\n",
+        // Escape then a key: the key counts.
+        "\x1btop\n",
+        // Ctrl-W kills the word before the cursor.
+        "set frobnicate=1\x17seed=5\n",
+        "set seed=default\n",
+        "show\n",
+        // Tab completes a set key; a second Tab lists what is ambiguous.
+        "set wat\t50\n",
+        "s\t\t\x15\n",
+        // Ctrl-L clears the screen, Ctrl-C cancels.
+        "help\x0c\x03",
+        // Home, Delete, End.
+        "xvmstat",
+        HOME,
+        DELETE,
+        END,
+        "\n",
+        "set sed=1\n",
+        // Ctrl-D on an empty line: poweroff.
+        "\x04",
+    ]
+    .concat();
+    // vmstatt, vmstat, zoneinfo, buddyinfo, top, three sets, show, vmstat, set sed=1,
+    // poweroff; refused: vmstatt and set sed=1.
+    let run = session(&boot(), &script, 12, 2);
+    expect_lines(
+        &run,
+        &[
+            "error: unknown command \"vmstatt\": did you mean vmstat? (type help for the list)",
+            "kmm> vmstatt\x08 \x08\r\n",
+            "pgscan_kswapd 0",
+            "kmm> zoneinfo \r\n",
+            "  pages free     ",
+            "kmm> buddyifo\x08\x08nfo\x08\x08\r\n",
+            "Node 0, zone   Normal      ",
+            "kmm> top\r\n",
+            "busy share of each core",
+            "seed=5 (the next run uses it)",
+            "seed=1 (default) (the next run uses it)",
+            "\nseed=1  (default)\r\n",
+            "\nring=256  (default)\r\n",
+            "\nbench_anon=128  (default: twice bench_ram)\r\n",
+            "watermark_scale_factor=50 (the next run uses it)",
+            "\r\nshow  set  sleep\r\nkmm> s",
+            "\x1b[H\x1b[2Jkmm> help^C\r\n",
+            "error: set: unknown key \"sed\": did you mean seed?",
+            "kmm> poweroff\r\n",
+        ],
+    );
+    if run.stdout.matches("unknown command").count() != 1 {
+        run.fail("a line fixed by editing was refused");
+    }
+    if run.stdout.matches("pgscan_kswapd 0").count() != 2 {
+        run.fail("vmstat did not run twice (Up, and Home/Delete/End)");
+    }
+}
+
+#[test]
+fn the_console_answers_during_a_final_check_and_redraws_the_typed_line() {
+    let steps = [
+        Step::Type(b"run pressure\n"),
+        Step::Await("run: checking every page"),
+        // Ctrl-D is refused while the run is active; a command, then half a line that
+        // the rest of the run's output prints over.
+        Step::Type(b"\x04vmstat\nvms"),
+        Step::Await("run pressure: ended with status 0"),
+        Step::Type(b"tat\npoweroff\n"),
+    ];
+    let run = judge(boot().session(&["scenario=shell"], &steps), 5, 1);
+    let at = |text: &str| {
+        run.stdout
+            .find(text)
+            .unwrap_or_else(|| run.fail(&format!("the console never printed {text:?}")))
+    };
+    // vmstat answered while the run checked its pages: before the run's own vmstat.
+    let answered = at("kmm> vmstat\r\npgfault ");
+    if answered > at("--- /proc/vmstat ---") || answered < at("run: checking every page") {
+        run.fail("vmstat was not answered during the run's final check");
+    }
+    // The run's output erased the half-typed line, and the prompt came back with it.
+    expect_lines(
+        &run,
+        &[
+            "error: Ctrl-D: run pressure is active (poweroff cuts it short)",
+            "kmm> vms\r\x1b[K",
+            "run pressure: ended with status 0\r\nkmm> vmstat\r\npgfault ",
         ],
     );
 }

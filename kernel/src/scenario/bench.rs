@@ -24,16 +24,13 @@ use platform::cmdline;
 use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 
-use super::{BootInfo, settings};
+use super::{BootInfo, Cpus, List, settings};
 use crate::arch::aarch64::{smp, timer};
 use crate::reclaim::{self, Layout};
 use crate::run::{self, KernelRun};
 use crate::workload::{Pattern, Spec};
 use crate::{println, vm};
 
-/// RAM left to reclaim unless `bench_ram=` says otherwise (MiB): small enough that
-/// both modes finish in a couple of minutes under TCG.
-const DEFAULT_RAM_MIB: u64 = 64;
 /// Anonymous memory, in halves of the RAM: 2 x RAM.
 const ANON_HALVES: usize = 4;
 /// Apps sharing it: each working set is half the RAM, so one fits, two do not.
@@ -41,8 +38,6 @@ const APPS: usize = 8;
 /// App switches after the launch of every app (the default amount of work).
 const SWITCHES: u64 = 12;
 const WRITE_PCT: u64 = 25;
-/// Sync/async pairs by default: the table shows medians of three.
-const DEFAULT_RUNS: u64 = 3;
 /// How often a run prints its `PROGRESS` line (the plot's resolution).
 const PROGRESS_EVERY: Duration = Duration::from_millis(250);
 
@@ -175,7 +170,8 @@ fn bench(cmd: &cmdline::CmdLine, mut poll: Option<&mut dyn FnMut()>) -> Result<u
             "no core left for the workload but CPU 0, which runs the console",
         ));
     }
-    let ram_pages = cmd.bench_ram.unwrap_or(DEFAULT_RAM_MIB) * (1 << 20) / PAGE_SIZE as u64;
+    let ram_pages =
+        cmd.bench_ram.unwrap_or(cmdline::DEFAULT_BENCH_RAM_MIB) * (1 << 20) / PAGE_SIZE as u64;
     let wss = match cmd.bench_anon {
         Some(mib) => (mib * (1 << 20) / PAGE_SIZE as u64) as usize,
         None => ram_pages as usize * ANON_HALVES / 2,
@@ -201,7 +197,7 @@ fn bench(cmd: &cmdline::CmdLine, mut poll: Option<&mut dyn FnMut()>) -> Result<u
     // zram's pool does from the same RAM.
     let held = zone
         .limit_free_to(ram_pages, zone_cfg)
-        .map_err(|e| format!("limiting the zone to bench_ram: {e:?}"))?;
+        .map_err(|e| format!("limiting the zone to bench_ram: {e}"))?;
     if zone.nr_free_pages() < ram_pages {
         return Err(format!(
             "bench_ram={} MiB is more than the {} MiB free",
@@ -212,7 +208,7 @@ fn bench(cmd: &cmdline::CmdLine, mut poll: Option<&mut dyn FnMut()>) -> Result<u
     let managed = zone.managed_pages();
     let wmark = zone.watermarks();
     drop(node);
-    let seed = cmd.seed.unwrap_or(1);
+    let seed = cmd.seed.unwrap_or(cmdline::DEFAULT_SEED);
     let mix = settings::page_mix(cmd);
     let Some(generator) = PageGen::new(seed, mix) else {
         return Err(String::from("bad page mix"));
@@ -245,7 +241,7 @@ fn bench(cmd: &cmdline::CmdLine, mut poll: Option<&mut dyn FnMut()>) -> Result<u
         })
         .collect();
     // At least 1: the command line refuses `bench_runs=0`.
-    let runs = cmd.bench_runs.unwrap_or(DEFAULT_RUNS);
+    let runs = cmd.bench_runs.unwrap_or(cmdline::DEFAULT_BENCH_RUNS);
     let budget = cmd
         .bench_budget_s
         .map(|s| timer::duration_to_ticks(Duration::from_secs(s)));
@@ -266,8 +262,8 @@ fn bench(cmd: &cmdline::CmdLine, mut poll: Option<&mut dyn FnMut()>) -> Result<u
         tables
     );
     println!(
-        "bench: workload(s) on cpu{:?}: launch every app (first touch), then {} accesses each, {} % writes, an app switch every {} accesses, {}; seed {}, page mix {:?} from a pool of {} pages",
-        cores.workloads,
+        "bench: workload(s) on {}: launch every app (first touch), then {} accesses each, {} % writes, an app switch every {} accesses, {}; seed {}, page mix {} from a pool of {} pages",
+        Cpus(&cores.workloads),
         specs[0].ops,
         WRITE_PCT,
         set,
@@ -278,14 +274,14 @@ fn bench(cmd: &cmdline::CmdLine, mut poll: Option<&mut dyn FnMut()>) -> Result<u
             None => String::from("CPU-bound"),
         },
         seed,
-        mix,
+        settings::MixWords(mix),
         POOL_PAGES
     );
     println!(
-        "bench: kswapd on cpu{}, kcompressd (async) on {:?}, worker counts {:?}, ring {}, ring_full={}, watermark_scale_factor {}, {} run(s) of each mode{}",
+        "bench: kswapd on cpu{}, kcompressd (async) on {}, worker counts {}, ring {}, ring_full={}, watermark_scale_factor {}, {} run(s) of each mode{}",
         cores.kswapd,
-        cores.workers,
-        counts,
+        Cpus(&cores.workers),
+        List(&counts),
         config(ReclaimMode::Async).ring_size,
         cmd.ring_full.name(),
         zone_cfg.watermark_scale_factor,

@@ -111,7 +111,7 @@ pub fn run(info: &BootInfo<'_>) -> u32 {
 fn print_map() {
     let mut run: Option<(u64, u64, MemAttr)> = None;
     let show = |(start, end, attr): (u64, u64, MemAttr)| {
-        println!("boot:   [{start:#012x}, {end:#012x}) {attr:?}");
+        println!("boot:   [{start:#012x}, {end:#012x}) {}", attr.describe());
     };
     mmu::for_each_mapping(|start, end, attr| match &mut run {
         Some((_, run_end, run_attr)) if *run_end == start && *run_attr == attr => *run_end = end,

@@ -12,6 +12,8 @@ pub use settings::place;
 mod shell;
 mod smp;
 
+use core::fmt;
+
 use platform::Board;
 use platform::cmdline::{CmdLine, Scenario};
 
@@ -44,6 +46,34 @@ fn print_result(result: &impl serde::Serialize) {
     match kernel::json::to_string(result) {
         Ok(line) => crate::println!("RESULT {line}"),
         Err(e) => crate::println!("RESULT {{\"error\":\"{e}\"}}"),
+    }
+}
+
+/// A list as the command line spells one: `1,2,4`.
+struct List<'a, T>(&'a [T]);
+
+impl<T: fmt::Display> fmt::Display for List<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, item) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(",")?;
+            }
+            write!(f, "{item}")?;
+        }
+        Ok(())
+    }
+}
+
+/// CPU numbers in plain words: `cpu3`, `cpus 2,3`, or `no core`.
+struct Cpus<'a, T>(&'a [T]);
+
+impl<T: fmt::Display> fmt::Display for Cpus<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            [] => f.write_str("no core"),
+            [one] => write!(f, "cpu{one}"),
+            cpus => write!(f, "cpus {}", List(cpus)),
+        }
     }
 }
 

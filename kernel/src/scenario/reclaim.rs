@@ -22,7 +22,7 @@ use platform::Board;
 use platform::cmdline::{self, CmdLine, Key, Scenario};
 use serde::Serialize;
 
-use super::{BootInfo, print_error, print_result, settings};
+use super::{BootInfo, Cpus, print_error, print_result, settings};
 use crate::arch::aarch64::{mmu, smp, stack, timer};
 use crate::reclaim::{self, Layout, VMSTAT};
 use crate::run::{self, KernelRun};
@@ -54,7 +54,8 @@ fn assign_cores(cmd: &CmdLine, want_async: bool, console: bool) -> Result<Cores,
     if kswapd.is_none() {
         if cmd.given(Key::KswapdCpu) {
             return Err(format!(
-                "kswapd_cpu={asked_kswapd} is not an online CPU other than 0 (online: {online:?})"
+                "kswapd_cpu={asked_kswapd} is not an online CPU other than 0 (online: {})",
+                Cpus(&online)
             ));
         }
         println!(
@@ -71,7 +72,8 @@ fn assign_cores(cmd: &CmdLine, want_async: bool, console: bool) -> Result<Cores,
                 taken.push(cpu);
             } else if cmd.given(Key::KcompressdCpu) {
                 return Err(format!(
-                    "kcompressd_cpu={cpu} is not an online CPU free of CPU 0 and kswapd (kswapd_cpu={asked_kswapd}, online: {online:?})"
+                    "kcompressd_cpu={cpu} is not an online CPU free of CPU 0 and kswapd (kswapd_cpu={asked_kswapd}, online: {})",
+                    Cpus(&online)
                 ));
             }
         }
@@ -157,7 +159,7 @@ fn try_pressure(
     } else {
         settings::page_mix(cmd)
     };
-    let seed = cmd.seed.unwrap_or(1);
+    let seed = cmd.seed.unwrap_or(cmdline::DEFAULT_SEED);
     let generator = PageGen::new(seed, mix).ok_or("bad page mix")?;
     let config = settings::reclaim_config(cmd, mode);
     let zone_cfg = settings::zone_config(cmd);
@@ -175,8 +177,11 @@ fn try_pressure(
     let n = cores.workloads.len();
     let per = wss / n;
     let ops_total = cmd.ops.unwrap_or(wss as u64 / 2);
-    let deadline = (scenario == Scenario::Soak)
-        .then(|| timer::deadline_after(Duration::from_secs(cmd.soak_s.unwrap_or(60))));
+    let deadline = (scenario == Scenario::Soak).then(|| {
+        timer::deadline_after(Duration::from_secs(
+            cmd.soak_s.unwrap_or(cmdline::DEFAULT_SOAK_S),
+        ))
+    });
     let specs: Vec<Spec> = (0..n)
         .map(|w| {
             let first = w * per;
@@ -215,8 +220,10 @@ fn try_pressure(
         if mmu::hardware_af() { "on" } else { "off" }
     );
     println!(
-        "reclaim: kswapd on {:?}, kcompressd on {:?}, workloads on {:?}",
-        cores.kswapd, cores.workers, cores.workloads
+        "reclaim: kswapd on {}, kcompressd on {}, workloads on {}",
+        Cpus(cores.kswapd.as_slice()),
+        Cpus(&cores.workers),
+        Cpus(&cores.workloads)
     );
 
     let af_before = reclaim::AF_FAULTS.load(Ordering::Relaxed);

@@ -3,6 +3,8 @@
 //! order), and `placement=capacity` turned into CPU numbers. One place, so `reclaim`,
 //! `bench` and the console agree on what a key means.
 
+use core::fmt;
+
 use mm::frame::ZoneConfig;
 use mm::pagegen::PageMix;
 use mm::reclaim::policy::{DEFAULT_RING_SIZE, ReclaimConfig, ReclaimMode, RingFull};
@@ -10,6 +12,7 @@ use platform::Board;
 use platform::cmdline::{self, CmdLine, Placement};
 use platform::placement;
 
+use super::Cpus;
 use crate::arch::aarch64::smp;
 use crate::println;
 
@@ -24,6 +27,39 @@ pub fn page_mix(cmd: &CmdLine) -> PageMix {
             random,
         },
         None => PageMix::DEFAULT,
+    }
+}
+
+/// A page mix in plain words: `3,1,30,59,7 % (zero, same-filled, text, structured,
+/// random)`.
+pub struct MixWords(pub PageMix);
+
+impl fmt::Display for MixWords {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let m = &self.0;
+        write!(
+            f,
+            "{},{},{},{},{} % (zero, same-filled, text, structured, random)",
+            m.zero, m.same_filled, m.text, m.structured, m.random
+        )
+    }
+}
+
+/// Each CPU's `capacity-dmips-mhz`, `?` where the DTB gives none: `1024,1024,?,446`.
+struct Capacities<'a>(&'a [Option<u32>]);
+
+impl fmt::Display for Capacities<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (cpu, capacity) in self.0.iter().enumerate() {
+            if cpu > 0 {
+                f.write_str(",")?;
+            }
+            match capacity {
+                Some(c) => write!(f, "{c}")?,
+                None => f.write_str("?")?,
+            }
+        }
+        Ok(())
     }
 }
 
@@ -65,8 +101,11 @@ pub fn place(mut cmd: CmdLine, board: &Board<'_>) -> CmdLine {
     match placement::by_capacity(&capacity, &online, workers) {
         Ok(p) => {
             println!(
-                "placement: by capacity-dmips-mhz {:?}: kswapd on cpu{}, kcompressd on {:?}, the workload best on cpu{}",
-                capacity, p.kswapd, p.kcompressd, p.workload
+                "placement: by capacity-dmips-mhz {}: kswapd on cpu{}, kcompressd on {}, the workload best on cpu{}",
+                Capacities(&capacity),
+                p.kswapd,
+                Cpus(&p.kcompressd),
+                p.workload
             );
             cmd.kswapd_cpu = p.kswapd;
             if workers > 0 {

@@ -1,15 +1,20 @@
 //! `scenario=shell`: the interactive console on CPU 0, over the console UART (PL011 or
 //! 16550, polled every `smp::POLL_PERIOD`, WFI in between). Reads lines through
-//! `kernel::shell::line`, parses them with `kernel::shell::command`, prints the
-//! reports from the live zone, LRU, store, swap map and vmstat counters, and starts
-//! `run pressure|bench` with a poll hook, so the console stays live while CPU 0 waits
-//! for the run's cores. Owns only the session; the runs are `reclaim`'s and `bench`'s.
+//! `kernel::shell::line` (history, editing, Tab completion), parses them with
+//! `kernel::shell::command`, prints the reports from the live zone, LRU, store, swap
+//! map and vmstat counters, and starts `run pressure|bench` with a poll hook, so the
+//! console stays live while CPU 0 waits for the run's cores and checks its pages. The
+//! prompt and typed line go through `console::write_input`, drawn again after other
+//! output. Owns only the session; the runs are `reclaim`'s and `bench`'s.
 
+use alloc::boxed::Box;
 use alloc::string::String;
+use alloc::vec::Vec;
 use core::fmt::Write;
 use core::time::Duration;
 
 use kernel::shell::command::{self, Command, RunKind, TraceOp};
+use kernel::shell::complete;
 use kernel::shell::line::{Event, LineEditor};
 use kernel::shell::report::{self, CoreLoad, MemInfo, ZoneInfo};
 use kernel::shell::settings as shell_settings;
@@ -27,6 +32,8 @@ use crate::{console, mem, print, println, trace, vm};
 
 /// Longest line the console takes.
 const LINE_MAX: usize = 160;
+/// Lines Up and Down recall.
+const HISTORY: usize = 32;
 const PROMPT: &str = "kmm> ";
 
 /// Why the console reads no input for now.
@@ -60,7 +67,8 @@ impl TopMark {
 struct Shell<'a> {
     board: &'a Board<'static>,
     settings: CmdLine,
-    editor: LineEditor<LINE_MAX>,
+    /// Boxed: with its history, 6 KiB that CPU 0's stack need not hold.
+    editor: Box<LineEditor<LINE_MAX, HISTORY>>,
     /// Lines typed (blank ones aside) and those refused.
     commands: u64,
     errors: u64,
@@ -79,7 +87,7 @@ pub fn run(info: &BootInfo<'_>) -> u32 {
     let mut shell = Shell {
         board: info.board,
         settings: info.cmdline.clone(),
-        editor: LineEditor::new(),
+        editor: Box::new(LineEditor::new(PROMPT, complete::candidates)),
         commands: 0,
         errors: 0,
         runs: 0,
@@ -94,7 +102,7 @@ pub fn run(info: &BootInfo<'_>) -> u32 {
         smp::online_cpus().count(),
         info.board.console.map_or("?", |c| c.kind.name())
     );
-    print!("{PROMPT}");
+    shell.prompt();
     loop {
         shell.service();
         match shell.start.take() {
@@ -115,14 +123,25 @@ impl Shell<'_> {
         };
         if resume {
             self.pause = Pause::Reading;
-            print!("{PROMPT}");
+            self.prompt();
+        } else if console::input_erased() {
+            self.prompt();
         }
-        while self.pause == Pause::Reading && self.start.is_none() {
+        while self.reading() {
             let Some(byte) = console::read_byte() else {
                 break;
             };
-            let echo = &mut |bytes: &[u8]| print!("{}", core::str::from_utf8(bytes).unwrap_or(""));
-            match self.editor.feed(byte, echo) {
+            let mut echo = Vec::new();
+            let event = self
+                .editor
+                .feed(byte, &mut |bytes: &[u8]| echo.extend_from_slice(bytes));
+            // The line stays open unless it ended (its CR LF written).
+            let ended = matches!(
+                event,
+                Some(Event::Line(_) | Event::TooLong | Event::Cancelled)
+            );
+            console::write_input(&echo, !ended);
+            match event {
                 Some(Event::Line(line)) => self.line(line.as_str()),
                 Some(Event::TooLong) => {
                     self.commands += 1;
@@ -132,14 +151,43 @@ impl Shell<'_> {
                     self.prompt();
                 }
                 Some(Event::Cancelled) => self.prompt(),
+                Some(Event::EndOfInput) => self.end_of_input(),
                 None => {}
             }
         }
     }
 
+    /// Whether the console takes input now: not paused, no run waiting to start.
+    fn reading(&self) -> bool {
+        self.pause == Pause::Reading && self.start.is_none()
+    }
+
+    /// Writes the prompt and the line typed so far, when the console takes input.
     fn prompt(&mut self) {
-        if self.pause == Pause::Reading && self.start.is_none() {
-            print!("{PROMPT}");
+        if self.reading() {
+            let mut out = Vec::new();
+            self.editor
+                .redraw(&mut |bytes: &[u8]| out.extend_from_slice(bytes));
+            console::write_input(&out, true);
+        }
+    }
+
+    /// Ctrl-D on an empty line: `poweroff`, as a shell logs out, unless a run is active.
+    fn end_of_input(&mut self) {
+        match self.running {
+            Some(kind) => {
+                console::write_input(b"\r\n", false);
+                self.commands += 1;
+                self.error(format_args!(
+                    "Ctrl-D: run {} is active (poweroff cuts it short)",
+                    kind.name()
+                ));
+                self.prompt();
+            }
+            None => {
+                console::write_input(b"poweroff\r\n", false);
+                self.line("poweroff");
+            }
         }
     }
 
@@ -172,7 +220,10 @@ impl Shell<'_> {
                 let _ = command::write_help(&mut out);
                 let _ = writeln!(
                     out,
-                    "Line editing: Backspace/DEL, Ctrl-U kills the line, Ctrl-C cancels it."
+                    "Keys: Up/Down recall lines, Left/Right/Home/End/Delete/Backspace edit, \
+                     Tab completes,\n  Ctrl-W/Ctrl-U/Ctrl-K kill the word before/all before/all after \
+                     the cursor,\n  Ctrl-L clears the screen, Ctrl-C cancels the line, \
+                     Ctrl-D on an empty line powers off."
                 );
             }
             Command::Meminfo => {
@@ -217,11 +268,10 @@ impl Shell<'_> {
                     // A sysctl write: the watermarks move now, as in Linux.
                     with_zone(|zone| zone.set_config(settings::zone_config(&self.settings)))
                         .ok_or("set: no zone")?
-                        .map_err(|e| alloc::format!("set: zone refused: {e:?}"))?;
+                        .map_err(|e| alloc::format!("set: zone refused: {e}"))?;
                 }
                 for key in keys {
-                    let _ = write!(out, "{}=", key.name());
-                    let _ = shell_settings::write_value(&mut out, &self.settings, key);
+                    let _ = shell_settings::write_setting(&mut out, &self.settings, key, " ");
                     out.push(' ');
                 }
                 let _ = writeln!(out, "(the next run uses it)");

@@ -1,9 +1,11 @@
 //! The console's commands: one table (name, arguments, help line) and the parser from
 //! a typed line to a `Command`. Unknown commands, missing, extra and bad arguments are
-//! errors that say what was expected. Running a command is the kernel's business
+//! errors that say what was expected, and the nearest word when one is close. Running a command is the kernel's business
 //! (`scenario/shell.rs`); `set` values are checked there by the command-line parser.
 
 use core::fmt;
+
+use super::complete::{choices, nearest};
 
 /// What `run` starts in the background.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -176,7 +178,11 @@ impl fmt::Display for ParseError<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ParseError::Unknown(name) => {
-                write!(f, "unknown command \"{name}\" (type help for the list)")
+                write!(f, "unknown command \"{name}\"")?;
+                if let Some(near) = nearest(name, COMMANDS.iter().map(|c| c.name)) {
+                    write!(f, ": did you mean {near}?")?;
+                }
+                f.write_str(" (type help for the list)")
             }
             ParseError::Missing { command, expected } => {
                 write!(f, "{command}: expected {expected}")
@@ -185,7 +191,13 @@ impl fmt::Display for ParseError<'_> {
                 command,
                 arg,
                 expected,
-            } => write!(f, "{command}: bad argument \"{arg}\": expected {expected}"),
+            } => {
+                write!(f, "{command}: bad argument \"{arg}\": expected {expected}")?;
+                match nearest(arg, choices(expected)) {
+                    Some(near) => write!(f, ": did you mean {near}?"),
+                    None => Ok(()),
+                }
+            }
             ParseError::Extra { command, arg } => {
                 write!(f, "{command}: unexpected argument \"{arg}\"")
             }
@@ -344,7 +356,23 @@ mod tests {
     fn errors_say_what_was_expected() {
         assert_eq!(
             err("meminf"),
-            "unknown command \"meminf\" (type help for the list)"
+            "unknown command \"meminf\": did you mean meminfo? (type help for the list)"
+        );
+        assert_eq!(
+            err("vmstatt -a"),
+            "unknown command \"vmstatt\": did you mean vmstat? (type help for the list)"
+        );
+        assert_eq!(
+            err("frobnicate"),
+            "unknown command \"frobnicate\" (type help for the list)"
+        );
+        assert_eq!(
+            err("run presure"),
+            "run: bad argument \"presure\": expected pressure|bench: did you mean pressure?"
+        );
+        assert_eq!(
+            err("trace dupm"),
+            "trace: bad argument \"dupm\": expected on|off|dump: did you mean dump?"
         );
         assert_eq!(err("run"), "run: expected pressure|bench");
         assert_eq!(

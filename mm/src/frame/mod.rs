@@ -43,6 +43,19 @@ pub enum ZoneInitError {
     BadWatermarkScaleFactor,
 }
 
+impl core::fmt::Display for ZoneInitError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            ZoneInitError::TooManyRanges => "more memory ranges than the zone holds",
+            ZoneInitError::RangeOverflow => "a memory range runs past the end of the address space",
+            ZoneInitError::Overlap => "two memory ranges overlap",
+            ZoneInitError::TooManyPages => "more pages than the zone can number (16 TiB)",
+            ZoneInitError::NoMemory => "no memory range holds its memmap and a page",
+            ZoneInitError::BadWatermarkScaleFactor => "watermark_scale_factor outside 1..=3000",
+        })
+    }
+}
+
 /// Why an allocation failed.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum AllocError {

@@ -209,7 +209,7 @@ mod tests {
 
     const LOG: &str = "\
 bench: ram 16 MiB (4096 frames free, 117120 taken out of the zone as by mem=, 4574 managed, watermarks min 135 low 168 high 201), anonymous 32 MiB = 8192 pages: 1 workload(s)
-bench: kswapd on cpu1, kcompressd (async) on [2], worker counts [1], ring 256, ring_full=new, watermark_scale_factor 10, 3 run(s) of each mode
+bench: kswapd on cpu1, kcompressd (async) on cpu2, worker counts 1, ring 256, ring_full=new, watermark_scale_factor 10, 3 run(s) of each mode
 bench: PROGRESS mode=sync run=1 t_ms=1000 free=700 pgsteal_anon=2000 allocstall=3 accesses=9
 bench: PROGRESS mode=sync run=1 t_ms=2000 free=710 pgsteal_anon=5000 allocstall=4 accesses=19
 bench: PROGRESS mode=async run=1 t_ms=1000 free=800 pgsteal_anon=4000 allocstall=1 accesses=9
