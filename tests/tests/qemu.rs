@@ -4,7 +4,10 @@
 //! not the full cross product (docs/testing.md lists the rows).
 #![forbid(unsafe_code)]
 
-use qemu_tests::{Boot, Via, backtrace_lines, build_kernel_once, expect_boot, number, repo_root};
+use qemu_tests::{
+    Boot, Via, backtrace_lines, build_kernel_once, expect_boot, number, repo_root,
+    run_qemu_directly,
+};
 use std::path::Path;
 use std::process::{Command, Stdio};
 
@@ -117,16 +120,63 @@ fn smp_8cpu_gic2_el2() {
     });
 }
 
+/// A refused command line ends with a RESULT error line of the scenario it names, and
+/// status 2.
 #[test]
 fn unknown_command_line_key_is_refused() {
-    let run = Boot::default().run(&["scenario=boot", "no_such_key=1"]);
-    run.expect_refusal("no_such_key");
+    let run = Boot::default().run(&["scenario=smp", "no_such_key=1"]);
+    let error = run.expect_refusal("no_such_key");
+    assert!(error.contains("no_such_key"), "{error}");
+    assert_eq!(run.status, Some(2));
+    assert_eq!(run.result().unwrap()["scenario"], "smp");
 }
 
 #[test]
 fn unknown_scenario_is_refused() {
     let run = Boot::default().run(&["scenario=no_such_scenario"]);
     run.expect_refusal("no_such_scenario");
+    assert_eq!(run.result().unwrap()["scenario"], "cmdline");
+}
+
+/// The kernel's side of a bad `exit=` (qemu-run.sh refuses it before booting, so QEMU
+/// runs here without it): with a semihosting host the refusal's status 2 reaches QEMU;
+/// without one the kernel falls back to PSCI (status 0, as QEMU reads any PSCI off),
+/// and the RESULT line still says error.
+#[test]
+fn a_bad_exit_method_exits_through_semihosting_when_a_host_answers() {
+    let image = build_kernel_once().image.display().to_string();
+    for (semihosting, status) in [(true, 2), (false, 0)] {
+        let mut args: Vec<String> = [
+            "-machine",
+            "virt,gic-version=3",
+            "-cpu",
+            "cortex-a53",
+            "-m",
+            "128M",
+            "-nographic",
+            "-nic",
+            "none",
+            "-no-reboot",
+            "-kernel",
+            &image,
+            "-append",
+            "scenario=boot exit=hlt",
+        ]
+        .map(String::from)
+        .into();
+        if semihosting {
+            args.push("-semihosting".to_string());
+        }
+        let run = run_qemu_directly(&args, 60);
+        if run.status != Some(status) {
+            run.fail(&format!("expected exit status {status}"));
+        }
+        let result = run.result().unwrap_or_else(|e| run.fail(&e));
+        let error = result.get("error").and_then(|e| e.as_str()).unwrap_or("");
+        if !error.contains("exit=hlt") {
+            run.fail("the RESULT error does not name exit=hlt");
+        }
+    }
 }
 
 /// A machine too small for reclaim's metadata gets a sized error, not a heap panic,

@@ -48,6 +48,6 @@ fn print_result(result: &impl serde::Serialize) {
 }
 
 /// A refused or failed scenario's `RESULT {"scenario":..,"error":..}`.
-fn print_error(scenario: &str, error: &str) {
+pub fn print_error(scenario: &str, error: &str) {
     print_result(&kernel::json::ErrorResult { scenario, error });
 }
