@@ -311,7 +311,7 @@ fn bench(cmd: &cmdline::CmdLine, mut poll: Option<&mut dyn FnMut()>) -> Result<u
         ));
     }
     let mut results: Vec<Vec<RunStats>> = variants.iter().map(|_| Vec::new()).collect();
-    let mut ok = true;
+    let mut failure = None;
     let bench_start = timer::now_ticks();
     let mut longest_round = 0;
     let mut done = 0;
@@ -339,7 +339,22 @@ fn bench(cmd: &cmdline::CmdLine, mut poll: Option<&mut dyn FnMut()>) -> Result<u
             if stuck != 0 {
                 println!("bench: {stuck} pages could not be released after the run");
             }
-            ok &= stuck == 0 && m.clean();
+            if failure.is_none() {
+                failure = if m.get(Metric::CorruptPages) != 0.0 {
+                    Some(format!(
+                        "{label} run {run}: {} corrupt pages",
+                        m.get(Metric::CorruptPages)
+                    ))
+                } else if !m.clean() {
+                    Some(format!("{label} run {run}: frames not accounted for"))
+                } else if stuck != 0 {
+                    Some(format!(
+                        "{label} run {run}: {stuck} pages could not be released"
+                    ))
+                } else {
+                    None
+                };
+            }
             runs_of.push(m);
         }
         longest_round = longest_round.max(timer::now_ticks() - round_start);
@@ -359,11 +374,13 @@ fn bench(cmd: &cmdline::CmdLine, mut poll: Option<&mut dyn FnMut()>) -> Result<u
         .map(|((label, _, w), r)| (label.as_str(), r.as_slice(), w.len()))
         .collect();
     print_pipeline(&results[0], &asyncs);
+    let status = u32::from(failure.is_some());
     super::print_result(&BenchResult {
         runs,
         columns: &columns,
+        error: failure,
     });
-    Ok(u32::from(!ok))
+    Ok(status)
 }
 
 /// One mode, once (`mm::reclaim::run`): the daemons, the workloads with a progress
@@ -516,19 +533,25 @@ fn print_pipeline(sync: &[RunStats], asyncs: &[report::Variant<'_>]) {
 }
 
 /// `scenario=bench`'s RESULT: `{"scenario":"bench","runs":N,"<mode>":{figures},...}`,
-/// one object of medians per mode, keyed by its label.
+/// one object of medians per mode, keyed by its label, and `"error"` when a run failed.
 struct BenchResult<'a> {
     runs: u64,
     columns: &'a [(&'a str, Values)],
+    /// The first run that failed and why, if one did.
+    error: Option<String>,
 }
 
 impl Serialize for BenchResult<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut map = serializer.serialize_map(Some(2 + self.columns.len()))?;
+        let error = usize::from(self.error.is_some());
+        let mut map = serializer.serialize_map(Some(2 + self.columns.len() + error))?;
         map.serialize_entry("scenario", "bench")?;
         map.serialize_entry("runs", &self.runs)?;
         for (label, values) in self.columns {
             map.serialize_entry(label, &ValuesJson(values))?;
+        }
+        if let Some(error) = &self.error {
+            map.serialize_entry("error", error)?;
         }
         map.end()
     }

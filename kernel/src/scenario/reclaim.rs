@@ -256,6 +256,16 @@ fn try_pressure(
         race.writeback_failed,
         report.frames
     );
+    let error = if report.corrupt() != 0 {
+        Some(format!("{} corrupt pages", report.corrupt()))
+    } else if !report.frames.accounted() {
+        Some(format!("frames not accounted for: {}", report.frames))
+    } else if oom && report.work.oom_stops == 0 {
+        Some(String::from("no out-of-memory stop came"))
+    } else {
+        None
+    };
+    let status = u32::from(error.is_some());
     print_result(&ReclaimResult {
         scenario: scenario.name(),
         mode: mode_name(mode),
@@ -270,9 +280,9 @@ fn try_pressure(
         af_faults,
         hw_af: mmu::hardware_af(),
         exception_stack_peak: stack_max,
+        error,
     });
-    let pass = report.clean() && (!oom || report.work.oom_stops > 0);
-    Ok(u32::from(!pass))
+    Ok(status)
 }
 
 /// `scenario=reclaim|race|oom|soak`'s RESULT: the layout, the run's fields, and what
@@ -293,6 +303,10 @@ struct ReclaimResult<'a> {
     af_faults: u64,
     hw_af: bool,
     exception_stack_peak: usize,
+    /// Why the run failed (corrupt pages, frames not accounted for, no out-of-memory
+    /// stop in `scenario=oom`), if it did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
 }
 
 fn mode_name(mode: ReclaimMode) -> &'static str {
