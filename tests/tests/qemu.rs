@@ -179,18 +179,45 @@ fn a_bad_exit_method_exits_through_semihosting_when_a_host_answers() {
     }
 }
 
-/// A machine too small for reclaim's metadata gets a sized error, not a heap panic,
-/// in both scenarios that set reclaim up.
+/// A machine too small for reclaim's metadata gets a sized error naming the smallest
+/// `--mem` that would do, not a heap panic, in both scenarios that set reclaim up; and
+/// a machine of that size does run (8 MiB and 12 MiB used to panic on a failed heap
+/// allocation with `reclaim=async`).
 #[test]
-fn too_little_memory_for_reclaim_is_refused() {
-    let tiny = Boot {
-        mem: "8M",
-        ..Boot::default()
-    };
-    tiny.run(&["scenario=reclaim", "reclaim=async"])
-        .expect_refusal("reclaim needs");
-    tiny.run(&["scenario=bench", "bench_ram=4", "bench_runs=1"])
-        .expect_refusal("reclaim needs");
+fn too_little_memory_for_reclaim_is_refused_with_the_size_that_fits() {
+    for (mem, args) in [
+        ("8M", &["scenario=reclaim", "reclaim=async", "ops=1000"][..]),
+        (
+            "12M",
+            &["scenario=reclaim", "reclaim=async", "ops=1000"][..],
+        ),
+        (
+            "8M",
+            &["scenario=bench", "bench_ram=4", "bench_runs=1", "ops=500"][..],
+        ),
+    ] {
+        let tiny = Boot {
+            mem,
+            ..Boot::default()
+        };
+        let run = tiny.run(args);
+        let error = run.expect_refusal("reclaim needs");
+        let Some(mib) = error
+            .split_once("needs at least ")
+            .and_then(|(_, rest)| rest.split_once(" MiB of RAM (--mem "))
+            .and_then(|(mib, _)| mib.parse::<u64>().ok())
+        else {
+            run.fail("the error names no smallest RAM size")
+        };
+        let size = format!("{mib}M");
+        let enough = Boot {
+            mem: Box::leak(size.into_boxed_str()),
+            timeout_secs: 120,
+            ..Boot::default()
+        };
+        let scenario = args[0].trim_start_matches("scenario=");
+        enough.run(args).expect_pass(scenario);
+    }
 }
 
 /// A bad `exit=` cannot carry the kernel's status back (QEMU would report 0), so

@@ -8,12 +8,12 @@
 //! are `mm::reclaim::report`'s (the host harness prints the same), reclaim is
 //! `reclaim`'s, the workload `workload`'s.
 
-use alloc::boxed::Box;
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::time::Duration;
 
+use kernel::sizing::Anon;
 use mm::addr::PAGE_SIZE;
 use mm::pagegen::{POOL_PAGES, PageGen, PagePool};
 use mm::reclaim::policy::ReclaimMode;
@@ -182,8 +182,10 @@ fn bench(cmd: &cmdline::CmdLine, mut poll: Option<&mut dyn FnMut()>) -> Result<u
     };
     let config = |mode| settings::reclaim_config(cmd, mode);
     let zone_cfg = settings::zone_config(cmd);
+    let seed = cmd.seed.unwrap_or(1);
     let sys = run::prepare(
-        wss,
+        Anon::Pages(wss as u64),
+        page_pool_heap(seed),
         &Layout {
             config: config(ReclaimMode::Sync),
             kswapd_cpu: Some(cores.kswapd),
@@ -212,7 +214,6 @@ fn bench(cmd: &cmdline::CmdLine, mut poll: Option<&mut dyn FnMut()>) -> Result<u
     let managed = zone.managed_pages();
     let wmark = zone.watermarks();
     drop(node);
-    let seed = cmd.seed.unwrap_or(1);
     let mix = settings::page_mix(cmd);
     let Some(generator) = PageGen::new(seed, mix) else {
         return Err(String::from("bad page mix"));
@@ -500,17 +501,44 @@ fn mib(pages: u64) -> u64 {
     (pages * PAGE_SIZE as u64) >> 20
 }
 
+/// Page pools generated so far, one per seed asked (never one per run).
+static POOLS: spin::Mutex<Vec<(u64, &'static PagePool)>> = spin::Mutex::new(Vec::new());
+
+/// Heap bytes one page pool takes.
+const POOL_BYTES: u64 =
+    (POOL_PAGES * PAGE_SIZE + size_of::<PagePool>() + size_of::<(u64, &PagePool)>()) as u64;
+
+/// Heap bytes `page_pool(seed)` will take: none once that seed's pool exists.
+fn page_pool_heap(seed: u64) -> u64 {
+    if POOLS.lock().iter().any(|(s, _)| *s == seed) {
+        return 0;
+    }
+    POOL_BYTES
+}
+
 /// The page pool the workloads copy from, for `seed`: generated at the first bench
-/// with that seed and kept for later ones (one per seed asked, never one per run).
+/// with that seed and kept for later ones. Refused when the heap cannot hold it.
 fn page_pool(seed: u64) -> Result<&'static PagePool, String> {
-    static POOLS: spin::Mutex<Vec<(u64, &'static PagePool)>> = spin::Mutex::new(Vec::new());
     let mut pools = POOLS.lock();
     if let Some(&(_, pool)) = pools.iter().find(|(s, _)| *s == seed) {
         return Ok(pool);
     }
-    let pages = Box::leak(alloc::vec![[0u8; PAGE_SIZE]; POOL_PAGES].into_boxed_slice());
-    let pool = PagePool::generate(seed, pages).ok_or("page pool")?;
-    let pool: &'static PagePool = Box::leak(Box::new(pool));
+    let no_heap = || {
+        format!(
+            "no kernel heap for the page pool of seed {seed} ({} KiB, {} KiB free)",
+            POOL_BYTES >> 10,
+            crate::mem::heap_free() >> 10
+        )
+    };
+    let mut pages = Vec::new();
+    let mut slot = Vec::new();
+    pages.try_reserve_exact(POOL_PAGES).map_err(|_| no_heap())?;
+    slot.try_reserve_exact(1).map_err(|_| no_heap())?;
+    pools.try_reserve(1).map_err(|_| no_heap())?;
+    pages.resize(POOL_PAGES, [0u8; PAGE_SIZE]);
+    let pool = PagePool::generate(seed, pages.leak()).ok_or("page pool")?;
+    slot.push(pool);
+    let pool: &'static PagePool = &slot.leak()[0];
     pools.push((seed, pool));
     Ok(pool)
 }

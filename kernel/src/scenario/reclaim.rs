@@ -14,6 +14,7 @@ use alloc::vec::Vec;
 use core::sync::atomic::Ordering;
 use core::time::Duration;
 
+use kernel::sizing::Anon;
 use mm::addr::PAGE_SIZE;
 use mm::pagegen::{PageGen, PageKind, PageMix};
 use mm::reclaim::policy::ReclaimMode;
@@ -149,7 +150,8 @@ fn try_pressure(
         ReclaimMode::Async
     };
     let ram_bytes: u64 = board.memory.iter().map(|r| r.size).sum();
-    let wss = (2 * ram_bytes / PAGE_SIZE as u64) as usize;
+    let anon = Anon::RamTimes(2);
+    let wss = anon.pages(ram_bytes) as usize;
     let oom = scenario == Scenario::Oom;
     // oom: incompressible pages into a store limited to an eighth of the RAM.
     let mix = if oom {
@@ -162,7 +164,8 @@ fn try_pressure(
     let config = settings::reclaim_config(cmd, mode);
     let zone_cfg = settings::zone_config(cmd);
     let sys = run::prepare(
-        wss,
+        anon,
+        0,
         &Layout {
             config,
             kswapd_cpu: cores.kswapd,
