@@ -1,7 +1,11 @@
 //! How much RAM a reclaim run needs: reclaim's metadata lives on the kernel heap, a fixed
 //! share of RAM, so a machine too small for a run is refused before anything is built,
 //! naming the smallest `--mem` that would do, worked out from how this boot split its
-//! RAM. Pure arithmetic; the kernel's `run::prepare` measures and asks.
+//! RAM; and the smallest `bench_ram=` whose zone holds its watermarks and the store.
+//! Pure arithmetic; the kernel's `run::prepare` and bench measure and ask.
+
+use mm::frame::ZoneConfig;
+use mm::frame::watermark::setup_per_zone_wmarks;
 
 /// The heap is this fraction of usable RAM (1/16)...
 pub const HEAP_SHARE: u64 = 16;
@@ -118,6 +122,87 @@ impl Split {
     }
 }
 
+/// Least frames the store takes per page of each kind, in thousandths of a frame, in
+/// `mm::pagegen::PageKind::ALL` order: zero and same-filled pages take none, random
+/// ones a whole frame, text and structured ones less than lz4 ever leaves of them
+/// (mm's `zram_ratio` test measures 1569 and 1305 bytes of 4096).
+const STORE_PER_MILLE: [u64; 5] = [0, 0, 350, 300, 1000];
+
+/// The least frames the store needs for `pages` pages of `mix` (percentages in
+/// `PageKind::ALL` order), rounded down.
+pub fn store_frames_at_least(mix: [u8; 5], pages: u64) -> u64 {
+    let per_100_000: u64 = mix
+        .iter()
+        .zip(STORE_PER_MILLE)
+        .map(|(&pct, per_mille)| u64::from(pct) * per_mille)
+        .sum();
+    (u128::from(pages) * u128::from(per_100_000) / 100_000) as u64
+}
+
+/// A bench's zone of `ram_pages` free frames (plus `other` frames it manages but that
+/// are not free, such as the region's tables) under `cfg`'s watermarks, with `anon`
+/// pages of `mix` to reclaim into it.
+#[derive(Clone, Copy, Debug)]
+pub struct BenchZone {
+    pub ram_pages: u64,
+    pub other: u64,
+    pub anon: Anon,
+    pub mix: [u8; 5],
+    pub cfg: ZoneConfig,
+}
+
+impl BenchZone {
+    /// Why this zone cannot run the bench, if it cannot: the high watermark leaves no
+    /// frame free (kswapd could never finish), or above the min watermark (below it
+    /// allocations fail) there is no room for what the store takes at least even with
+    /// every page out (a fault needs a frame too).
+    pub fn refusal(&self) -> Option<BenchShortfall> {
+        let marks = setup_per_zone_wmarks(self.ram_pages + self.other, &self.cfg);
+        let pages = self.anon.pages(self.ram_pages * PAGE);
+        let store = store_frames_at_least(self.mix, pages);
+        if marks.high >= self.ram_pages {
+            Some(BenchShortfall::Watermark { high: marks.high })
+        } else if marks.min.saturating_add(store) >= self.ram_pages {
+            Some(BenchShortfall::Store {
+                min: marks.min,
+                store,
+            })
+        } else {
+            None
+        }
+    }
+
+    /// The smallest RAM in whole MiB, at most `max_mib`, that runs the bench in this
+    /// zone's settings; `None` if none does (twice the RAM of a mix that stays more
+    /// than half its size).
+    pub fn min_ram_mib(&self, max_mib: u64) -> Option<u64> {
+        if let Anon::RamTimes(n) = self.anon
+            && store_frames_at_least(self.mix, n.saturating_mul(1000)) >= 1000
+        {
+            // The store alone takes the whole RAM or more, at any size.
+            return None;
+        }
+        let mib_pages = MIB / PAGE;
+        (1..=max_mib).find(|&mib| {
+            BenchZone {
+                ram_pages: mib * mib_pages,
+                ..*self
+            }
+            .refusal()
+            .is_none()
+        })
+    }
+}
+
+/// What a bench's zone lacks (`BenchZone::refusal`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BenchShortfall {
+    /// The high watermark, in pages, is the whole zone or more.
+    Watermark { high: u64 },
+    /// The min watermark and the least the store takes, in pages, fill the zone.
+    Store { min: u64, store: u64 },
+}
+
 fn need(costs: Costs, anon: Anon, ram: u64, frames: u64, free: u64) -> Need {
     let slots = anon.pages(ram).max(frames.saturating_mul(2));
     let bytes = costs
@@ -199,6 +284,56 @@ mod tests {
         let bigger = m.need_with_ram(COSTS, Anon::Pages(0), 128 << 20).unwrap();
         let heap = machine(128, 0).heap;
         assert_eq!(bigger.free, heap - heap / 8 - (16 << 10));
+    }
+
+    const DEFAULT_MIX: [u8; 5] = [3, 1, 30, 59, 7];
+    const RANDOM: [u8; 5] = [0, 0, 0, 0, 100];
+
+    fn bench(mib: u64, anon: Anon, mix: [u8; 5], wsf: u32) -> BenchZone {
+        BenchZone {
+            ram_pages: mib * 256,
+            other: 119,
+            anon,
+            mix,
+            cfg: ZoneConfig {
+                watermark_scale_factor: wsf,
+                ..ZoneConfig::default()
+            },
+        }
+    }
+
+    #[test]
+    fn the_store_takes_at_least_its_incompressible_share() {
+        assert_eq!(store_frames_at_least(RANDOM, 1000), 1000);
+        assert_eq!(store_frames_at_least([50, 50, 0, 0, 0], 1000), 0);
+        assert_eq!(store_frames_at_least(DEFAULT_MIX, 1000), 352);
+        assert_eq!(store_frames_at_least(RANDOM, u64::MAX), u64::MAX);
+    }
+
+    #[test]
+    fn bench_zones_that_cannot_work_are_refused_with_the_size_that_can() {
+        // The default bench runs at 2 MiB and more (1 MiB stops out of memory in the run).
+        assert_eq!(bench(2, Anon::RamTimes(2), DEFAULT_MIX, 10).refusal(), None);
+        // watermark_scale_factor=3000 puts the high watermark above a 1 MiB zone.
+        let steep = bench(1, Anon::RamTimes(2), DEFAULT_MIX, 3000);
+        assert!(matches!(
+            steep.refusal(),
+            Some(BenchShortfall::Watermark { .. })
+        ));
+        let min = steep.min_ram_mib(1 << 20).unwrap();
+        assert!(
+            bench(min, Anon::RamTimes(2), DEFAULT_MIX, 3000)
+                .refusal()
+                .is_none()
+        );
+        // Incompressible pages twice the RAM never fit; half the RAM does at 16 MiB.
+        let random = bench(16, Anon::RamTimes(2), RANDOM, 10);
+        assert!(matches!(
+            random.refusal(),
+            Some(BenchShortfall::Store { .. })
+        ));
+        assert_eq!(random.min_ram_mib(64), None);
+        assert_eq!(bench(16, Anon::Pages(2048), RANDOM, 10).refusal(), None);
     }
 
     proptest! {

@@ -13,7 +13,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::time::Duration;
 
-use kernel::sizing::Anon;
+use kernel::sizing::{Anon, BenchShortfall, BenchZone};
 use mm::addr::PAGE_SIZE;
 use mm::pagegen::{POOL_PAGES, PageGen, PagePool};
 use mm::reclaim::policy::ReclaimMode;
@@ -213,8 +213,28 @@ fn bench(cmd: &cmdline::CmdLine, mut poll: Option<&mut dyn FnMut()>) -> Result<u
     }
     let managed = zone.managed_pages();
     let wmark = zone.watermarks();
+    let other = managed.saturating_sub(zone.nr_free_pages());
     drop(node);
     let mix = settings::page_mix(cmd);
+    let bench_zone = BenchZone {
+        ram_pages,
+        other,
+        anon: match cmd.bench_anon {
+            Some(_) => Anon::Pages(wss as u64),
+            None => Anon::RamTimes(ANON_HALVES as u64 / 2),
+        },
+        mix: [
+            mix.zero,
+            mix.same_filled,
+            mix.text,
+            mix.structured,
+            mix.random,
+        ],
+        cfg: zone_cfg,
+    };
+    if let Some(shortfall) = bench_zone.refusal() {
+        return Err(bench_ram_refusal(&bench_zone, shortfall, wss));
+    }
     let Some(generator) = PageGen::new(seed, mix) else {
         return Err(String::from("bad page mix"));
     };
@@ -428,11 +448,9 @@ fn run_mode(
         return Err(format!(
             "{name} run {run}: a workload stopped out of memory after {} of {} accesses (no frame after direct reclaim): no table",
             total.accesses,
-            bench
-                .specs
-                .iter()
-                .map(|s| s.pages as u64 + s.ops)
-                .sum::<u64>()
+            bench.specs.iter().fold(0u64, |sum, s| sum
+                .saturating_add(s.pages as u64)
+                .saturating_add(s.ops))
         ));
     }
     if bench.specs[0].pace.is_some() {
@@ -495,6 +513,31 @@ fn print_drain(name: &str, run: u64, report: &RunReport) {
         ms(after.kswapd_busy),
         ms(after.kcompressd_busy)
     );
+}
+
+/// Why `bench_ram=` cannot work for this zone, with the smallest that can.
+fn bench_ram_refusal(zone: &BenchZone, shortfall: BenchShortfall, wss: usize) -> String {
+    let why = match shortfall {
+        BenchShortfall::Watermark { high } => format!(
+            "the zone's high watermark ({high} pages, watermark_scale_factor={}) is all of its {} pages",
+            zone.cfg.watermark_scale_factor, zone.ram_pages
+        ),
+        BenchShortfall::Store { min, store } => format!(
+            "{} MiB of anonymous memory of this mix take at least {store} frames in the store, and {min} stay free (the min watermark), of its {} pages",
+            mib(wss as u64),
+            zone.ram_pages
+        ),
+    };
+    let advice = match zone.min_ram_mib(platform::cmdline::MAX_BENCH_MIB) {
+        Some(k) => format!("needs bench_ram={k} or more"),
+        None => String::from(
+            "no bench_ram= can: give less anonymous memory (bench_anon=) or a more compressible mix=",
+        ),
+    };
+    format!(
+        "bench_ram={} MiB cannot work: {why}: {advice}",
+        mib(zone.ram_pages)
+    )
 }
 
 fn mib(pages: u64) -> u64 {
