@@ -229,6 +229,19 @@ fn qemu_run_rejects_a_bad_exit_method() {
     assert!(run.stderr.contains("'exit=hlt'"), "{}", run.stderr);
 }
 
+/// Values the kernel refuses reach the kernel: qemu-run.sh's look at the layout (how
+/// many vCPUs are busy) must not die on them first (`bench_workers=1,x` stopped it
+/// with "x: unbound variable", status 1 and no RESULT; `08` was read as octal).
+#[test]
+fn qemu_run_leaves_bad_values_to_the_kernel() {
+    for word in ["bench_workers=1,x", "bench_workers=08,1x"] {
+        let run = Boot::default().run(&["scenario=bench", "bench_runs=1", word]);
+        run.expect_refusal(word);
+        assert_eq!(run.status, Some(2), "{}", run.output());
+        assert!(!run.stderr.contains("line "), "{}", run.stderr);
+    }
+}
+
 #[test]
 fn qemu_run_rejects_unknown_options() {
     let out = Command::new(repo_root().join("qemu-run.sh"))
