@@ -30,7 +30,7 @@ const TINY_MEM: &[&str] = &["8M", "12M"];
 /// `RECLAIM_MEM_MAX` (a few seconds).
 const MEM: &[&str] = &["24M", "32M", "48M", "64M", "96M", "128M", "256M", "512M"];
 const RECLAIM_MEM_MAX: usize = 6;
-/// What the console gets in `scenario=shell`: a few commands, then `poweroff`.
+/// Commands `scenario=shell` may get (`shell_script`).
 const SHELL_COMMANDS: &[&str] = &[
     "help",
     "meminfo",
@@ -281,8 +281,12 @@ fn case(seed: u64, index: usize) -> Case {
     } else {
         g.pick(MEM)
     };
+    // Two cases in five are well-formed (every value valid, no broken word, no exit=),
+    // so that runs get past the parser as often as they stop at it.
+    let clean = g.chance(40);
     let mut words = Vec::new();
     match g.below(100) {
+        _ if clean => words.push(format!("scenario={}", scenario.name())),
         0..=2 => {}
         3..=5 => words.push(format!(
             "scenario={}",
@@ -309,6 +313,7 @@ fn case(seed: u64, index: usize) -> Case {
     }
     for key in keys {
         let draw = match g.below(100) {
+            _ if clean => Draw::Valid,
             0..=81 => Draw::Valid,
             82..=95 => Draw::Edge,
             _ => Draw::Invalid,
@@ -327,6 +332,7 @@ fn case(seed: u64, index: usize) -> Case {
     // exit=: mostly qemu-run.sh's own exit=semihosting; sometimes given (PSCI loses
     // the status), sometimes bad (qemu-run.sh refuses it before booting).
     match g.below(100) {
+        _ if clean => {}
         0..=3 => words.push("exit=semihosting".to_string()),
         4..=5 => words.push(format!("exit={}", g.pick(&["psci", "reset"]))),
         6..=8 => words.push(format!(
@@ -335,26 +341,91 @@ fn case(seed: u64, index: usize) -> Case {
         )),
         _ => {}
     }
-    if g.chance(8) {
+    if !clean && g.chance(12) {
         let word = broken_word(&mut g, &words);
         let at = g.below(words.len() + 1);
         words.insert(at, word);
     }
-    let input = (scenario == Scenario::Shell).then(|| {
-        let mut script = String::new();
-        for _ in 0..g.below(4) {
-            script.push_str(g.pick(SHELL_COMMANDS));
-            script.push('\n');
-        }
-        script.push_str("poweroff\n");
-        script
-    });
+    let input = (scenario == Scenario::Shell).then(|| shell_script(&mut g, mem, smp));
     Case {
         mem,
         smp,
         words,
         input,
     }
+}
+
+/// What `scenario=shell` reads: a few commands and `set` words of any key, sometimes
+/// (on a machine small enough for a run to take seconds) a short `run pressure` or
+/// `run bench` waited for, then `poweroff`.
+fn shell_script(g: &mut Gen, mem: &str, smp: u32) -> String {
+    let mut script = String::new();
+    for _ in 0..g.below(4) {
+        script.push_str(g.pick(SHELL_COMMANDS));
+        script.push('\n');
+    }
+    for _ in 0..g.below(3) {
+        let key = g.pick(Key::ALL);
+        let draw = g.pick(&[Draw::Valid, Draw::Valid, Draw::Edge, Draw::Invalid]);
+        // The bench's limits keep what a later run does short.
+        let value = value(g, key, draw, Scenario::Bench, smp);
+        script.push_str(&format!("set {}={value}\n", key.name()));
+    }
+    if MEM[..RECLAIM_MEM_MAX].contains(&mem) && g.chance(40) {
+        let kind = g.pick(&["pressure", "bench"]);
+        script.push_str(&format!(
+            "set ops=300 bench_ram=2 bench_runs=1 soak_s=0\nrun {kind}\nwait\nvmstat\n"
+        ));
+    }
+    script.push_str("poweroff\n");
+    script
+}
+
+/// Every `RESULT {json}` object of a console, in order.
+fn all_results(stdout: &str) -> Result<Vec<Map<String, Value>>, String> {
+    stdout
+        .lines()
+        .filter_map(|line| line.find("RESULT {").map(|at| line[at + 7..].trim_end()))
+        .map(|json| match serde_json::from_str(json) {
+            Ok(Value::Object(map)) => Ok(map),
+            _ => Err(format!("RESULT is not a JSON object: {json}")),
+        })
+        .collect()
+}
+
+/// A console session's RESULT lines: each run's (`reclaim` or `bench`), then the
+/// shell's, whose `runs` and `runs_failed` must count them and their errors; the
+/// shell's is returned.
+fn shell_result(run: &Run) -> Result<Map<String, Value>, String> {
+    let mut results = all_results(&run.stdout)?;
+    let shell = results.pop().ok_or("no RESULT line")?;
+    if shell.get("scenario").and_then(Value::as_str) != Some("shell") {
+        return Err("the last RESULT is not the shell's".to_string());
+    }
+    let runs = results.len() as u64;
+    let failed = results.iter().filter(|r| r.contains_key("error")).count() as u64;
+    for r in &results {
+        if !matches!(
+            r.get("scenario").and_then(Value::as_str),
+            Some("reclaim" | "bench")
+        ) {
+            return Err(format!("a console run's RESULT is of no run: {r:?}"));
+        }
+        let mut corrupt = Vec::new();
+        corrupt_figures(&Value::Object(r.clone()), &mut corrupt);
+        if !r.contains_key("error") && corrupt.iter().any(|&c| c != 0.0) {
+            return Err(format!("a run passed with corrupt pages {corrupt:?}"));
+        }
+    }
+    let count = |key: &str| shell.get(key).and_then(Value::as_u64);
+    if count("runs") != Some(runs) || count("runs_failed") != Some(failed) {
+        return Err(format!(
+            "the shell counts runs {:?}, failed {:?}; the console shows {runs}, {failed}",
+            count("runs"),
+            count("runs_failed")
+        ));
+    }
+    Ok(shell)
 }
 
 /// The line the kernel gets: qemu-run.sh appends `exit=semihosting` unless an `exit=`
@@ -412,10 +483,13 @@ fn judge(case: &Case, run: &Run) -> Result<(), String> {
             ))
         };
     }
-    let result: Map<String, Value> = run.result()?;
+    let line = kernel_line(&case.words);
+    let result: Map<String, Value> = match CmdLine::parse(&line) {
+        Ok(cmd) if cmd.scenario == Scenario::Shell => shell_result(run)?,
+        _ => run.result()?,
+    };
     let scenario = result.get("scenario").and_then(Value::as_str);
     let error = result.get("error").and_then(Value::as_str);
-    let line = kernel_line(&case.words);
     let psci = CmdLine::parse(&line).map_or_else(
         |_| {
             !line
@@ -524,13 +598,18 @@ fn random_command_lines_never_panic_hang_or_pass_falsely() {
                     let error = run.result().ok().and_then(|r| {
                         r.get("error").and_then(Value::as_str).map(|e| format!(" ({e})"))
                     });
+                    let input = case
+                        .input
+                        .as_ref()
+                        .map(|i| format!(" < {:?}", i.trim_end().replace('\n', "; ")));
                     eprintln!(
-                        "cmdline_fuzz: case {index}: {} in {:.1} s, status {:?}{}: {}",
+                        "cmdline_fuzz: case {index}: {} in {:.1} s, status {:?}{}: {}{}",
                         if verdict.is_ok() { "ok" } else { "FAIL" },
                         began.elapsed().as_secs_f64(),
                         run.status,
                         error.unwrap_or_default(),
-                        run.command
+                        run.command,
+                        input.unwrap_or_default()
                     );
                     if let Err(why) = verdict {
                         let lines: Vec<&str> = run.stdout.lines().collect();
