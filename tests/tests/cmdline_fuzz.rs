@@ -26,9 +26,12 @@ const CI_CASES: usize = 24;
 const TIMEOUT_SECS: u32 = 60;
 /// Tiny machines (too small for reclaim's metadata), one case in ten.
 const TINY_MEM: &[&str] = &["8M", "12M"];
-/// The usual sizes; a scenario that first touches twice the RAM gets one of the first
-/// `RECLAIM_MEM_MAX` (a few seconds).
+/// The usual sizes: `SMALL` of them (at the edge of what reclaim's metadata needs,
+/// 30 to 70 MiB with the CPUs) are a scenario's one case in five when it sets reclaim
+/// up; the scenarios that first touch twice the RAM get at most `RECLAIM_MEM_MAX` of
+/// them (a few seconds).
 const MEM: &[&str] = &["24M", "32M", "48M", "64M", "96M", "128M", "256M", "512M"];
+const SMALL: usize = 3;
 const RECLAIM_MEM_MAX: usize = 6;
 /// Commands `scenario=shell` may get (`shell_script`).
 const SHELL_COMMANDS: &[&str] = &[
@@ -274,12 +277,21 @@ fn case(seed: u64, index: usize) -> Case {
         scenario,
         Scenario::Reclaim | Scenario::Race | Scenario::Oom | Scenario::Soak
     );
+    let sets_up_reclaim = reclaim_like || scenario == Scenario::Bench;
     let mem = if g.chance(10) {
         g.pick(TINY_MEM)
+    } else if !sets_up_reclaim || g.chance(20) {
+        g.pick(
+            &MEM[..if reclaim_like {
+                RECLAIM_MEM_MAX
+            } else {
+                MEM.len()
+            }],
+        )
     } else if reclaim_like {
-        MEM[g.below(RECLAIM_MEM_MAX)]
+        g.pick(&MEM[SMALL..RECLAIM_MEM_MAX])
     } else {
-        g.pick(MEM)
+        g.pick(&MEM[SMALL..])
     };
     // Two cases in five are well-formed (every value valid, no broken word, no exit=),
     // so that runs get past the parser as often as they stop at it.
@@ -301,10 +313,17 @@ fn case(seed: u64, index: usize) -> Case {
         Scenario::Reclaim | Scenario::Race | Scenario::Oom => &[Key::Ops],
         _ => &[],
     };
+    // A well-formed line with 3 CPUs or more gets, half the time, a layout whose
+    // cores agree (drawn one key at a time they mostly clash, and are refused).
+    let layout = clean && smp >= 3 && g.chance(50);
+    if layout {
+        words.extend(layout_words(&mut g, smp));
+    }
     let mut keys: Vec<Key> = Key::ALL
         .iter()
         .copied()
         .filter(|&k| k != Key::Scenario && k != Key::Exit)
+        .filter(|k| !(layout && LAYOUT_KEYS.contains(k)))
         .filter(|k| forced.contains(k) || g.chance(20))
         .collect();
     // Shuffled: order must not matter.
@@ -353,6 +372,43 @@ fn case(seed: u64, index: usize) -> Case {
         words,
         input,
     }
+}
+
+/// The keys that place kswapd, kcompressd and the workloads.
+const LAYOUT_KEYS: &[Key] = &[
+    Key::KswapdCpu,
+    Key::KcompressdCpu,
+    Key::WorkloadCpu,
+    Key::BenchWorkers,
+];
+
+/// A layout of `smp` (3 or more) CPUs whose cores agree: kswapd on one CPU other than
+/// 0, kcompressd on 1..3 others, sometimes the workloads on the ones left, and worker
+/// counts among those listed.
+fn layout_words(g: &mut Gen, smp: u32) -> Vec<String> {
+    let mut free: Vec<u64> = (1..u64::from(smp)).collect();
+    for i in (1..free.len()).rev() {
+        free.swap(i, g.below(i + 1));
+    }
+    let kswapd = free.remove(0);
+    let workers = 1 + g.below(free.len().min(3));
+    let kcompressd: Vec<u64> = free.drain(..workers).collect();
+    let mut words = vec![
+        format!("kswapd_cpu={kswapd}"),
+        format!("kcompressd_cpu={}", join(&kcompressd)),
+    ];
+    if !free.is_empty() && g.chance(50) {
+        let n = 1 + g.below(free.len().min(2));
+        words.push(format!("workload_cpu={}", join(&free[..n])));
+    }
+    if g.chance(50) {
+        let mut counts: Vec<u64> = (1..=workers as u64).filter(|_| g.chance(60)).collect();
+        if counts.is_empty() {
+            counts.push(1);
+        }
+        words.push(format!("bench_workers={}", join(&counts)));
+    }
+    words
 }
 
 /// What `scenario=shell` reads: a few commands and `set` words of any key, sometimes
