@@ -147,7 +147,11 @@ busy_vcpus() {
     n_listed=$(tr ',' '\n' <<<"$kcompressd" | grep -c .)
     [[ -z $workloads ]] || n_workloads=$(tr ',' '\n' <<<"$workloads" | grep -c .)
     if [[ -n $counts ]]; then
-        for c in ${counts//,/ }; do ((c > most)) && most=$c; done
+        for c in ${counts//,/ }; do
+            # A count the kernel will refuse counts for nothing here (bash would read
+            # a word as a variable and 08 as octal).
+            [[ $c =~ ^[0-9]{1,9}$ ]] && ((10#$c > most)) && most=$((10#$c))
+        done
     else
         most=$n_listed
     fi

@@ -1,7 +1,8 @@
 //! The kernel's portable pieces, tested on the host with `cargo test -p kernel`:
 //! exception-syndrome decoding, the workload region's PTE / swap-entry encoding, the
 //! `RESULT` JSON writer, the cross-core job mailbox, translation-table building, the
-//! kernel's memory map plan, frame pacing, the console's line editor, parser and reports,
+//! kernel's memory map plan, frame pacing, the RAM a reclaim run needs (`sizing`), the
+//! console's line editor, parser and reports,
 //! and the GIC and generic-timer register sequences over accessor traits (`gic`,
 //! `timer`, `sysreg`; host tests drive them with recording fakes). No hardware access
 //! here; `main.rs` and `arch` hold the glue and the real accessors.
@@ -21,5 +22,6 @@ pub mod memmap;
 pub mod pace;
 pub mod pgtable;
 pub mod shell;
+pub mod sizing;
 pub mod sysreg;
 pub mod timer;

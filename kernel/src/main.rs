@@ -69,7 +69,7 @@ fn boot_stop(reason: BootStop) -> ! {
 extern "C" fn kmain(dtb_pa: usize, entry_el: u64) -> ! {
     use arch::aarch64::{exception, fatal, gic, mmu, power, psci, smp};
     use kernel::memmap::Span;
-    use platform::cmdline::{CmdLine, ExitMethod};
+    use platform::cmdline::CmdLine;
 
     if dtb_pa == 0 {
         boot_stop(BootStop::NoDtb);
@@ -107,34 +107,34 @@ extern "C" fn kmain(dtb_pa: usize, entry_el: u64) -> ! {
         println!("kernel: the DTB has no /psci node: no secondary CPUs, no power-off");
     }
 
-    let cmdline = match CmdLine::parse(board.bootargs) {
-        Ok(c) => c,
+    // A refused line is refused once the heap is up (its RESULT line is written there),
+    // and leaves by its own `exit=` if that names a method.
+    let parsed = CmdLine::parse(board.bootargs);
+    let (exit, scenario) = match &parsed {
+        Ok(c) => (Some(c.exit), c.scenario.name()),
         Err(e) => {
-            let semihosting = board
-                .bootargs
-                .split_ascii_whitespace()
-                .any(|w| w == "exit=semihosting");
-            if semihosting {
-                power::set_exit_method(ExitMethod::Semihosting);
-            }
             println!("kernel: command line \"{}\": {e}", board.bootargs);
-            power::exit(2)
+            refused_line_asks(board.bootargs)
         }
     };
-    power::set_exit_method(cmdline.exit);
-    println!("kernel: command line \"{}\"", board.bootargs);
-
+    power::set_exit_method(exit);
     let mem = mem::init(board, dtb_span).unwrap_or_else(|e| {
-        println!("kernel: memory: {e}");
-        power::exit(fatal::FATAL_STATUS)
+        boot_failed(scenario, format_args!("memory: {e}"), fatal::FATAL_STATUS)
     });
+    let cmdline = match parsed {
+        Ok(c) => c,
+        Err(e) => boot_failed(scenario, format_args!("command line: {e}"), 2),
+    };
+    println!("kernel: command line \"{}\"", board.bootargs);
     let Some(gic_desc) = &board.gic else {
-        println!("kernel: the DTB names no GIC");
-        power::exit(fatal::FATAL_STATUS)
+        boot_failed(
+            scenario,
+            format_args!("the DTB names no GIC"),
+            fatal::FATAL_STATUS,
+        )
     };
     if let Err(e) = gic::init(gic_desc) {
-        println!("kernel: GIC: {e}");
-        power::exit(fatal::FATAL_STATUS)
+        boot_failed(scenario, format_args!("GIC: {e}"), fatal::FATAL_STATUS)
     }
     let smp = smp::bring_up(board);
     let cmdline = scenario::place(cmdline, board);
@@ -148,4 +148,41 @@ extern "C" fn kmain(dtb_pa: usize, entry_el: u64) -> ! {
         page_tables,
     };
     power::exit(scenario::run(&info))
+}
+
+/// What a refused command line still says: how to exit (`exit=semihosting` if given,
+/// else its first `exit=`, else the default PSCI; `None` if an `exit=` names no method)
+/// and the scenario for the `RESULT` line (the first `scenario=` naming one, else
+/// `cmdline`).
+#[cfg(target_os = "none")]
+fn refused_line_asks(line: &str) -> (Option<platform::cmdline::ExitMethod>, &'static str) {
+    use platform::cmdline::{ExitMethod, Scenario};
+
+    let values = |key: &'static str| {
+        line.split_ascii_whitespace()
+            .filter_map(move |w| w.split_once('=').filter(|(k, _)| *k == key))
+            .map(|(_, v)| v)
+    };
+    let exits = || values("exit").map(ExitMethod::from_name);
+    let exit = if exits().any(|m| m == Some(ExitMethod::Semihosting)) {
+        Some(ExitMethod::Semihosting)
+    } else if exits().any(|m| m.is_none()) {
+        None
+    } else {
+        exits().next().flatten().or(Some(ExitMethod::Psci))
+    };
+    let scenario = values("scenario")
+        .find_map(Scenario::from_name)
+        .map_or("cmdline", Scenario::name);
+    (exit, scenario)
+}
+
+/// Bring-up ended early (a refused command line, no memory, no GIC): says why, ends
+/// with the scenario's `RESULT` error line and exits with `status`.
+#[cfg(target_os = "none")]
+fn boot_failed(scenario: &str, why: core::fmt::Arguments<'_>, status: u32) -> ! {
+    let why = alloc::format!("{why}");
+    println!("kernel: {why}");
+    scenario::print_error(scenario, &why);
+    arch::aarch64::power::exit(status)
 }

@@ -4,6 +4,7 @@
 //! (with its page tables and stacks), the DTB and the unmapped first 2 MiB.
 
 use core::fmt;
+use core::sync::atomic::{AtomicU64, Ordering};
 
 use linked_list_allocator::LockedHeap;
 use mm::addr::PhysRange;
@@ -12,6 +13,7 @@ use platform::{ArrayVec, Board, MAX_USABLE, Region, TooManyRegions};
 
 use crate::arch::aarch64::mmu;
 use kernel::memmap::{NULL_GUARD_END, Span};
+use kernel::sizing::{HEAP_MAX, HEAP_SHARE};
 
 #[global_allocator]
 static HEAP: LockedHeap = LockedHeap::empty();
@@ -27,12 +29,25 @@ pub fn heap_used() -> usize {
     HEAP.lock().used()
 }
 
+/// The heap's size.
+pub fn heap_size() -> usize {
+    HEAP.lock().size()
+}
+
+/// RAM, all of it (the DTB's memory nodes), from `init`.
+static RAM_BYTES: AtomicU64 = AtomicU64::new(0);
+
+/// RAM, all of it: what `--mem` gave.
+pub fn ram_bytes() -> u64 {
+    RAM_BYTES.load(Ordering::Relaxed)
+}
+
 /// The physical frame allocator (one zone, like Linux's ZONE_NORMAL).
 pub static FRAMES: spin::Mutex<Option<Zone>> = spin::Mutex::new(None);
 
-/// Heap size: 1/16 of usable memory, at most this. Reclaim's metadata (swap map and
-/// zram slot table, ~90 bytes per page of twice the RAM) lives on the heap.
-const HEAP_MAX: u64 = 256 << 20;
+/// Heap size: `HEAP_SHARE` (1/16) of usable memory, at most `HEAP_MAX`. Reclaim's
+/// metadata (swap map and zram slot table, ~100 bytes per page of twice the RAM) lives
+/// on the heap (`kernel::sizing`).
 const PAGE: u64 = mm::addr::PAGE_SIZE as u64;
 
 /// Free regions: the usable ones plus room for the holes `init` cuts.
@@ -92,7 +107,8 @@ pub fn init(board: &Board<'_>, dtb: Span) -> Result<MemReport, MemError> {
     free.retain(|r| !r.is_empty());
 
     let total: u64 = free.iter().map(|r| r.size).sum();
-    let heap_size = (total / 16).min(HEAP_MAX) / PAGE * PAGE;
+    RAM_BYTES.store(board.memory.iter().map(|r| r.size).sum(), Ordering::Relaxed);
+    let heap_size = (total / HEAP_SHARE).min(HEAP_MAX) / PAGE * PAGE;
     let slot = free
         .iter()
         .rev()

@@ -3,17 +3,17 @@
 //! the kcompressd rings), its `Mmu` over the workload region (`vm`), the store's frames
 //! from the zone, and the two daemons: kswapd on its core and kcompressd workers on
 //! theirs, each sleeping in WFI until an SGI says there is work. Owns those statics,
-//! built once per boot and set up again in place for each run (nothing allocated per
-//! run), the daemons' loops and their busy times, and emptying the region between runs;
+//! built once per boot, every allocation reserved before any is used, and set up again
+//! in place for each run (nothing allocated per run), the daemons' loops and their busy times, and emptying the region between runs;
 //! the policy itself is `mm`'s, the PTEs `vm`'s, the run's steps `mm::reclaim::run`'s.
 
-use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use core::time::Duration;
 
 use kernel::anon_pte::AnonPte;
+use kernel::sizing::Costs;
 use mm::addr::Pfn;
 use mm::busy::BusyClock;
 use mm::frame::Zone;
@@ -73,6 +73,9 @@ pub struct System {
     nr_workers: AtomicUsize,
     /// One ring per possible worker, built once; a run uses the first `nr_workers`.
     queues: &'static [CompressorQueue<'static, Yield, RING>],
+    /// Compressors, built once: kswapd's first, then worker `i`'s at `1 + i`; each
+    /// daemon holds its own while it runs.
+    compressors: &'static [spin::Mutex<Compressor>],
     /// The rings' producer ends: kswapd holds them while it runs, then gives them back.
     producers: spin::Mutex<Vec<Producer<'static, Ticket, RING>>>,
     /// Pages of the workload region (one swap slot each).
@@ -109,67 +112,144 @@ pub struct Layout<'a> {
     pub mem_limit: u64,
 }
 
-/// Heap left free after reclaim's metadata, for the workloads' page-version arrays
-/// and the rest of the run: what `init` asks for beyond its own tables.
-const HEAP_SLACK: usize = 128 << 10;
+/// Heap left free after reclaim's metadata, for what a run allocates (the workloads'
+/// outcomes and fault histograms, the report): what `heap_costs` adds once.
+const HEAP_SLACK: u64 = 128 << 10;
+
+/// What `init` and then every run take from the heap (`kernel::sizing`), for
+/// `run::prepare` to check before anything is built: per swap slot the store's slot
+/// metadata, the swap map's word, a workload's page version and the region's table
+/// address (one word per 512 pages, counted as one byte per page); per frame of the
+/// zone's span the reverse map's word; once a ring per worker, a compressor per daemon,
+/// the system's parts,
+/// `HEAP_SLACK` and `extra` (what the caller allocates next).
+pub fn heap_costs(max_workers: usize, extra: u64) -> Costs {
+    let word = size_of::<u64>() as u64;
+    Costs {
+        per_slot: ZramStore::<NodeFrames>::meta_words(1) as u64 * word
+            + word
+            + size_of::<u32>() as u64
+            + 1,
+        per_frame: word,
+        fixed: (max_workers * size_of::<Ring<Ticket, RING>>()
+            + (1 + max_workers) * size_of::<spin::Mutex<Compressor>>()) as u64
+            + (size_of::<NodeLock>() + size_of::<StoreLock>() + size_of::<SwapMap<'static>>())
+                as u64
+            + HEAP_SLACK
+            + extra,
+    }
+}
+
+type StoreLock = spin::mutex::Mutex<ZramStore<'static, NodeFrames>, Yield>;
+
+/// An empty vector with room for `len` values, or an error naming `what` when the heap
+/// has not that much in one piece (filling it then cannot fail).
+fn reserve<T>(len: usize, what: &str) -> Result<Vec<T>, String> {
+    let mut v = Vec::new();
+    v.try_reserve_exact(len).map_err(|_| {
+        alloc::format!(
+            "no {} KiB of kernel heap in one piece for {what} ({} KiB free)",
+            (len * size_of::<T>()) >> 10,
+            crate::mem::heap_free() >> 10
+        )
+    })?;
+    Ok(v)
+}
+
+/// Every heap allocation `init` makes, reserved before any is used, so that a
+/// shortfall frees them all and leaves nothing half built.
+struct Parts {
+    rmap: Vec<AtomicU64>,
+    node: Vec<NodeLock>,
+    meta: Vec<u64>,
+    store: Vec<StoreLock>,
+    words: Vec<mm::sync::AtomicU64>,
+    swap: Vec<SwapMap<'static>>,
+    rings: Vec<Ring<Ticket, RING>>,
+    producers: Vec<Producer<'static, Ticket, RING>>,
+    queues: Vec<CompressorQueue<'static, Yield, RING>>,
+    compressors: Vec<spin::Mutex<Compressor>>,
+}
+
+impl Parts {
+    fn reserve(frames: usize, setup: &Setup) -> Result<Parts, String> {
+        let workers = setup.max_workers;
+        Ok(Parts {
+            rmap: reserve(frames, "the reverse map")?,
+            node: reserve(1, "the node")?,
+            meta: reserve(
+                ZramStore::<NodeFrames>::meta_words(setup.swap_slots),
+                "the store's slots",
+            )?,
+            store: reserve(1, "the store")?,
+            words: reserve(setup.swap_slots, "the swap map")?,
+            swap: reserve(1, "the swap map")?,
+            rings: reserve(workers, "the kcompressd rings")?,
+            producers: reserve(workers, "the rings' producers")?,
+            queues: reserve(workers, "the rings' queues")?,
+            compressors: reserve(1 + workers, "the compressors")?,
+        })
+    }
+}
+
+/// The only element of `v` (reserved for one), on the heap for good.
+fn leak_one<T>(mut v: Vec<T>, value: T) -> &'static mut T {
+    v.push(value);
+    &mut v.leak()[0]
+}
 
 /// Builds the reclaim system around `zone` (taken from `mem::FRAMES`), once per boot;
-/// a second call returns the live system. Refused, with the sizes in the message, when
-/// the heap cannot hold reclaim's metadata (swap map, store slots, reverse map, rings)
-/// and one page-version word per swap slot for the workloads (a machine too small).
+/// a second call returns the live system. Every allocation is reserved first: when the
+/// heap cannot hold one (`run::prepare` checked the sizes, so only a fragmented heap),
+/// the zone goes back to `mem::FRAMES` and the error names what did not fit.
 pub fn init(zone: Zone, setup: Setup) -> Result<&'static System, String> {
     if let Some(sys) = system() {
         return Ok(sys);
     }
     let first = zone.managed_spans().map(|s| s.start.0).min().unwrap_or(0);
     let end = zone.managed_spans().map(|s| s.end.0).max().unwrap_or(0);
-    let word = core::mem::size_of::<u64>();
-    let needed = ZramStore::<NodeFrames>::meta_words(setup.swap_slots) * word
-        + setup.swap_slots * word
-        + (end - first) as usize * word
-        + setup.max_workers * core::mem::size_of::<Ring<Ticket, RING>>()
-        + setup.swap_slots * core::mem::size_of::<u32>()
-        + HEAP_SLACK;
-    let free = crate::mem::heap_free();
-    if needed > free {
-        return Err(alloc::format!(
-            "reclaim needs {} KiB of kernel heap for {} swap slots over {} frames, {} KiB are free: give the machine more memory (the heap is 1/16 of it)",
-            needed >> 10,
-            setup.swap_slots,
-            end - first,
-            free >> 10
-        ));
-    }
-    RMAP.call_once(|| {
-        // One slot per frame from the zone's first managed frame to its last.
-        let slots = (first..end).map(|_| AtomicU64::new(0)).collect::<Vec<_>>();
-        Rmap::new(Pfn(first), Box::leak(slots.into_boxed_slice()))
-    });
-    let node: &'static NodeLock = Box::leak(Box::new(NodeLock::new(Node {
-        zone,
-        lru: Lru::new(),
-    })));
-    let meta = vec_leak(ZramStore::<NodeFrames>::meta_words(setup.swap_slots), 0u64);
-    let store = ZramStore::new(NodeFrames(node), meta);
-    let store = Box::leak(Box::new(spin::mutex::Mutex::<_, Yield>::new(store)));
-    let words: &'static [mm::sync::AtomicU64] = Box::leak(
-        (0..setup.swap_slots)
-            .map(|_| mm::sync::AtomicU64::new(0))
-            .collect::<Vec<_>>()
-            .into_boxed_slice(),
+    let mut parts = match Parts::reserve((end - first) as usize, &setup) {
+        Ok(parts) => parts,
+        Err(e) => {
+            *crate::mem::FRAMES.lock() = Some(zone);
+            return Err(e);
+        }
+    };
+    // One slot per frame from the zone's first managed frame to its last.
+    parts.rmap.extend((first..end).map(|_| AtomicU64::new(0)));
+    let rmap = parts.rmap.leak();
+    RMAP.call_once(|| Rmap::new(Pfn(first), rmap));
+    let node: &'static NodeLock = leak_one(
+        parts.node,
+        NodeLock::new(Node {
+            zone,
+            lru: Lru::new(),
+        }),
     );
-    let swap: &'static SwapMap<'static> =
-        Box::leak(Box::new(SwapMap::new(words).map_err(|e| {
-            alloc::format!("swap map of {} slots: {e:?}", setup.swap_slots)
-        })?));
-    let mut producers = Vec::new();
-    let mut queues = Vec::new();
-    for _ in 0..setup.max_workers {
-        let ring: &'static Ring<Ticket, RING> = Box::leak(Box::new(Ring::new()));
+    parts
+        .meta
+        .resize(ZramStore::<NodeFrames>::meta_words(setup.swap_slots), 0);
+    let store = ZramStore::new(NodeFrames(node), parts.meta.leak());
+    let store: &'static StoreLock = leak_one(parts.store, StoreLock::new(store));
+    parts
+        .words
+        .extend((0..setup.swap_slots).map(|_| mm::sync::AtomicU64::new(0)));
+    let words: &'static [mm::sync::AtomicU64] = parts.words.leak();
+    let swap = SwapMap::new(words)
+        .map_err(|e| alloc::format!("swap map of {} slots: {e:?}", setup.swap_slots))?;
+    let swap: &'static SwapMap<'static> = leak_one(parts.swap, swap);
+    parts
+        .rings
+        .extend((0..setup.max_workers).map(|_| Ring::new()));
+    let rings: &'static [Ring<Ticket, RING>] = parts.rings.leak();
+    for ring in rings {
         let (producer, consumer) = ring.split().map_err(|e| alloc::format!("ring: {e}"))?;
-        producers.push(producer);
-        queues.push(CompressorQueue::new(consumer));
+        parts.producers.push(producer);
+        parts.queues.push(CompressorQueue::new(consumer));
     }
+    parts
+        .compressors
+        .extend((0..=setup.max_workers).map(|_| spin::Mutex::new(Compressor::new())));
     Ok(SYSTEM.call_once(|| System {
         policy: Reclaim::new(
             node,
@@ -184,8 +264,9 @@ pub fn init(zone: Zone, setup: Setup) -> Result<&'static System, String> {
         kswapd_cpu: AtomicUsize::new(NO_CPU),
         workers: [const { AtomicUsize::new(NO_CPU) }; MAX_CPUS],
         nr_workers: AtomicUsize::new(0),
-        queues: Box::leak(queues.into_boxed_slice()),
-        producers: spin::Mutex::new(producers),
+        queues: parts.queues.leak(),
+        producers: spin::Mutex::new(parts.producers),
+        compressors: parts.compressors.leak(),
         region_pages: setup.swap_slots,
     }))
 }
@@ -286,10 +367,6 @@ fn release_entry(sys: &System, entry: SwapEntry) -> bool {
     }
 }
 
-fn vec_leak<T: Clone>(len: usize, value: T) -> &'static mut [T] {
-    Box::leak(alloc::vec![value; len].into_boxed_slice())
-}
-
 /// The live system (`None` before `init`).
 pub fn system() -> Option<&'static System> {
     SYSTEM.get()
@@ -362,7 +439,9 @@ pub fn set_rmap(pfn: Pfn, va: u64) {
 pub fn kswapd(_: usize) {
     let Some(sys) = system() else { return };
     let stat = this_cpu_stat();
-    let mut compressor = Box::new(Compressor::new());
+    let Some(mut compressor) = sys.compressors.first().map(|c| c.lock()) else {
+        return;
+    };
     let mut producers = core::mem::take(&mut *sys.producers.lock());
     let queues = sys.run_queues();
     let mut reclaimer = Reclaimer {
@@ -444,8 +523,10 @@ pub fn kcompressd(i: usize) {
     let Some(busy) = KCOMPRESSD_BUSY.get(i) else {
         return;
     };
+    let Some(mut compressor) = sys.compressors.get(1 + i).map(|c| c.lock()) else {
+        return;
+    };
     let stat = this_cpu_stat();
-    let mut compressor = Box::new(Compressor::new());
     loop {
         busy.begin(timer::now_ticks());
         let done = sys.policy.kcompressd_run(queue, &mut compressor, stat);

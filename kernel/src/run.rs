@@ -9,8 +9,9 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
+use kernel::sizing::{Anon, Costs, HEAP_MAX, HEAP_SHARE, Split};
 use mm::addr::PAGE_SIZE;
-use mm::frame::ZoneConfig;
+use mm::frame::{Zone, ZoneConfig};
 use mm::latency::LatencyHist;
 use mm::reclaim::policy::SwapRaceStats;
 use mm::reclaim::run::{DaemonTimes, Finished, FrameCount, Machine, PageCheck, Work};
@@ -22,16 +23,21 @@ use crate::reclaim::{self, Layout, System, VMSTAT};
 use crate::workload::{self, Outcome, Spec};
 use crate::{mem, println, vm};
 
-/// Sets reclaim up for a run in `layout` over `pages` pages of the workload region.
-/// The first run takes the boot allocator's zone, builds the region (at least `pages`,
-/// and room for twice the RAM so any later run fits) and the reclaim system with a
-/// ring per possible worker; every later run empties the region and reuses them, so a
-/// run allocates nothing that outlives it. The zone gets `zone_cfg`'s watermarks.
+/// Sets reclaim up for a run in `layout` with `anon`'s pages of the workload region.
+/// The first run checks that the heap holds what reclaim and the run need, `extra`
+/// bytes for the caller's next allocations included (refused otherwise, naming the
+/// smallest `--mem` that would do), then takes the boot allocator's zone, builds the
+/// region (at least `anon`'s pages, and room for twice the RAM so any later run fits)
+/// and the reclaim system with a ring per possible worker; every later run empties the
+/// region and reuses them, so a run allocates nothing that outlives it. The zone gets
+/// `zone_cfg`'s watermarks.
 pub fn prepare(
-    pages: usize,
+    anon: Anon,
+    extra: u64,
     layout: &Layout<'_>,
     zone_cfg: ZoneConfig,
 ) -> Result<&'static System, String> {
+    let pages = usize::try_from(anon.pages(mem::ram_bytes())).unwrap_or(usize::MAX);
     let sys = match reclaim::system() {
         Some(sys) => {
             if pages > sys.region_pages {
@@ -49,10 +55,17 @@ pub fn prepare(
             sys
         }
         None => {
-            let mut zone = mem::FRAMES
-                .lock()
-                .take()
+            // The most workers a run can have: every CPU but CPU 0 and kswapd's.
+            let max_workers = smp::online_cpus().count().saturating_sub(2).max(1);
+            let mut frames = mem::FRAMES.lock();
+            let zone = frames
+                .as_ref()
                 .ok_or("no frame allocator (it was lost in a failed setup)")?;
+            check_heap(zone, anon, reclaim::heap_costs(max_workers, extra))?;
+            let Some(mut zone) = frames.take() else {
+                return Err(String::from("no frame allocator"));
+            };
+            drop(frames);
             let region = pages.max(2 * zone.managed_pages() as usize);
             let built = vm::build(&mut zone, region)
                 .map_err(|e| format!("workload region of {region} pages: {e}"));
@@ -60,8 +73,6 @@ pub fn prepare(
                 *mem::FRAMES.lock() = Some(zone);
                 return Err(e);
             }
-            // The most workers a run can have: every CPU but CPU 0 and kswapd's.
-            let max_workers = smp::online_cpus().count().saturating_sub(2).max(1);
             reclaim::init(
                 zone,
                 reclaim::Setup {
@@ -79,6 +90,38 @@ pub fn prepare(
         .set_config(zone_cfg)
         .map_err(|e| format!("zone settings refused: {e}"))?;
     Ok(sys)
+}
+
+/// Refuses, before anything is built, a run whose setup the heap cannot hold, naming
+/// the smallest RAM that would hold it (`kernel::sizing`).
+fn check_heap(zone: &Zone, anon: Anon, costs: Costs) -> Result<(), String> {
+    let first = zone.managed_spans().map(|s| s.start.0).min().unwrap_or(0);
+    let end = zone.managed_spans().map(|s| s.end.0).max().unwrap_or(0);
+    let split = Split {
+        ram: mem::ram_bytes(),
+        heap: mem::heap_size() as u64,
+        heap_free: mem::heap_free() as u64,
+        heap_shared: crate::trace::heap_bytes(),
+        frames: end - first,
+    };
+    let need = split.need(costs, anon);
+    if need.fits() {
+        return Ok(());
+    }
+    let advice = match split.min_ram_mib(costs, anon) {
+        Some(mib) => format!("needs at least {mib} MiB of RAM (--mem {mib}M)"),
+        None => format!(
+            "no RAM size gives the heap that much (it is 1/{HEAP_SHARE} of the RAM, at most {} MiB): ask for less anonymous memory",
+            HEAP_MAX >> 20
+        ),
+    };
+    Err(format!(
+        "reclaim needs {} KiB of kernel heap for {} swap slots over {} frames, {} KiB are free: {advice}",
+        need.bytes >> 10,
+        need.slots,
+        need.frames,
+        need.free >> 10
+    ))
 }
 
 /// One run on the kernel's cores: the daemons on theirs, workload `i` (`specs[i]`) on
@@ -172,7 +215,7 @@ impl Machine for KernelRun<'_, '_> {
 
     fn start_workloads(&mut self) -> Result<(), String> {
         for (&cpu, spec) in self.cpus.iter().zip(self.specs) {
-            workload::assign(cpu, *spec);
+            workload::assign(cpu, *spec)?;
         }
         for &cpu in self.cpus.iter().filter(|&&cpu| cpu != 0) {
             let ticket = smp::run_on(cpu, "workload", workload::job, 0)

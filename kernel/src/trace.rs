@@ -8,7 +8,7 @@
 //! (kswapd, kcompressd, workloads and their faults, the scenario), never from an
 //! interrupt handler, so a CPU never interrupts its own write.
 
-use alloc::boxed::Box;
+use alloc::string::String;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU64, Ordering};
 
@@ -26,6 +26,8 @@ const HEAP_SHARE: u64 = 8;
 
 /// Heap size, from `init`, to size the buffers.
 static HEAP_BYTES: AtomicU64 = AtomicU64::new(0);
+/// Heap bytes the buffers took (0 until tracing was first on).
+static BUFFER_BYTES: AtomicU64 = AtomicU64::new(0);
 /// Buffer of logical CPU `n` at index `n` (`None`: the CPU was offline).
 static BUFFERS: spin::Once<Vec<Option<TraceBuffer<'static>>>> = spin::Once::new();
 
@@ -35,7 +37,9 @@ pub fn init(heap_bytes: u64, on: bool) {
     HEAP_BYTES.store(heap_bytes, Ordering::Relaxed);
     // Only `init` installs it, once per boot.
     let _ = events::set_sink(sink);
-    set_enabled(on);
+    if let Err(e) = set_enabled(on) {
+        println!("trace: {e}: tracing stays off");
+    }
 }
 
 /// Records per CPU for `cpus` online CPUs.
@@ -45,19 +49,48 @@ fn records_per_cpu(cpus: usize) -> usize {
     per_cpu.clamp(1, MAX_RECORDS) as usize
 }
 
-fn allocate() -> Vec<Option<TraceBuffer<'static>>> {
+/// A buffer per online CPU, every one reserved before any is used; refused, with
+/// nothing kept, when the heap cannot hold them.
+fn allocate() -> Result<Vec<Option<TraceBuffer<'static>>>, String> {
     let online: Vec<usize> = smp::online_cpus().collect();
     let records = records_per_cpu(online.len());
-    (0..MAX_CPUS)
-        .map(|cpu| {
-            if !online.contains(&cpu) {
-                return None;
-            }
-            let slots: &'static [Slot] =
-                Box::leak((0..records).map(|_| Slot::new()).collect::<Box<[Slot]>>());
-            TraceBuffer::new(slots).ok()
-        })
-        .collect()
+    let no_heap = || {
+        alloc::format!(
+            "no kernel heap for the trace buffers ({} KiB per CPU, {} KiB free)",
+            (records * size_of::<Slot>()) >> 10,
+            crate::mem::heap_free() >> 10
+        )
+    };
+    let mut buffers = Vec::new();
+    buffers.try_reserve_exact(MAX_CPUS).map_err(|_| no_heap())?;
+    let mut slots: Vec<Vec<Slot>> = Vec::new();
+    slots
+        .try_reserve_exact(online.len())
+        .map_err(|_| no_heap())?;
+    for _ in &online {
+        let mut cpu_slots = Vec::new();
+        cpu_slots
+            .try_reserve_exact(records)
+            .map_err(|_| no_heap())?;
+        slots.push(cpu_slots);
+    }
+    let mut slots = slots.into_iter();
+    for cpu in 0..MAX_CPUS {
+        let buffer = if online.contains(&cpu) {
+            slots.next().and_then(|mut cpu_slots| {
+                cpu_slots.extend((0..records).map(|_| Slot::new()));
+                TraceBuffer::new(cpu_slots.leak()).ok()
+            })
+        } else {
+            None
+        };
+        buffers.push(buffer);
+    }
+    BUFFER_BYTES.store(
+        (online.len() * records * size_of::<Slot>()) as u64,
+        Ordering::Relaxed,
+    );
+    Ok(buffers)
 }
 
 /// Stamps `event` and files it in the calling CPU's buffer.
@@ -70,12 +103,19 @@ fn sink(event: Event) {
     }
 }
 
-/// Switches tracing on (allocating the buffers the first time) or off.
-pub fn set_enabled(on: bool) {
+/// Heap bytes the trace buffers took: a share of the heap (`kernel::sizing`).
+pub fn heap_bytes() -> u64 {
+    BUFFER_BYTES.load(Ordering::Relaxed)
+}
+
+/// Switches tracing on (allocating the buffers the first time) or off; stays off,
+/// saying why, when the heap cannot hold the buffers.
+pub fn set_enabled(on: bool) -> Result<(), String> {
     if on {
-        BUFFERS.call_once(allocate);
+        BUFFERS.try_call_once(allocate)?;
     }
     events::set_enabled(on);
+    Ok(())
 }
 
 pub fn is_enabled() -> bool {

@@ -43,8 +43,16 @@ static REGION: spin::Once<Region> = spin::Once::new();
 /// Why the region could not be built.
 #[derive(Debug)]
 pub enum RegionError {
-    TooLarge { pages: usize },
-    NoMemory { tables: usize },
+    TooLarge {
+        pages: usize,
+    },
+    NoMemory {
+        tables: usize,
+    },
+    /// The heap cannot hold the list of level-3 tables.
+    NoHeap {
+        bytes: usize,
+    },
     AlreadyBuilt,
     Link,
 }
@@ -55,6 +63,9 @@ impl core::fmt::Display for RegionError {
             RegionError::TooLarge { pages } => write!(f, "{pages} pages exceed the region"),
             RegionError::NoMemory { tables } => {
                 write!(f, "out of frames after {tables} translation tables")
+            }
+            RegionError::NoHeap { bytes } => {
+                write!(f, "no {bytes} bytes of kernel heap for its table list")
             }
             RegionError::AlreadyBuilt => f.write_str("the workload region exists already"),
             RegionError::Link => f.write_str("root table slot for the region is taken"),
@@ -88,9 +99,13 @@ pub fn build(zone: &mut Zone, pages: usize) -> Result<usize, RegionError> {
         // SAFETY: `parent` is one of our zeroed tables, not yet reachable by the MMU.
         unsafe { (parent as *mut u64).add(index).write(child | 0b11) };
     };
-    let l1 = table(zone)?;
     let nr_l3 = pages.div_ceil(ENTRIES);
-    let mut l3 = Vec::with_capacity(nr_l3);
+    let mut l3 = Vec::new();
+    l3.try_reserve_exact(nr_l3)
+        .map_err(|_| RegionError::NoHeap {
+            bytes: nr_l3 * size_of::<u64>(),
+        })?;
+    let l1 = table(zone)?;
     let mut l2 = 0;
     for i in 0..nr_l3 {
         if i % ENTRIES == 0 {

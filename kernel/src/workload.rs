@@ -6,6 +6,7 @@
 //! Owns the workload loop and the final check of every page; never touches PTEs
 //! except to read them (the refault pattern, fault timing, the final check).
 
+use alloc::string::String;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU64, Ordering};
 use core::time::Duration;
@@ -98,8 +99,15 @@ struct Ctx {
     writing: Option<usize>,
 }
 
-/// A core's assignment and, once it ran, its outcome.
-type Slot = spin::Mutex<Option<(Spec, Option<Outcome>)>>;
+/// A core's assignment: the spec, the page-version array the job will fill (allocated
+/// by `assign`, so the job itself allocates nothing) and, once it ran, its outcome.
+struct Assignment {
+    spec: Spec,
+    versions: Vec<u32>,
+    outcome: Option<Outcome>,
+}
+
+type Slot = spin::Mutex<Option<Assignment>>;
 
 static SLOTS: [Slot; MAX_CPUS] = [const { spin::Mutex::new(None) }; MAX_CPUS];
 
@@ -111,20 +119,39 @@ pub fn progress(cpu: usize) -> u64 {
     PROGRESS.get(cpu).map_or(0, |p| p.load(Ordering::Relaxed))
 }
 
-/// Leaves `spec` for the workload job that will run on `cpu`.
-pub fn assign(cpu: usize, spec: Spec) {
-    *SLOTS[cpu].lock() = Some((spec, None));
+/// Leaves `spec` for the workload job that will run on `cpu`, with its page-version
+/// array; refused when the heap cannot hold that.
+pub fn assign(cpu: usize, spec: Spec) -> Result<(), String> {
+    let mut versions = Vec::new();
+    versions.try_reserve_exact(spec.pages).map_err(|_| {
+        alloc::format!(
+            "no kernel heap for the page versions of the workload on cpu{cpu} ({} KiB, {} KiB free)",
+            (spec.pages * size_of::<u32>()) >> 10,
+            crate::mem::heap_free() >> 10
+        )
+    })?;
+    versions.resize(spec.pages, 0);
+    *SLOTS[cpu].lock() = Some(Assignment {
+        spec,
+        versions,
+        outcome: None,
+    });
+    Ok(())
 }
 
 /// The outcome of the workload that ran on `cpu`, once.
 pub fn take_outcome(cpu: usize) -> Option<Outcome> {
-    SLOTS[cpu].lock().take().and_then(|(_, out)| out)
+    SLOTS[cpu].lock().take().and_then(|a| a.outcome)
 }
 
 /// The job: runs the workload assigned to this core (`smp::run_on` or inline).
 pub fn job(_: usize) {
     let cpu = percpu::this_cpu_id();
-    let Some(spec) = SLOTS[cpu].lock().as_ref().map(|(s, _)| *s) else {
+    let Some((spec, versions)) = SLOTS[cpu]
+        .lock()
+        .as_mut()
+        .map(|a| (a.spec, core::mem::take(&mut a.versions)))
+    else {
         return;
     };
     fault::prepare_this_cpu();
@@ -133,7 +160,7 @@ pub fn job(_: usize) {
     let mut ctx = Ctx {
         spec,
         out: Outcome {
-            versions: alloc::vec![0; spec.pages],
+            versions,
             ..Outcome::default()
         },
         writing: None,
@@ -149,7 +176,7 @@ pub fn job(_: usize) {
     }
     ctx.out.ticks = timer::now_ticks() - start;
     if let Some(slot) = SLOTS[cpu].lock().as_mut() {
-        slot.1 = Some(ctx.out);
+        slot.outcome = Some(ctx.out);
     }
 }
 

@@ -129,8 +129,8 @@ pub struct CmdLine {
     /// `bench_ram`), if given: more than the RAM for pressure, less for a run with RAM
     /// to spare.
     pub bench_anon: Option<u64>,
-    /// `scenario=bench`: paced workload, accesses per second in bursts with WFI in
-    /// between (`pace=`); absent: CPU-bound.
+    /// `scenario=bench`: paced workload, accesses per second (at least 1) in bursts
+    /// with WFI in between (`pace=`); absent: CPU-bound.
     pub pace: Option<u64>,
     /// Per-core event tracing from boot (`trace=on|off`, default off).
     pub trace: bool,
@@ -444,7 +444,9 @@ impl CmdLine {
             }
             Key::BenchRam => self.bench_ram = Some(bench_mib(value).ok_or(bad(BENCH_MIB))?),
             Key::BenchAnon => self.bench_anon = Some(bench_mib(value).ok_or(bad(BENCH_MIB))?),
-            Key::Pace => self.pace = Some(number(value).ok_or(bad(NUMBER))?),
+            Key::Pace => {
+                self.pace = Some(positive(value).ok_or(bad("accesses per second, at least 1"))?)
+            }
             Key::Trace => {
                 self.trace = OnOff::from_name(value).ok_or(bad(OnOff::EXPECTED))? == OnOff::On;
             }
@@ -657,6 +659,7 @@ mod tests {
             "soak_s=1s",
             "ops=1e6",
             "pace=fast",
+            "pace=0",
             "bench_ram=64M",
             "seed=18446744073709551616",
             "reclaim=SYNC",

@@ -209,6 +209,32 @@ impl Boot {
     }
 }
 
+/// Runs `qemu-system-aarch64` itself with these arguments (no stdin, at most
+/// `timeout_secs`, then exit 124), for what qemu-run.sh would refuse before booting.
+pub fn run_qemu_directly(args: &[String], timeout_secs: u32) -> Run {
+    build_kernel_once();
+    let _slot = QemuSlot::take();
+    let mut full = vec![
+        "-k".to_string(),
+        "5".to_string(),
+        timeout_secs.to_string(),
+        "qemu-system-aarch64".to_string(),
+    ];
+    full.extend_from_slice(args);
+    let command = format!("timeout {}", full.join(" "));
+    let out = Command::new("timeout")
+        .args(&full)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot start {command}: {e}"));
+    Run {
+        command,
+        status: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
 /// Runs `qemu-run.sh` with these arguments (no stdin), capturing everything it prints.
 pub fn run_script(args: &[String]) -> Run {
     run_script_with_input(args, None)
@@ -315,8 +341,9 @@ impl Run {
         parse_result(line).unwrap_or_else(|e| self.fail(&e))
     }
 
-    /// Fails unless the run exited non-zero and printed `needle` (e.g. the bad key).
-    pub fn expect_refusal(&self, needle: &str) {
+    /// Fails unless the run exited non-zero, printed `needle` (e.g. the bad key) and
+    /// ended with a `RESULT {"scenario":..,"error":..}` line; returns the error.
+    pub fn expect_refusal(&self, needle: &str) -> String {
         match self.status {
             Some(0) => self.fail("the kernel exited 0 where it had to refuse"),
             Some(124) | Some(137) => self.fail("the run timed out instead of refusing"),
@@ -325,6 +352,14 @@ impl Run {
         }
         if !self.output().contains(needle) {
             self.fail(&format!("the error does not name '{needle}'"));
+        }
+        let result = self.result().unwrap_or_else(|e| self.fail(&e));
+        if !result.get("scenario").is_some_and(Value::is_string) {
+            self.fail("the refusal's RESULT names no scenario");
+        }
+        match result.get("error").and_then(Value::as_str) {
+            Some(error) => error.to_string(),
+            None => self.fail("the refusal's RESULT has no error"),
         }
     }
 }

@@ -127,3 +127,33 @@ fn bench_refuses_impossible_layouts() {
         }
     }
 }
+
+/// Sizes that parse but cannot work are refused before any run, naming what would: a
+/// `bench_ram=` under its own high watermark, one too small for the store of an
+/// incompressible mix at any size, anonymous memory no heap holds.
+#[test]
+fn bench_refuses_sizes_that_cannot_work() {
+    for (words, needle) in [
+        (
+            &["bench_ram=1", "watermark_scale_factor=3000"][..],
+            "high watermark",
+        ),
+        (
+            &["bench_ram=16", "mix=0,0,0,0,100"][..],
+            "no bench_ram= can",
+        ),
+        (
+            &["bench_ram=4", "bench_anon=1048576"][..],
+            "no RAM size gives the heap that much",
+        ),
+    ] {
+        let mut cmdline = vec!["scenario=bench", "bench_runs=1"];
+        cmdline.extend(words);
+        let run = Boot::default().run(&cmdline);
+        let error = run.expect_refusal(needle);
+        let names_a_size = error.contains("needs bench_ram=") || error.contains("no ");
+        if !error.contains(needle) || !names_a_size || run.stdout.contains("run 1 started") {
+            run.fail("not refused before any run with the size that would work");
+        }
+    }
+}

@@ -4,7 +4,10 @@
 //! not the full cross product (docs/testing.md lists the rows).
 #![forbid(unsafe_code)]
 
-use qemu_tests::{Boot, Via, backtrace_lines, build_kernel_once, expect_boot, number, repo_root};
+use qemu_tests::{
+    Boot, Via, backtrace_lines, build_kernel_once, expect_boot, number, repo_root,
+    run_qemu_directly,
+};
 use std::path::Path;
 use std::process::{Command, Stdio};
 
@@ -117,30 +120,104 @@ fn smp_8cpu_gic2_el2() {
     });
 }
 
+/// A refused command line ends with a RESULT error line of the scenario it names, and
+/// status 2.
 #[test]
 fn unknown_command_line_key_is_refused() {
-    let run = Boot::default().run(&["scenario=boot", "no_such_key=1"]);
-    run.expect_refusal("no_such_key");
+    let run = Boot::default().run(&["scenario=smp", "no_such_key=1"]);
+    let error = run.expect_refusal("no_such_key");
+    assert!(error.contains("no_such_key"), "{error}");
+    assert_eq!(run.status, Some(2));
+    assert_eq!(run.result().unwrap()["scenario"], "smp");
 }
 
 #[test]
 fn unknown_scenario_is_refused() {
     let run = Boot::default().run(&["scenario=no_such_scenario"]);
     run.expect_refusal("no_such_scenario");
+    assert_eq!(run.result().unwrap()["scenario"], "cmdline");
 }
 
-/// A machine too small for reclaim's metadata gets a sized error, not a heap panic,
-/// in both scenarios that set reclaim up.
+/// The kernel's side of a bad `exit=` (qemu-run.sh refuses it before booting, so QEMU
+/// runs here without it): with a semihosting host the refusal's status 2 reaches QEMU;
+/// without one the kernel falls back to PSCI (status 0, as QEMU reads any PSCI off),
+/// and the RESULT line still says error.
 #[test]
-fn too_little_memory_for_reclaim_is_refused() {
-    let tiny = Boot {
-        mem: "8M",
-        ..Boot::default()
-    };
-    tiny.run(&["scenario=reclaim", "reclaim=async"])
-        .expect_refusal("reclaim needs");
-    tiny.run(&["scenario=bench", "bench_ram=4", "bench_runs=1"])
-        .expect_refusal("reclaim needs");
+fn a_bad_exit_method_exits_through_semihosting_when_a_host_answers() {
+    let image = build_kernel_once().image.display().to_string();
+    for (semihosting, status) in [(true, 2), (false, 0)] {
+        let mut args: Vec<String> = [
+            "-machine",
+            "virt,gic-version=3",
+            "-cpu",
+            "cortex-a53",
+            "-m",
+            "128M",
+            "-nographic",
+            "-nic",
+            "none",
+            "-no-reboot",
+            "-kernel",
+            &image,
+            "-append",
+            "scenario=boot exit=hlt",
+        ]
+        .map(String::from)
+        .into();
+        if semihosting {
+            args.push("-semihosting".to_string());
+        }
+        let run = run_qemu_directly(&args, 60);
+        if run.status != Some(status) {
+            run.fail(&format!("expected exit status {status}"));
+        }
+        let result = run.result().unwrap_or_else(|e| run.fail(&e));
+        let error = result.get("error").and_then(|e| e.as_str()).unwrap_or("");
+        if !error.contains("exit=hlt") {
+            run.fail("the RESULT error does not name exit=hlt");
+        }
+    }
+}
+
+/// A machine too small for reclaim's metadata gets a sized error naming the smallest
+/// `--mem` that would do, not a heap panic, in both scenarios that set reclaim up; and
+/// a machine of that size does run (8 MiB and 12 MiB used to panic on a failed heap
+/// allocation with `reclaim=async`).
+#[test]
+fn too_little_memory_for_reclaim_is_refused_with_the_size_that_fits() {
+    for (mem, args) in [
+        ("8M", &["scenario=reclaim", "reclaim=async", "ops=1000"][..]),
+        (
+            "12M",
+            &["scenario=reclaim", "reclaim=async", "ops=1000"][..],
+        ),
+        (
+            "8M",
+            &["scenario=bench", "bench_ram=4", "bench_runs=1", "ops=500"][..],
+        ),
+    ] {
+        let tiny = Boot {
+            mem,
+            ..Boot::default()
+        };
+        let run = tiny.run(args);
+        let error = run.expect_refusal("reclaim needs");
+        let Some(mib) = error
+            .split_once("needs at least ")
+            .and_then(|(_, rest)| rest.split_once(" MiB of RAM (--mem "))
+            .and_then(|(mib, _)| mib.parse::<u64>().ok())
+        else {
+            run.fail("the error names no smallest RAM size")
+        };
+        let size = format!("{mib}M");
+        let enough = Boot {
+            mem: Box::leak(size.into_boxed_str()),
+            timeout_secs: 120,
+            ..Boot::default()
+        };
+        let scenario = args[0].trim_start_matches("scenario=");
+        enough.run(args).expect_pass(scenario);
+    }
 }
 
 /// A bad `exit=` cannot carry the kernel's status back (QEMU would report 0), so
@@ -150,6 +227,19 @@ fn qemu_run_rejects_a_bad_exit_method() {
     let run = Boot::default().run(&["scenario=boot", "exit=hlt"]);
     assert_eq!(run.status, Some(2), "{}", run.output());
     assert!(run.stderr.contains("'exit=hlt'"), "{}", run.stderr);
+}
+
+/// Values the kernel refuses reach the kernel: qemu-run.sh's look at the layout (how
+/// many vCPUs are busy) must not die on them first (`bench_workers=1,x` stopped it
+/// with "x: unbound variable", status 1 and no RESULT; `08` was read as octal).
+#[test]
+fn qemu_run_leaves_bad_values_to_the_kernel() {
+    for word in ["bench_workers=1,x", "bench_workers=08,1x"] {
+        let run = Boot::default().run(&["scenario=bench", "bench_runs=1", word]);
+        run.expect_refusal(word);
+        assert_eq!(run.status, Some(2), "{}", run.output());
+        assert!(!run.stderr.contains("line "), "{}", run.stderr);
+    }
 }
 
 #[test]

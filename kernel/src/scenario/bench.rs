@@ -8,12 +8,12 @@
 //! are `mm::reclaim::report`'s (the host harness prints the same), reclaim is
 //! `reclaim`'s, the workload `workload`'s.
 
-use alloc::boxed::Box;
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::time::Duration;
 
+use kernel::sizing::{Anon, BenchShortfall, BenchZone};
 use mm::addr::PAGE_SIZE;
 use mm::pagegen::{POOL_PAGES, PageGen, PagePool};
 use mm::reclaim::policy::ReclaimMode;
@@ -178,8 +178,10 @@ fn bench(cmd: &cmdline::CmdLine, mut poll: Option<&mut dyn FnMut()>) -> Result<u
     };
     let config = |mode| settings::reclaim_config(cmd, mode);
     let zone_cfg = settings::zone_config(cmd);
+    let seed = cmd.seed.unwrap_or(cmdline::DEFAULT_SEED);
     let sys = run::prepare(
-        wss,
+        Anon::Pages(wss as u64),
+        page_pool_heap(seed),
         &Layout {
             config: config(ReclaimMode::Sync),
             kswapd_cpu: Some(cores.kswapd),
@@ -207,9 +209,28 @@ fn bench(cmd: &cmdline::CmdLine, mut poll: Option<&mut dyn FnMut()>) -> Result<u
     }
     let managed = zone.managed_pages();
     let wmark = zone.watermarks();
+    let other = managed.saturating_sub(zone.nr_free_pages());
     drop(node);
-    let seed = cmd.seed.unwrap_or(cmdline::DEFAULT_SEED);
     let mix = settings::page_mix(cmd);
+    let bench_zone = BenchZone {
+        ram_pages,
+        other,
+        anon: match cmd.bench_anon {
+            Some(_) => Anon::Pages(wss as u64),
+            None => Anon::RamTimes(ANON_HALVES as u64 / 2),
+        },
+        mix: [
+            mix.zero,
+            mix.same_filled,
+            mix.text,
+            mix.structured,
+            mix.random,
+        ],
+        cfg: zone_cfg,
+    };
+    if let Some(shortfall) = bench_zone.refusal() {
+        return Err(bench_ram_refusal(&bench_zone, shortfall, wss));
+    }
     let Some(generator) = PageGen::new(seed, mix) else {
         return Err(String::from("bad page mix"));
     };
@@ -307,7 +328,7 @@ fn bench(cmd: &cmdline::CmdLine, mut poll: Option<&mut dyn FnMut()>) -> Result<u
         ));
     }
     let mut results: Vec<Vec<RunStats>> = variants.iter().map(|_| Vec::new()).collect();
-    let mut ok = true;
+    let mut failure = None;
     let bench_start = timer::now_ticks();
     let mut longest_round = 0;
     let mut done = 0;
@@ -335,7 +356,22 @@ fn bench(cmd: &cmdline::CmdLine, mut poll: Option<&mut dyn FnMut()>) -> Result<u
             if stuck != 0 {
                 println!("bench: {stuck} pages could not be released after the run");
             }
-            ok &= stuck == 0 && m.clean();
+            if failure.is_none() {
+                failure = if m.get(Metric::CorruptPages) != 0.0 {
+                    Some(format!(
+                        "{label} run {run}: {} corrupt pages",
+                        m.get(Metric::CorruptPages)
+                    ))
+                } else if !m.clean() {
+                    Some(format!("{label} run {run}: frames not accounted for"))
+                } else if stuck != 0 {
+                    Some(format!(
+                        "{label} run {run}: {stuck} pages could not be released"
+                    ))
+                } else {
+                    None
+                };
+            }
             runs_of.push(m);
         }
         longest_round = longest_round.max(timer::now_ticks() - round_start);
@@ -355,11 +391,13 @@ fn bench(cmd: &cmdline::CmdLine, mut poll: Option<&mut dyn FnMut()>) -> Result<u
         .map(|((label, _, w), r)| (label.as_str(), r.as_slice(), w.len()))
         .collect();
     print_pipeline(&results[0], &asyncs);
+    let status = u32::from(failure.is_some());
     super::print_result(&BenchResult {
         runs,
         columns: &columns,
+        error: failure,
     });
-    Ok(u32::from(!ok))
+    Ok(status)
 }
 
 /// One mode, once (`mm::reclaim::run`): the daemons, the workloads with a progress
@@ -406,11 +444,9 @@ fn run_mode(
         return Err(format!(
             "{name} run {run}: a workload stopped out of memory after {} of {} accesses (no frame after direct reclaim): no table",
             total.accesses,
-            bench
-                .specs
-                .iter()
-                .map(|s| s.pages as u64 + s.ops)
-                .sum::<u64>()
+            bench.specs.iter().fold(0u64, |sum, s| sum
+                .saturating_add(s.pages as u64)
+                .saturating_add(s.ops))
         ));
     }
     if bench.specs[0].pace.is_some() {
@@ -475,21 +511,73 @@ fn print_drain(name: &str, run: u64, report: &RunReport) {
     );
 }
 
+/// Why `bench_ram=` cannot work for this zone, with the smallest that can.
+fn bench_ram_refusal(zone: &BenchZone, shortfall: BenchShortfall, wss: usize) -> String {
+    let why = match shortfall {
+        BenchShortfall::Watermark { high } => format!(
+            "the zone's high watermark ({high} pages, watermark_scale_factor={}) is all of its {} pages",
+            zone.cfg.watermark_scale_factor, zone.ram_pages
+        ),
+        BenchShortfall::Store { min, store } => format!(
+            "{} MiB of anonymous memory of this mix take at least {store} frames in the store, and {min} stay free (the min watermark), of its {} pages",
+            mib(wss as u64),
+            zone.ram_pages
+        ),
+    };
+    let advice = match zone.min_ram_mib(platform::cmdline::MAX_BENCH_MIB) {
+        Some(k) => format!("needs bench_ram={k} or more"),
+        None => String::from(
+            "no bench_ram= can: give less anonymous memory (bench_anon=) or a more compressible mix=",
+        ),
+    };
+    format!(
+        "bench_ram={} MiB cannot work: {why}: {advice}",
+        mib(zone.ram_pages)
+    )
+}
+
 fn mib(pages: u64) -> u64 {
     (pages * PAGE_SIZE as u64) >> 20
 }
 
+/// Page pools generated so far, one per seed asked (never one per run).
+static POOLS: spin::Mutex<Vec<(u64, &'static PagePool)>> = spin::Mutex::new(Vec::new());
+
+/// Heap bytes one page pool takes.
+const POOL_BYTES: u64 =
+    (POOL_PAGES * PAGE_SIZE + size_of::<PagePool>() + size_of::<(u64, &PagePool)>()) as u64;
+
+/// Heap bytes `page_pool(seed)` will take: none once that seed's pool exists.
+fn page_pool_heap(seed: u64) -> u64 {
+    if POOLS.lock().iter().any(|(s, _)| *s == seed) {
+        return 0;
+    }
+    POOL_BYTES
+}
+
 /// The page pool the workloads copy from, for `seed`: generated at the first bench
-/// with that seed and kept for later ones (one per seed asked, never one per run).
+/// with that seed and kept for later ones. Refused when the heap cannot hold it.
 fn page_pool(seed: u64) -> Result<&'static PagePool, String> {
-    static POOLS: spin::Mutex<Vec<(u64, &'static PagePool)>> = spin::Mutex::new(Vec::new());
     let mut pools = POOLS.lock();
     if let Some(&(_, pool)) = pools.iter().find(|(s, _)| *s == seed) {
         return Ok(pool);
     }
-    let pages = Box::leak(alloc::vec![[0u8; PAGE_SIZE]; POOL_PAGES].into_boxed_slice());
-    let pool = PagePool::generate(seed, pages).ok_or("page pool")?;
-    let pool: &'static PagePool = Box::leak(Box::new(pool));
+    let no_heap = || {
+        format!(
+            "no kernel heap for the page pool of seed {seed} ({} KiB, {} KiB free)",
+            POOL_BYTES >> 10,
+            crate::mem::heap_free() >> 10
+        )
+    };
+    let mut pages = Vec::new();
+    let mut slot = Vec::new();
+    pages.try_reserve_exact(POOL_PAGES).map_err(|_| no_heap())?;
+    slot.try_reserve_exact(1).map_err(|_| no_heap())?;
+    pools.try_reserve(1).map_err(|_| no_heap())?;
+    pages.resize(POOL_PAGES, [0u8; PAGE_SIZE]);
+    let pool = PagePool::generate(seed, pages.leak()).ok_or("page pool")?;
+    slot.push(pool);
+    let pool: &'static PagePool = &slot.leak()[0];
     pools.push((seed, pool));
     Ok(pool)
 }
@@ -512,19 +600,25 @@ fn print_pipeline(sync: &[RunStats], asyncs: &[report::Variant<'_>]) {
 }
 
 /// `scenario=bench`'s RESULT: `{"scenario":"bench","runs":N,"<mode>":{figures},...}`,
-/// one object of medians per mode, keyed by its label.
+/// one object of medians per mode, keyed by its label, and `"error"` when a run failed.
 struct BenchResult<'a> {
     runs: u64,
     columns: &'a [(&'a str, Values)],
+    /// The first run that failed and why, if one did.
+    error: Option<String>,
 }
 
 impl Serialize for BenchResult<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut map = serializer.serialize_map(Some(2 + self.columns.len()))?;
+        let error = usize::from(self.error.is_some());
+        let mut map = serializer.serialize_map(Some(2 + self.columns.len() + error))?;
         map.serialize_entry("scenario", "bench")?;
         map.serialize_entry("runs", &self.runs)?;
         for (label, values) in self.columns {
             map.serialize_entry(label, &ValuesJson(values))?;
+        }
+        if let Some(error) = &self.error {
+            map.serialize_entry("error", error)?;
         }
         map.end()
     }

@@ -90,7 +90,14 @@ pub fn run(info: &BootInfo<'_>) -> u32 {
         mem_usable_bytes: u64,
         frames_free: u64,
         uptime_us: u64,
+        /// Why the boot failed, if it did.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        error: Option<alloc::string::String>,
     }
+    let runnable = info.smp.total.min(MAX_CPUS);
+    let error = (info.smp.online != runnable)
+        .then(|| alloc::format!("{} of {runnable} CPUs came online", info.smp.online));
+    let status = u32::from(error.is_some());
     print_result(&BootResult {
         scenario: "boot",
         cpus_online: info.smp.online,
@@ -102,9 +109,9 @@ pub fn run(info: &BootInfo<'_>) -> u32 {
         mem_usable_bytes: usable,
         frames_free: m.nr_free_pages,
         uptime_us,
+        error,
     });
-    let runnable = info.smp.total.min(MAX_CPUS);
-    u32::from(info.smp.online != runnable)
+    status
 }
 
 /// The live map, adjacent leaves with the same attributes merged.

@@ -78,6 +78,6 @@ impl<T: fmt::Display> fmt::Display for Cpus<'_, T> {
 }
 
 /// A refused or failed scenario's `RESULT {"scenario":..,"error":..}`.
-fn print_error(scenario: &str, error: &str) {
+pub fn print_error(scenario: &str, error: &str) {
     print_result(&kernel::json::ErrorResult { scenario, error });
 }

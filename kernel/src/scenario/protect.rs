@@ -143,11 +143,16 @@ pub fn run(_info: &BootInfo<'_>) -> u32 {
         scenario: &'static str,
         checks: usize,
         caught: usize,
+        /// Why the check failed, if it did.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        error: Option<alloc::string::String>,
     }
     print_result(&ProtectResult {
         scenario: "protect",
         checks: checks.len(),
         caught,
+        error: (caught != checks.len())
+            .then(|| alloc::format!("{caught} of {} faults caught", checks.len())),
     });
     u32::from(caught != checks.len())
 }

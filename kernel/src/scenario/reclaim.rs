@@ -14,6 +14,7 @@ use alloc::vec::Vec;
 use core::sync::atomic::Ordering;
 use core::time::Duration;
 
+use kernel::sizing::Anon;
 use mm::addr::PAGE_SIZE;
 use mm::pagegen::{PageGen, PageKind, PageMix};
 use mm::reclaim::policy::ReclaimMode;
@@ -151,7 +152,8 @@ fn try_pressure(
         ReclaimMode::Async
     };
     let ram_bytes: u64 = board.memory.iter().map(|r| r.size).sum();
-    let wss = (2 * ram_bytes / PAGE_SIZE as u64) as usize;
+    let anon = Anon::RamTimes(2);
+    let wss = anon.pages(ram_bytes) as usize;
     let oom = scenario == Scenario::Oom;
     // oom: incompressible pages into a store limited to an eighth of the RAM.
     let mix = if oom {
@@ -164,7 +166,8 @@ fn try_pressure(
     let config = settings::reclaim_config(cmd, mode);
     let zone_cfg = settings::zone_config(cmd);
     let sys = run::prepare(
-        wss,
+        anon,
+        0,
         &Layout {
             config,
             kswapd_cpu: cores.kswapd,
@@ -263,6 +266,16 @@ fn try_pressure(
         race.writeback_failed,
         report.frames
     );
+    let error = if report.corrupt() != 0 {
+        Some(format!("{} corrupt pages", report.corrupt()))
+    } else if !report.frames.accounted() {
+        Some(format!("frames not accounted for: {}", report.frames))
+    } else if oom && report.work.oom_stops == 0 {
+        Some(String::from("no out-of-memory stop came"))
+    } else {
+        None
+    };
+    let status = u32::from(error.is_some());
     print_result(&ReclaimResult {
         scenario: scenario.name(),
         mode: mode_name(mode),
@@ -277,9 +290,9 @@ fn try_pressure(
         af_faults,
         hw_af: mmu::hardware_af(),
         exception_stack_peak: stack_max,
+        error,
     });
-    let pass = report.clean() && (!oom || report.work.oom_stops > 0);
-    Ok(u32::from(!pass))
+    Ok(status)
 }
 
 /// `scenario=reclaim|race|oom|soak`'s RESULT: the layout, the run's fields, and what
@@ -300,6 +313,10 @@ struct ReclaimResult<'a> {
     af_faults: u64,
     hw_af: bool,
     exception_stack_peak: usize,
+    /// Why the run failed (corrupt pages, frames not accounted for, no out-of-memory
+    /// stop in `scenario=oom`), if it did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
 }
 
 fn mode_name(mode: ReclaimMode) -> &'static str {

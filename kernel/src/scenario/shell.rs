@@ -262,7 +262,10 @@ impl Shell<'_> {
                 let keys = shell_settings::apply(&mut self.settings, words)
                     .map_err(|e| alloc::format!("{e}"))?;
                 if keys.contains(&Key::Trace) {
-                    trace::set_enabled(self.settings.trace);
+                    trace::set_enabled(self.settings.trace).map_err(|e| {
+                        self.settings.trace = false;
+                        alloc::format!("set: trace: {e}")
+                    })?;
                 }
                 if keys.contains(&Key::WatermarkScaleFactor) {
                     // A sysctl write: the watermarks move now, as in Linux.
@@ -305,7 +308,10 @@ impl Shell<'_> {
             Command::Trace(TraceOp::Dump) => trace::dump(),
             Command::Trace(op) => {
                 self.settings.trace = op == TraceOp::On;
-                trace::set_enabled(self.settings.trace);
+                trace::set_enabled(self.settings.trace).map_err(|e| {
+                    self.settings.trace = false;
+                    alloc::format!("trace: {e}")
+                })?;
                 let _ = writeln!(
                     out,
                     "{}",

@@ -21,7 +21,21 @@ pub fn run(info: &BootInfo<'_>) -> u32 {
         sleep_10ms_ns: u64,
         idle_ms: u64,
         cpus_offlined: usize,
+        /// Why the check failed, if it did.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        error: Option<alloc::string::String>,
     }
+    let pass =
+        c.cpus_online == info.smp.online && c.jobs_ok == secondaries && c.offlined == secondaries;
+    let error = (!pass).then(|| {
+        alloc::format!(
+            "{} of {} CPUs online, {} of {secondaries} secondaries ran the job, {} powered off",
+            c.cpus_online,
+            info.smp.online,
+            c.jobs_ok,
+            c.offlined
+        )
+    });
     print_result(&SmpResult {
         scenario: "smp",
         cpus_online: c.cpus_online,
@@ -30,8 +44,7 @@ pub fn run(info: &BootInfo<'_>) -> u32 {
         sleep_10ms_ns: c.sleep_10ms_ns,
         idle_ms: c.idle_ms,
         cpus_offlined: c.offlined,
+        error,
     });
-    let pass =
-        c.cpus_online == info.smp.online && c.jobs_ok == secondaries && c.offlined == secondaries;
     u32::from(!pass)
 }
