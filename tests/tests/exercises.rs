@@ -432,6 +432,20 @@ fn seconds(dump: &Dump) -> f64 {
         .map_or(0.0, |(a, b)| (b - a) as f64 / dump.freq_hz as f64)
 }
 
+/// Ticks from each `reclaim_sample` on kswapd's CPU to an `mm_vmscan_kswapd_sleep`
+/// right after it: the cost of one emit.
+fn emit_gaps(dump: &Dump) -> Vec<u64> {
+    let kswapd: Vec<_> = dump.records.iter().filter(|(c, _)| *c == 1).collect();
+    kswapd
+        .windows(2)
+        .filter(|w| {
+            w[0].1.event.name() == "reclaim_sample"
+                && w[1].1.event.name() == "mm_vmscan_kswapd_sleep"
+        })
+        .map(|w| w[1].1.ticks - w[0].1.ticks)
+        .collect()
+}
+
 /// The ring depths `reclaim_sample` recorded in `dump`.
 fn ring_depths(dump: &Dump) -> Vec<u32> {
     dump.records
@@ -1236,12 +1250,11 @@ fn exercise9_the_page_mix() {
         "all same-filled: kcompressd busy only a little",
     );
     near(&run, "kcompressd busy %", kcompressd, 10.5, TIMING);
-    near(
+    // 4 to 16 µs a page, against about 60 µs with the default mix (exercise 1).
+    claim(
         &run,
-        "kcompressd µs a page",
-        float(&run, asyn, "kcompressd_ns_per_page"),
-        4527.0,
-        TIMING,
+        float(&run, asyn, "kcompressd_ns_per_page") < 30_000.0,
+        "all same-filled: a few µs a page for kcompressd, far below the default mix's",
     );
     near(
         &run,
@@ -1403,14 +1416,19 @@ fn exercise10_trace_a_run() {
             seen_wakes,
             TIMING,
         );
-        // A workload CPU emits 14,000 to 28,000 events a second under TCG.
+        // A workload CPU emits 13,000 to 37,000 events a second under TCG.
         let rate = dump.records.iter().filter(|(c, _)| *c == 3).count() as f64 / seconds(dump);
         claim(
             &run,
-            (14_000.0 / TIMING..28_000.0 * TIMING).contains(&rate),
-            &format!("the workload CPU emits 14,000 to 28,000 events a second ({rate:.0})"),
+            (13_000.0 / TIMING..37_000.0 * TIMING).contains(&rate),
+            &format!("the workload CPU emits 13,000 to 37,000 events a second ({rate:.0})"),
         );
     }
+    // trace.md's "Cost": one emit, a reclaim_sample to the kswapd_sleep right after it.
+    let mut gaps: Vec<u64> = [sync, asyn].into_iter().flat_map(emit_gaps).collect();
+    gaps.sort_unstable();
+    let median = gaps.get(gaps.len() / 2).copied().unwrap_or(0);
+    near(&run, "ticks per emit, median", median as f64, 64.0, TIMING);
     claim(
         &run,
         ring_depths(sync).iter().all(|&d| d == 0)
