@@ -607,8 +607,9 @@ fn section0_reclaim() {
 }
 
 /// `./qemu-run.sh -- scenario=bench bench_ram=16 ops=4096`: three runs of each mode by
-/// default (medians), a table with both columns and their ratio, then the per-page costs;
-/// `bench_ram` MiB left to reclaim, the rest taken out of the zone.
+/// default (medians), a table with both columns and their ratio, then the per-page costs
+/// (section 10's PIPELINE line); `bench_ram` MiB left to reclaim, the rest taken out of
+/// the zone.
 #[test]
 fn section0_bench() {
     let (run, result) = bench(
@@ -633,6 +634,27 @@ fn section0_bench() {
         &run,
         queued.0 == 0.0 && queued.1 > 0.0,
         "only async queues to kcompressd",
+    );
+    // Section 10: the PIPELINE line's terms, and a measured rate above its model flagged
+    // twice, in the text and in `above_model`.
+    let pipeline = line(&run, "PIPELINE {");
+    let pipeline: Map<String, Value> = serde_json::from_str(&pipeline["PIPELINE ".len()..])
+        .unwrap_or_else(|e| run.fail(&format!("PIPELINE is not JSON: {e}")));
+    for term in ["t_scan_ns", "t_compress_ns", "t_sync_ns"] {
+        claim(
+            &run,
+            number(&run, &pipeline, term) > 0,
+            &format!("PIPELINE has {term}"),
+        );
+    }
+    let above = pipeline
+        .get("above_model")
+        .and_then(Value::as_array)
+        .unwrap_or_else(|| run.fail("PIPELINE has no above_model list"));
+    claim(
+        &run,
+        above.is_empty() != run.stdout.contains("-- ABOVE the model"),
+        "a measured rate above the model is flagged in the text and in above_model",
     );
 }
 
