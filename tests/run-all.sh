@@ -3,7 +3,20 @@
 # first failure. Installs what it needs on a fresh machine (tools/setup.sh). Sections:
 # setup, fmt, clippy (host, aarch64, loom, fuzz targets), host tests, loom, benches
 # (built, not run), kernel build, QEMU boots. docs/testing.md says what each covers.
+# --exercises adds a last section: the docs' slower exercises (tests/tests/exercises.rs,
+# its #[ignore]d tests; a few minutes), which CI leaves out.
 set -euo pipefail
+
+exercises=false
+for arg in "$@"; do
+    case $arg in
+        --exercises) exercises=true ;;
+        *)
+            echo "usage: tests/run-all.sh [--exercises]" >&2
+            exit 2
+            ;;
+    esac
+done
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # cargo reads a relative CARGO_TARGET_DIR from the caller's directory; keep that meaning.
@@ -114,6 +127,11 @@ section "kernel build (ELF and Image)"
 
 section "QEMU boots (tests/, at most 2 QEMUs at a time)"
 cargo_tests qemu test -p qemu-tests
+
+if $exercises; then
+    section "exercises, the slow ones (tests/tests/exercises.rs --ignored)"
+    cargo_tests exercises test -p qemu-tests --test exercises -- --ignored
+fi
 
 finish_section
 echo
