@@ -130,6 +130,7 @@ cargo_tests qemu test -p qemu-tests
 
 if $exercises; then
     section "exercises, the slow ones (tests/tests/exercises.rs --ignored)"
+    export EXERCISES_STRICT=1
     cargo_tests exercises test -p qemu-tests --test exercises -- --ignored
 fi
 
