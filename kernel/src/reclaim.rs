@@ -260,6 +260,7 @@ pub fn init(zone: Zone, setup: Setup) -> Result<&'static System, String> {
                 ring_full: RingFull::New,
                 ring_size: DEFAULT_RING_SIZE,
             },
+            clock_ns,
         ),
         kswapd_cpu: AtomicUsize::new(NO_CPU),
         workers: [const { AtomicUsize::new(NO_CPU) }; MAX_CPUS],
@@ -365,6 +366,11 @@ fn release_entry(sys: &System, entry: SwapEntry) -> bool {
         }
         _ => false,
     }
+}
+
+/// The policy's clock: nanoseconds of the generic timer since boot.
+fn clock_ns() -> u64 {
+    u64::try_from(timer::uptime().as_nanos()).unwrap_or(u64::MAX)
 }
 
 /// The live system (`None` before `init`).

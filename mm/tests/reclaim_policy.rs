@@ -93,7 +93,7 @@ fn with_policy(config: ReclaimConfig, test: impl FnOnce(Fixture<'_>)) {
     let store = Mutex::new(ZramStore::new(ZoneFrames(&node), &mut meta));
     let words: Vec<AtomicU64> = (0..2048).map(|_| AtomicU64::new(0)).collect();
     let swap = SwapMap::new(&words).unwrap();
-    let reclaim = Reclaim::new(&node, &store, &swap, config);
+    let reclaim = Reclaim::new(&node, &store, &swap, config, test_clock_ns);
     let vmstat = VmStat::<1>::new();
     let mut compressor = Compressor::new();
     test(Fixture {
@@ -264,4 +264,9 @@ fn kswapd_queues_at_most_ring_size(f: Fixture<'_>) {
         vmstat.snapshot().get(VmEvent::PswpOut),
         reclaimer.mmu.unmapped.len() as u64
     );
+}
+
+/// The policy's clock in these tests: it stands still (nothing here is timed).
+fn test_clock_ns() -> u64 {
+    0
 }

@@ -210,6 +210,9 @@ pub struct Reclaim<'a, F: FrameSource, R> {
     rescued: AtomicU64,
     waited: AtomicU64,
     writeback_failed: AtomicU64,
+    /// Monotonic nanoseconds (the kernel's counter, the host's `Instant`, a test's
+    /// script): for what the policy times itself.
+    clock: fn() -> u64,
 }
 
 /// An allocation failed after direct reclaim made no progress: out of memory.
@@ -310,12 +313,13 @@ enum Writeout {
 
 impl<'a, F: FrameSource, R: RelaxStrategy> Reclaim<'a, F, R> {
     /// The shared reclaim state over the node, store and swap map, with no page in
-    /// flight and kswapd asleep.
+    /// flight and kswapd asleep; `clock` gives monotonic nanoseconds.
     pub fn new(
         node: &'a Mutex<Node, R>,
         store: &'a Mutex<ZramStore<'a, F>, R>,
         swap: &'a SwapMap<'a>,
         config: ReclaimConfig,
+        clock: fn() -> u64,
     ) -> Self {
         Reclaim {
             node,
@@ -327,7 +331,13 @@ impl<'a, F: FrameSource, R: RelaxStrategy> Reclaim<'a, F, R> {
             rescued: AtomicU64::new(0),
             waited: AtomicU64::new(0),
             writeback_failed: AtomicU64::new(0),
+            clock,
         }
+    }
+
+    /// Now, in nanoseconds of the clock it was made with.
+    pub fn now_ns(&self) -> u64 {
+        (self.clock)()
     }
 
     /// The settings it was made with.

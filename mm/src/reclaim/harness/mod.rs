@@ -9,6 +9,7 @@ mod mmu;
 mod workload;
 
 use std::string::{String, ToString};
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::{self, Scope, ScopedJoinHandle, Thread};
 use std::time::Instant;
@@ -46,6 +47,12 @@ use crate::vmstat::{VmStat, VmStatSnapshot};
 use crate::zram::{Compressor, MmStat, ZramStore};
 
 const CPUS: usize = 1 + MAX_WORKERS + MAX_WORKLOADS;
+
+/// The policy's clock on the host: nanoseconds since the first call.
+fn host_clock_ns() -> u64 {
+    static START: OnceLock<Instant> = OnceLock::new();
+    u64::try_from(START.get_or_init(Instant::now).elapsed().as_nanos()).unwrap_or(u64::MAX)
+}
 
 /// Host locks yield instead of spinning: the threads outnumber the host's cores.
 pub struct YieldRelax;
@@ -507,6 +514,7 @@ pub fn run(cfg: &HarnessConfig) -> Result<HarnessReport, String> {
                 ring_full: cfg.ring_full,
                 ring_size: cfg.ring_size,
             },
+            host_clock_ns,
         ),
         table: PageTable {
             ptes: (0..cfg.wss_pages).map(|_| AtomicU64::new(0)).collect(),
