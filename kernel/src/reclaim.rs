@@ -23,7 +23,7 @@ use mm::reclaim::policy::{
     Reclaimer, RingFull, Ticket,
 };
 use mm::reclaim::run::DaemonTimes;
-use mm::reclaim::swap::{Fault, SwapEntry, SwapMap, SwapState};
+use mm::reclaim::swap::{SwapEntry, SwapMap};
 use mm::ring::{Producer, Ring};
 use mm::rmap::Rmap;
 use mm::trace::{self, Event};
@@ -314,58 +314,60 @@ impl System {
     }
 }
 
-/// Empties pages `0..pages` of the region: frees every mapped frame (off the LRU),
-/// every stored slot and every page parked in writeback; PTEs become empty. Call with
-/// no daemon or workload running. Returns the pages it could not release (0 when the
-/// protocol held).
+/// Empties pages `0..pages` of the region after a run (see [`zap_pages`]). Call with
+/// no daemon or workload running: a page still held by one is not waited for but
+/// counted. Returns the pages it could not release (0 when the protocol held).
 pub fn release_region(pages: usize) -> u64 {
+    zap_pages(0..pages, &mut || false)
+}
+
+/// PTEs taken at once by `zap_pages` before one TLB flush.
+const ZAP_BATCH: usize = 64;
+
+/// Linux's `zap_page_range()` over pages `pages` of the region (a killed app's, or
+/// every page after a run): frees every mapped frame (off the LRU), every stored slot
+/// and every page parked in writeback; the PTEs become empty. Safe while reclaim runs:
+/// each PTE is taken with one atomic swap (reclaim's unmapping CAS then fails, or has
+/// already left a swap entry), and a frame is freed only once no TLB holds it and no
+/// reclaim batch holds it isolated (`relax` between looks; false gives up). Only the
+/// workload that owns the pages may call it while it runs. Returns the pages it could
+/// not release.
+pub fn zap_pages(pages: core::ops::Range<usize>, relax: &mut dyn FnMut() -> bool) -> u64 {
     let Some(sys) = system() else { return 0 };
     let policy = &sys.policy;
     let mut stuck = 0;
-    for index in 0..pages {
-        let Some(pte) = vm::pte(index) else { continue };
-        let released = match AnonPte::decode(pte.load(Ordering::Acquire)) {
-            AnonPte::None => true,
-            AnonPte::Present { pa, .. } => {
-                pte.store(0, Ordering::Release);
-                vm::flush_tlb_page(vm::page_va(index));
-                let pfn = Pfn::containing(pa);
-                if let Some(rmap) = RMAP.get() {
-                    rmap.set(pfn, 0);
+    let mut taken = [0u64; ZAP_BATCH];
+    let mut start = pages.start;
+    while start < pages.end {
+        let batch = start..pages.end.min(start + ZAP_BATCH);
+        let mut mapped = false;
+        for (old, index) in taken.iter_mut().zip(batch.clone()) {
+            // AcqRel: Acquire pairs with the Release of whoever wrote the PTE last.
+            *old = vm::pte(index).map_or(0, |pte| pte.swap(0, Ordering::AcqRel));
+            mapped |= matches!(AnonPte::decode(*old), AnonPte::Present { .. });
+        }
+        if mapped {
+            vm::flush_tlb_all();
+        }
+        for &old in &taken[..batch.len()] {
+            let released = match AnonPte::decode(old) {
+                AnonPte::None => true,
+                AnonPte::Present { pa, .. } => {
+                    let pfn = Pfn::containing(pa);
+                    if let Some(rmap) = RMAP.get() {
+                        rmap.set(pfn, 0);
+                    }
+                    policy.zap_frame(pfn, relax)
                 }
-                let mut node = policy.node().lock();
-                let Node { zone, lru } = &mut *node;
-                let off_lru = lru.del(zone, pfn).is_ok();
-                off_lru && zone.free_pages(pfn, 0).is_ok()
-            }
-            AnonPte::Swap(bits) => {
-                pte.store(0, Ordering::Release);
-                SwapEntry::from_bits(bits).is_some_and(|entry| release_entry(sys, entry))
-            }
-            AnonPte::Bad(_) => false,
-        };
-        stuck += u64::from(!released);
+                AnonPte::Swap(bits) => SwapEntry::from_bits(bits)
+                    .is_some_and(|entry| policy.zap_swap_entry(entry, relax)),
+                AnonPte::Bad(_) => false,
+            };
+            stuck += u64::from(!released);
+        }
+        start = batch.end;
     }
     stuck
-}
-
-/// Frees a swap entry nobody will fault on again: its slot, or its parked frame.
-fn release_entry(sys: &System, entry: SwapEntry) -> bool {
-    let policy = &sys.policy;
-    let parked = match policy.swap().state(entry) {
-        Some(SwapState::Writeback(pfn)) => Some(pfn),
-        _ => None,
-    };
-    match policy.swap().fault(entry) {
-        Fault::SwapIn => {
-            let freed = policy.store().lock().free(entry.slot()).is_ok();
-            freed && policy.swap().swap_in_done(entry).is_ok()
-        }
-        Fault::Rescued(pfn) if parked == Some(pfn) => {
-            policy.node().lock().zone.free_pages(pfn, 0).is_ok()
-        }
-        _ => false,
-    }
 }
 
 /// The policy's clock: nanoseconds of the generic timer since boot.

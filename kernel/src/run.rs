@@ -11,6 +11,7 @@ use alloc::vec::Vec;
 
 use kernel::sizing::{Anon, Costs, HEAP_MAX, HEAP_SHARE, Split};
 use mm::addr::PAGE_SIZE;
+use mm::apps::session::AppFigures;
 use mm::frame::{Zone, ZoneConfig};
 use mm::latency::LatencyHist;
 use mm::reclaim::policy::SwapRaceStats;
@@ -142,6 +143,8 @@ pub struct KernelRun<'a, 'p> {
     pub idle_at_window_end: Vec<u64>,
     /// The workloads' fault latency, merged by `finish` (boxed: 9 KiB).
     faults: Box<LatencyHist>,
+    /// Their apps' figures, merged by `finish` (`None`: no workload switches apps).
+    apps: Option<Box<AppFigures>>,
 }
 
 impl<'a, 'p> KernelRun<'a, 'p> {
@@ -163,6 +166,7 @@ impl<'a, 'p> KernelRun<'a, 'p> {
             idle_at_start: Vec::new(),
             idle_at_window_end: Vec::new(),
             faults: Box::default(),
+            apps: None,
         }
     }
 }
@@ -276,6 +280,9 @@ impl Machine for KernelRun<'_, '_> {
             work.ticks = work.ticks.max(out.ticks);
             oom_stops += u64::from(out.oom);
             self.faults.merge(&out.faults);
+            if let Some(figures) = out.apps.first() {
+                self.apps.get_or_insert_default().merge(figures);
+            }
         }
         work.corrupt += lost;
         work.oom_stops = oom_stops;
@@ -298,5 +305,9 @@ impl Machine for KernelRun<'_, '_> {
 
     fn fault_latency(&self) -> &LatencyHist {
         &self.faults
+    }
+
+    fn app_figures(&self) -> Option<&AppFigures> {
+        self.apps.as_deref()
     }
 }

@@ -21,7 +21,7 @@ use mm::frame::Zone;
 use crate::arch::aarch64::mmu;
 
 /// The region's TLB maintenance and PTE publication: the instructions are arch's.
-pub use crate::arch::aarch64::mmu::{flush_tlb_all, flush_tlb_page, publish_pte};
+pub use crate::arch::aarch64::mmu::{flush_tlb_all, publish_pte};
 
 /// Where the region starts: root slot 128 (64 TiB), far above any RAM or device the
 /// identity map covers, so it never shares a table with the kernel's map.

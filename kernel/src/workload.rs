@@ -8,12 +8,15 @@
 
 use alloc::string::String;
 use alloc::vec::Vec;
+use core::ops::Range;
 use core::sync::atomic::{AtomicU64, Ordering};
 use core::time::Duration;
 
 use kernel::anon_pte::AnonPte;
 use kernel::pace::Pacer;
 use mm::addr::{PAGE_SIZE, Pfn};
+use mm::apps::session::{AppFigures, AppHost, Session, Stop};
+use mm::apps::table::AppTable;
 use mm::apps::{self, AppPattern};
 use mm::latency::LatencyHist;
 use mm::pagegen::{PageGen, SplitMix64};
@@ -21,6 +24,7 @@ use mm::reclaim::run::PageCheck;
 use mm::reclaim::swap::{SwapEntry, SwapState};
 
 use crate::arch::aarch64::exception::probe;
+use crate::arch::aarch64::relax::Yield;
 use crate::arch::aarch64::{MAX_CPUS, percpu, smp, timer};
 use crate::{fault, reclaim, vm};
 
@@ -41,7 +45,18 @@ pub enum Pattern {
         apps: usize,
         switch_every: u64,
     },
+    /// `Apps` as Android runs them (`mm::apps::session`): each switch first touches
+    /// the app's whole working set again, timed as the app-switch latency; apps the
+    /// low-memory killer takes (`APPS`) are freed here and start cold. `ops` counts
+    /// the random accesses only.
+    AppSwitch {
+        apps: usize,
+        switch_every: u64,
+    },
 }
+
+/// The apps of the run's `AppSwitch` workloads, shared with the low-memory killer.
+pub static APPS: AppTable<Yield> = AppTable::new();
 
 /// One workload's assignment.
 #[derive(Clone, Copy, Debug)]
@@ -56,6 +71,8 @@ pub struct Spec {
     pub deadline: Option<u64>,
     pub write_pct: u64,
     pub seed: u64,
+    /// This workload's index among the run's (its apps' row in `APPS`).
+    pub index: usize,
     pub generator: PageGen,
     /// Paced: this many accesses per second (first touches included), in bursts of
     /// `PACE_BURST` due on a fixed grid with WFI in between; a late burst drops the
@@ -90,6 +107,9 @@ pub struct Outcome {
     /// Paced: bursts run and grid slots dropped because a burst started late.
     pub bursts: u64,
     pub bursts_missed: u64,
+    /// `AppSwitch`: switches, cold starts and kills, in ticks (one element: boxed
+    /// without an infallible allocation, and kept off the job's stack).
+    pub apps: Vec<AppFigures>,
 }
 
 struct Ctx {
@@ -104,6 +124,7 @@ struct Ctx {
 struct Assignment {
     spec: Spec,
     versions: Vec<u32>,
+    apps: Vec<AppFigures>,
     outcome: Option<Outcome>,
 }
 
@@ -131,9 +152,17 @@ pub fn assign(cpu: usize, spec: Spec) -> Result<(), String> {
         )
     })?;
     versions.resize(spec.pages, 0);
+    let mut apps = Vec::new();
+    if matches!(spec.pattern, Pattern::AppSwitch { .. }) {
+        apps.try_reserve_exact(1).map_err(|_| {
+            alloc::format!("no kernel heap for the app figures of the workload on cpu{cpu}")
+        })?;
+        apps.push(AppFigures::default());
+    }
     *SLOTS[cpu].lock() = Some(Assignment {
         spec,
         versions,
+        apps,
         outcome: None,
     });
     Ok(())
@@ -147,11 +176,13 @@ pub fn take_outcome(cpu: usize) -> Option<Outcome> {
 /// The job: runs the workload assigned to this core (`smp::run_on` or inline).
 pub fn job(_: usize) {
     let cpu = percpu::this_cpu_id();
-    let Some((spec, versions)) = SLOTS[cpu]
-        .lock()
-        .as_mut()
-        .map(|a| (a.spec, core::mem::take(&mut a.versions)))
-    else {
+    let Some((spec, versions, apps)) = SLOTS[cpu].lock().as_mut().map(|a| {
+        (
+            a.spec,
+            core::mem::take(&mut a.versions),
+            core::mem::take(&mut a.apps),
+        )
+    }) else {
         return;
     };
     fault::prepare_this_cpu();
@@ -161,6 +192,7 @@ pub fn job(_: usize) {
         spec,
         out: Outcome {
             versions,
+            apps,
             ..Outcome::default()
         },
         writing: None,
@@ -197,6 +229,10 @@ impl Ctx {
             .spec
             .pace
             .map(|pace| Pacer::new(timer::now_ticks(), burst_ticks(pace)));
+        if let Pattern::AppSwitch { apps, switch_every } = self.spec.pattern {
+            self.run_apps(apps, switch_every, pacer);
+            return;
+        }
         for local in 0..self.spec.pages {
             Self::pace(&mut pacer, local as u64);
             self.write(local);
@@ -222,6 +258,37 @@ impl Ctx {
         if let Some(pacer) = pacer {
             (self.out.bursts, self.out.bursts_missed) = (pacer.bursts(), pacer.missed());
         }
+    }
+
+    /// `AppSwitch`: the apps' launch and switches (`mm::apps::session`).
+    fn run_apps(&mut self, apps: usize, switch_every: u64, pacer: Option<Pacer>) {
+        let Some(mut figures) = self.out.apps.pop() else {
+            return;
+        };
+        let session = Session {
+            table: &APPS,
+            workload: self.spec.index,
+            pattern: AppPattern {
+                apps,
+                switch_every,
+                seed: self.spec.seed,
+            },
+            pages: self.spec.pages,
+            ops: self.spec.ops,
+            write_pct: self.spec.write_pct,
+        };
+        // An out-of-memory fault leaves through the probe: the figures stay in `out`.
+        self.out.apps.push(AppFigures::default());
+        let mut host = KernelApps {
+            ctx: self,
+            pacer,
+            n: 0,
+        };
+        let _ = session.run(&mut host, &mut figures);
+        if let Some(pacer) = host.pacer {
+            (self.out.bursts, self.out.bursts_missed) = (pacer.bursts(), pacer.missed());
+        }
+        self.out.apps[0] = figures;
     }
 
     /// Before access number `n`: at the start of a burst, wait for its grid slot.
@@ -323,13 +390,51 @@ impl Ctx {
                 }
                 start
             }
-            Pattern::Apps { apps, switch_every } => AppPattern {
-                apps,
-                switch_every,
-                seed: self.spec.seed,
+            Pattern::Apps { apps, switch_every } | Pattern::AppSwitch { apps, switch_every } => {
+                AppPattern {
+                    apps,
+                    switch_every,
+                    seed: self.spec.seed,
+                }
+                .pick(pages, rng, n)
             }
-            .pick(pages, rng, n),
         }
+    }
+}
+
+/// The kernel workload as `mm::apps::session` sees it.
+struct KernelApps<'c> {
+    ctx: &'c mut Ctx,
+    pacer: Option<Pacer>,
+    /// Accesses so far, for the pacer.
+    n: u64,
+}
+
+impl AppHost for KernelApps<'_> {
+    fn access(&mut self, local: usize, write: bool) -> Result<(), Stop> {
+        Ctx::pace(&mut self.pacer, self.n);
+        self.n += 1;
+        if write {
+            self.ctx.write(local);
+        } else {
+            self.ctx.read(local);
+        }
+        // Out of memory leaves through the probe instead.
+        Ok(())
+    }
+
+    fn zap(&mut self, pages: Range<usize>) {
+        let first = self.ctx.spec.first;
+        let stuck = reclaim::zap_pages(first + pages.start..first + pages.end, &mut || {
+            core::hint::spin_loop();
+            true
+        });
+        self.ctx.out.corrupt += stuck;
+        self.ctx.out.versions[pages].fill(0);
+    }
+
+    fn now(&self) -> u64 {
+        timer::now_ticks()
     }
 }
 

@@ -53,6 +53,9 @@ word_enum!(
         Soak = "soak",
         /// The benchmark: sync against async reclaim, side by side.
         Bench = "bench",
+        /// Android-style app switching under the low-memory killer: switch latency,
+        /// kills and cold starts, for each LRU and reclaim mode side by side.
+        Apps = "apps",
         /// The interactive console.
         Shell = "shell",
     }
@@ -642,7 +645,7 @@ mod tests {
         assert_eq!(
             error("scenario=bechn"),
             "bad value in command-line word \"scenario=bechn\": expected \
-             boot|protect|smp|reclaim|race|oom|soak|bench|shell"
+             boot|protect|smp|reclaim|race|oom|soak|bench|apps|shell"
         );
         assert_eq!(
             error("exit=hlt"),

@@ -97,14 +97,14 @@ struct Case {
 fn costly(scenario: Scenario, key: Key) -> bool {
     use Scenario::*;
     match key {
-        Key::Ops => matches!(scenario, Reclaim | Race | Oom | Bench),
+        Key::Ops => matches!(scenario, Reclaim | Race | Oom | Bench | Apps),
         Key::SoakS => scenario == Soak,
         Key::BenchRuns
         | Key::BenchRam
         | Key::BenchAnon
         | Key::Pace
         | Key::BenchWorkers
-        | Key::BenchBudgetS => scenario == Bench,
+        | Key::BenchBudgetS => matches!(scenario, Bench | Apps),
         _ => false,
     }
 }
@@ -277,7 +277,7 @@ fn case(seed: u64, index: usize) -> Case {
         scenario,
         Scenario::Reclaim | Scenario::Race | Scenario::Oom | Scenario::Soak
     );
-    let sets_up_reclaim = reclaim_like || scenario == Scenario::Bench;
+    let sets_up_reclaim = reclaim_like || matches!(scenario, Scenario::Bench | Scenario::Apps);
     let mem = if g.chance(10) {
         g.pick(TINY_MEM)
     } else if !sets_up_reclaim || g.chance(20) {
@@ -308,7 +308,7 @@ fn case(seed: u64, index: usize) -> Case {
     }
     // Keys that keep a valid run short, given whenever the scenario does that work.
     let forced: &[Key] = match scenario {
-        Scenario::Bench => &[Key::BenchRam, Key::BenchRuns],
+        Scenario::Bench | Scenario::Apps => &[Key::BenchRam, Key::BenchRuns],
         Scenario::Soak => &[Key::SoakS],
         Scenario::Reclaim | Scenario::Race | Scenario::Oom => &[Key::Ops],
         _ => &[],

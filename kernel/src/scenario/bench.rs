@@ -28,7 +28,7 @@ use super::{BootInfo, Cpus, List, settings};
 use crate::arch::aarch64::{smp, timer};
 use crate::reclaim::{self, Layout};
 use crate::run::{self, KernelRun};
-use crate::workload::{Pattern, Spec};
+use crate::workload::{self, Pattern, Spec};
 use crate::{println, vm};
 
 /// Anonymous memory, in halves of the RAM: 2 x RAM.
@@ -128,19 +128,40 @@ fn worker_counts(cmd: &cmdline::CmdLine, listed: usize) -> Result<Vec<usize>, St
 
 /// What stays the same for every run.
 struct Bench {
+    kind: Kind,
     cores: Cores,
     /// One workload per core in `cores.workloads`, each on its own slice.
     specs: Vec<Spec>,
 }
 
-pub fn run(info: &BootInfo<'_>) -> u32 {
-    run_polling(info.cmdline, None)
+/// Which comparison a bench makes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// `scenario=bench`: kswapd compressing itself against kcompressd workers.
+    Kcompressd,
+    /// `scenario=apps`: Android's measures (app-switch latency, kills, cold starts)
+    /// with each switch bringing the app's working set back and the low-memory killer
+    /// on (unless `lmk=off`), in each reclaim mode.
+    Apps,
+}
+
+impl Kind {
+    fn name(self) -> &'static str {
+        match self {
+            Kind::Kcompressd => "bench",
+            Kind::Apps => "apps",
+        }
+    }
+}
+
+pub fn run(info: &BootInfo<'_>, kind: Kind) -> u32 {
+    run_polling(info.cmdline, None, kind)
 }
 
 /// The benchmark in `cmd`'s settings; with `poll` (the console's `run bench`), CPU 0
 /// calls it every `smp::POLL_PERIOD` while it waits and runs no workload itself.
-pub fn run_polling(cmd: &cmdline::CmdLine, poll: Option<&mut dyn FnMut()>) -> u32 {
-    let outcome = bench(cmd, poll);
+pub fn run_polling(cmd: &cmdline::CmdLine, poll: Option<&mut dyn FnMut()>, kind: Kind) -> u32 {
+    let outcome = bench(cmd, poll, kind);
     // The bench's RAM limit (as by mem=) ends with the bench: a later run has the zone.
     if let Some(sys) = reclaim::system() {
         let _ = sys
@@ -154,15 +175,19 @@ pub fn run_polling(cmd: &cmdline::CmdLine, poll: Option<&mut dyn FnMut()>) -> u3
         Ok(status) => status,
         Err(why) => {
             // Every ending prints a RESULT line, a refused or failed bench too.
-            println!("bench: {why}");
-            super::print_error("bench", &why);
+            println!("{}: {why}", kind.name());
+            super::print_error(kind.name(), &why);
             1
         }
     }
 }
 
 /// The bench; an error ends it before its table (the caller prints it and RESULT).
-fn bench(cmd: &cmdline::CmdLine, mut poll: Option<&mut dyn FnMut()>) -> Result<u32, String> {
+fn bench(
+    cmd: &cmdline::CmdLine,
+    mut poll: Option<&mut dyn FnMut()>,
+    kind: Kind,
+) -> Result<u32, String> {
     let cores = assign_cores(cmd)?;
     let counts = worker_counts(cmd, cores.workers.len())?;
     if poll.is_some() && cores.workloads.contains(&0) {
@@ -247,9 +272,15 @@ fn bench(cmd: &cmdline::CmdLine, mut poll: Option<&mut dyn FnMut()>) -> Result<u
         .map(|w| Spec {
             first: w * slice,
             pages: slice,
-            pattern: Pattern::Apps {
-                apps: APPS,
-                switch_every: set,
+            pattern: match kind {
+                Kind::Kcompressd => Pattern::Apps {
+                    apps: APPS,
+                    switch_every: set,
+                },
+                Kind::Apps => Pattern::AppSwitch {
+                    apps: APPS,
+                    switch_every: set,
+                },
             },
             ops: cmd.ops.map_or(SWITCHES * set, |ops| ops / n as u64),
             deadline: None,
@@ -257,6 +288,7 @@ fn bench(cmd: &cmdline::CmdLine, mut poll: Option<&mut dyn FnMut()>) -> Result<u
             // The first workload keeps the seed (one workload runs as it always did);
             // the others switch apps at other times.
             seed: seed ^ (w as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15),
+            index: w,
             generator,
             pace: cmd.pace.map(|p| (p / n as u64).max(1)),
         })
@@ -312,7 +344,12 @@ fn bench(cmd: &cmdline::CmdLine, mut poll: Option<&mut dyn FnMut()>) -> Result<u
             None => String::new(),
         }
     );
-    let bench = Bench { cores, specs };
+    if kind == Kind::Apps {
+        println!(
+            "apps: each switch touches the new foreground app's {set} pages first (reads them back, or rewrites them after a kill: a cold start), timed as the app-switch latency"
+        );
+    }
+    let bench = Bench { kind, cores, specs };
     // sync, then one async variant per worker count (one worker: the plain design),
     // in the same boot, alternating.
     let mut variants = alloc::vec![(String::from("sync"), ReclaimMode::Sync, Vec::new())];
@@ -393,6 +430,7 @@ fn bench(cmd: &cmdline::CmdLine, mut poll: Option<&mut dyn FnMut()>) -> Result<u
     print_pipeline(&results[0], &asyncs);
     let status = u32::from(failure.is_some());
     super::print_result(&BenchResult {
+        scenario: kind.name(),
         runs,
         columns: &columns,
         error: failure,
@@ -426,6 +464,11 @@ fn run_mode(
             p.accesses
         );
     };
+    if bench.kind == Kind::Apps {
+        workload::APPS
+            .reset(bench.specs.len(), APPS)
+            .map_err(|e| format!("{} apps in all: more than the table holds", e.apps))?;
+    }
     let mut machine = KernelRun::new(sys, cpus, &bench.specs, poll);
     let report = mm::reclaim::run::run(
         &mut machine,
@@ -602,6 +645,7 @@ fn print_pipeline(sync: &[RunStats], asyncs: &[report::Variant<'_>]) {
 /// `scenario=bench`'s RESULT: `{"scenario":"bench","runs":N,"<mode>":{figures},...}`,
 /// one object of medians per mode, keyed by its label, and `"error"` when a run failed.
 struct BenchResult<'a> {
+    scenario: &'a str,
     runs: u64,
     columns: &'a [(&'a str, Values)],
     /// The first run that failed and why, if one did.
@@ -612,7 +656,7 @@ impl Serialize for BenchResult<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let error = usize::from(self.error.is_some());
         let mut map = serializer.serialize_map(Some(2 + self.columns.len() + error))?;
-        map.serialize_entry("scenario", "bench")?;
+        map.serialize_entry("scenario", self.scenario)?;
         map.serialize_entry("runs", &self.runs)?;
         for (label, values) in self.columns {
             map.serialize_entry(label, &ValuesJson(values))?;

@@ -36,7 +36,8 @@ pub fn run(info: &BootInfo<'_>) -> u32 {
         Scenario::Protect => protect::run(info),
         Scenario::Smp => smp::run(info),
         Scenario::Reclaim | Scenario::Race | Scenario::Oom | Scenario::Soak => reclaim::run(info),
-        Scenario::Bench => bench::run(info),
+        Scenario::Bench => bench::run(info, bench::Kind::Kcompressd),
+        Scenario::Apps => bench::run(info, bench::Kind::Apps),
         Scenario::Shell => shell::run(info),
     }
 }

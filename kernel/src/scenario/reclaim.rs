@@ -203,6 +203,7 @@ fn try_pressure(
                 deadline,
                 write_pct: WRITE_PCT,
                 seed: seed ^ (w as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15),
+                index: w,
                 generator,
                 pace: None,
             }

@@ -358,7 +358,9 @@ impl Shell<'_> {
             let mut hook = || self.service();
             match kind {
                 RunKind::Pressure => pressure::run_from_shell(board, &settings, &mut hook),
-                RunKind::Bench => bench::run_polling(&settings, Some(&mut hook)),
+                RunKind::Bench => {
+                    bench::run_polling(&settings, Some(&mut hook), bench::Kind::Kcompressd)
+                }
             }
         };
         self.running = None;

@@ -22,7 +22,7 @@ use spin::mutex::Mutex;
 use super::swap::{Fault, SwapEntry, SwapMap};
 use crate::addr::{PAGE_SIZE, Pfn};
 use crate::frame::Zone;
-use crate::lru::{FolioReferences, IsolatedBatch, Lru, LruList, SWAP_CLUSTER_MAX};
+use crate::lru::{FolioReferences, IsolatedBatch, Lru, LruError, LruList, SWAP_CLUSTER_MAX};
 use crate::ring::{Consumer, Producer};
 use crate::trace::{self, Event};
 use crate::vmstat::{CpuVmStat, VmEvent};
@@ -440,9 +440,50 @@ impl<'a, F: FrameSource, R: RelaxStrategy> Reclaim<'a, F, R> {
         let _ = lru.add(zone, pfn, LruList::InactiveAnon);
     }
 
-    /// Linux's `try_to_free_pages()`: reclaim `SWAP_CLUSTER_MAX` pages at rising
-    /// priority, compressing synchronously (only kswapd hands pages to kcompressd,
-    /// as in the patch). Returns pages reclaimed.
+    /// Linux's `zap_pte_range()` for a page the caller has just unmapped for good (its
+    /// app was killed): frees the frame off the LRU. A reclaim batch holding the page
+    /// isolated cannot unmap it any more and puts it back, so this waits for that
+    /// (`relax` between looks; it returns false to give up) rather than free a frame
+    /// reclaim holds. False if the frame was not freed.
+    pub fn zap_frame(&self, pfn: Pfn, relax: &mut dyn FnMut() -> bool) -> bool {
+        loop {
+            {
+                let mut node = self.node.lock();
+                let Node { zone, lru } = &mut *node;
+                match lru.del(zone, pfn) {
+                    Ok(()) => return zone.free_pages(pfn, 0).is_ok(),
+                    Err(LruError::Isolated) => {}
+                    Err(_) => return false,
+                }
+            }
+            if !relax() {
+                return false;
+            }
+        }
+    }
+
+    /// Frees a swap entry the caller has just taken out of its PTE for good: the
+    /// page's slot in the store, or its frame if it was still in writeback. A
+    /// compressor at work on it is waited for (`relax` as for [`Self::zap_frame`]).
+    /// False if the entry was not freed.
+    pub fn zap_swap_entry(&self, entry: SwapEntry, relax: &mut dyn FnMut() -> bool) -> bool {
+        loop {
+            match self.swap.fault(entry) {
+                Fault::SwapIn => {
+                    let freed = self.store.lock().free(entry.slot()).is_ok();
+                    return freed && self.swap.swap_in_done(entry).is_ok();
+                }
+                Fault::Rescued(pfn) => return self.node.lock().zone.free_pages(pfn, 0).is_ok(),
+                Fault::Stale => return false,
+                Fault::Compressing | Fault::OtherFault => {
+                    if !relax() {
+                        return false;
+                    }
+                }
+            }
+        }
+    }
+
     fn direct_reclaim<M: Mmu>(&self, reclaimer: &mut Reclaimer<'_, M>) -> usize {
         reclaimer.stat.count(VmEvent::AllocStall);
         trace::emit(Event::DirectReclaimBegin);

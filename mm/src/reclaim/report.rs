@@ -7,6 +7,7 @@
 
 use core::fmt::{self, Write};
 
+use crate::apps::session::AppFigures;
 use crate::latency::LatencyHist;
 use crate::vmstat::{VmEvent, VmStatSnapshot};
 use crate::zram::MmStat;
@@ -45,7 +46,7 @@ macro_rules! metrics {
 }
 
 /// How many metrics a run has.
-pub const NR_METRICS: usize = 29;
+pub const NR_METRICS: usize = 33;
 
 metrics! {
     PgstealAnonPerS = "pgsteal_anon_per_s", false;
@@ -71,6 +72,13 @@ metrics! {
     AllocP50Ns = "alloc_p50_ns", true;
     AllocP99Ns = "alloc_p99_ns", true;
     AllocMaxNs = "alloc_max_ns", true;
+    /// From an app switch until the app touched its whole working set again.
+    AppSwitchP50Us = "app_switch_p50_us", true;
+    AppSwitchP99Us = "app_switch_p99_us", true;
+    /// Switches to an app the low-memory killer had taken: its pages regenerated.
+    ColdStarts = "cold_starts", true;
+    /// Apps the low-memory killer took.
+    LmkKills = "lmk_kills", true;
     KswapdBusyPct = "kswapd_busy_pct", false;
     /// Per worker: all workers' busy time over (elapsed x workers).
     KcompressdBusyPct = "kcompressd_busy_pct", false;
@@ -122,6 +130,8 @@ pub struct RunInput<'a> {
     pub accesses: u64,
     /// Latency of the faults that needed a frame, in ticks.
     pub faults: &'a LatencyHist,
+    /// App switches (in ticks), cold starts and kills; `None` without app switching.
+    pub apps: Option<&'a AppFigures>,
     /// kswapd's time outside sleep.
     pub kswapd_busy: u64,
     /// All kcompressd workers' time outside sleep, and the pages they took.
@@ -195,6 +205,12 @@ impl RunStats {
                 ns(ticks) as f64
             }
         };
+        let switch_us = |pct: u64| {
+            i.apps
+                .filter(|a| a.switch.count > 0)
+                .map_or(f64::NAN, |a| (ns(a.switch.percentile(pct)) / 1000) as f64)
+        };
+        let app_count = |f: fn(&AppFigures) -> u64| i.apps.map_or(f64::NAN, |a| f(a) as f64);
         let kswapd_busy_ns = ns(i.kswapd_busy);
         let kcompressd_busy_ns = ns(i.kcompressd_busy);
         let pgsteal_kswapd = e(VmEvent::PgStealKswapd);
@@ -219,6 +235,10 @@ impl RunStats {
                 Metric::AllocP50Ns => latency(i.faults.percentile(50)),
                 Metric::AllocP99Ns => latency(i.faults.percentile(99)),
                 Metric::AllocMaxNs => latency(i.faults.max),
+                Metric::AppSwitchP50Us => switch_us(50),
+                Metric::AppSwitchP99Us => switch_us(99),
+                Metric::ColdStarts => app_count(|a| a.cold.count),
+                Metric::LmkKills => app_count(|a| a.kills),
                 Metric::KswapdBusyPct => 100.0 * ratio(i.kswapd_busy, elapsed),
                 // No worker (sync): no figure.
                 Metric::KcompressdBusyPct => {
@@ -594,6 +614,7 @@ mod tests {
             elapsed: 2000,
             accesses: 5000,
             faults: &faults,
+            apps: None,
             kswapd_busy: 1500,
             kcompressd_busy: 1000,
             kcompressd_pages: 400,
@@ -647,7 +668,9 @@ mod tests {
         let same = [known_run(1000, 1, 0), known_run(1000, 1, 0)];
         assert_eq!(medians(&same)[Metric::AllocStall as usize], 1.0);
         assert!(medians(&[]).iter().all(|x| x.is_nan()));
-        assert_eq!(&medians(&runs[..1]), runs[0].values());
+        // One run: its own values (NaN where it has no figure, so compared as bits).
+        let bits = |v: &Values| v.map(f64::to_bits);
+        assert_eq!(bits(&medians(&runs[..1])), bits(runs[0].values()));
     }
 
     #[test]
@@ -733,6 +756,7 @@ mod tests {
             elapsed: 0,
             accesses: 0,
             faults: &LatencyHist::default(),
+            apps: None,
             kswapd_busy: 0,
             kcompressd_busy: 0,
             kcompressd_pages: 0,

@@ -18,6 +18,7 @@ use serde::{Serialize, Serializer};
 
 use super::policy::SwapRaceStats;
 use super::report::{Metric, RunInput, RunStats, Values};
+use crate::apps::session::AppFigures;
 use crate::latency::LatencyHist;
 use crate::vmstat::{VmEvent, VmStatSnapshot};
 use crate::zram::MmStat;
@@ -62,6 +63,9 @@ pub trait Machine {
     /// `finish`; kept by the machine: a histogram is too big to pass around on a
     /// kernel stack).
     fn fault_latency(&self) -> &LatencyHist;
+    /// The apps' switches, cold starts and kills, all workloads merged (after
+    /// `finish`); `None` when the workloads do not switch apps.
+    fn app_figures(&self) -> Option<&AppFigures>;
 }
 
 /// The daemons' time outside sleep, in ticks, and the pages the workers compressed.
@@ -302,6 +306,7 @@ pub fn run<M: Machine>(
         elapsed: work.ticks,
         accesses: work.accesses,
         faults: machine.fault_latency(),
+        apps: machine.app_figures(),
         kswapd_busy: times.kswapd_busy,
         kcompressd_busy: times.kcompressd_busy,
         kcompressd_pages: times.kcompressd_pages,
@@ -392,6 +397,15 @@ pub struct RunFields {
     pub ops_per_s: f64,
     /// The window's length.
     pub elapsed_ms: u64,
+    /// Median app-switch latency, from a switch until the app touched its whole
+    /// working set again (null: no app switched).
+    pub app_switch_p50_us: Option<u64>,
+    /// Its 99th percentile.
+    pub app_switch_p99_us: Option<u64>,
+    /// Switches to an app the killer had taken (null: no app switched).
+    pub cold_starts: Option<u64>,
+    /// Apps the low-memory killer took (null: no app switched).
+    pub lmk_kills: Option<u64>,
 }
 
 impl RunReport {
@@ -413,6 +427,12 @@ impl RunReport {
     /// Milliseconds in `ticks`.
     pub fn ms(&self, ticks: u64) -> u64 {
         (u128::from(ticks) * 1000 / u128::from(self.tick_hz.max(1))) as u64
+    }
+
+    /// A whole-number metric of the run, `None` when it has no figure.
+    fn count(&self, m: Metric) -> Option<u64> {
+        let x = self.stats.get(m);
+        x.is_finite().then_some(x as u64)
     }
 
     /// The run's `RESULT` fields.
@@ -448,6 +468,10 @@ impl RunReport {
             pgsteal_anon_per_s: self.stats.get(Metric::PgstealAnonPerS),
             ops_per_s: self.stats.get(Metric::OpsPerS),
             elapsed_ms: self.ms(self.window_ticks),
+            app_switch_p50_us: self.count(Metric::AppSwitchP50Us),
+            app_switch_p99_us: self.count(Metric::AppSwitchP99Us),
+            cold_starts: self.count(Metric::ColdStarts),
+            lmk_kills: self.count(Metric::LmkKills),
         }
     }
 }
@@ -538,6 +562,9 @@ mod tests {
         }
         fn fault_latency(&self) -> &LatencyHist {
             &self.faults
+        }
+        fn app_figures(&self) -> Option<&AppFigures> {
+            None
         }
         fn finish(&mut self) -> Result<Finished, String> {
             self.calls.push("finish");
@@ -667,6 +694,9 @@ mod tests {
             }
             fn fault_latency(&self) -> &LatencyHist {
                 self.0.fault_latency()
+            }
+            fn app_figures(&self) -> Option<&AppFigures> {
+                None
             }
         }
         let err = run(&mut NoWorkloads(&mut m), 0, None).unwrap_err();

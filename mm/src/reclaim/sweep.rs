@@ -198,6 +198,12 @@ pub fn write_config(
                 cfg.wss_pages / cfg.workloads / apps,
                 cfg.wss_pages / cfg.workloads / apps
             ),
+            Pattern::AppSwitch { apps } => format!(
+                " in {apps} apps of {} pages, launch then an app switch every {} accesses, each switch touching the app's whole set first; lmk {}",
+                cfg.wss_pages / cfg.workloads / apps,
+                cfg.wss_pages / cfg.workloads / apps,
+                if cfg.lmk { "on" } else { "off" }
+            ),
             other => format!(", pattern {other:?}"),
         }
     )?;

@@ -3,7 +3,7 @@
 //! from the link layout and the DTB. Owns TTBR0/TCR/MAIR/SCTLR and the table pool;
 //! what goes where in the map is `memmap`'s business, the descriptor format `pgtable`'s.
 //! Also the TLB maintenance and barriers that publish table edits (`publish_pte`,
-//! `flush_tlb_page`, `flush_tlb_all`), which the workload region (`vm`) calls.
+//! `flush_tlb_all`), which the workload region (`vm`) calls.
 
 use core::arch::asm;
 
@@ -199,28 +199,12 @@ pub fn publish_pte() {
     unsafe { asm!("dsb ishst", "isb", options(nostack)) };
 }
 
-/// Invalidates `va`'s translation on every core and waits until no core can still
-/// use it: `dsb ishst` makes the new PTE visible to every walker before the
-/// invalidation; `tlbi vaale1is` (this VA, every ASID, last level, inner shareable = broadcast);
-/// `dsb ish` waits until every core finished the invalidation, which includes every
-/// access made through the old entry (so the workload's last writes to the frame are
-/// visible to us); `isb` so this core's later instructions see the new state.
-pub fn flush_tlb_page(va: u64) {
-    // SAFETY: TLB maintenance and barriers only; the operand is VA[55:12].
-    unsafe {
-        asm!(
-            "dsb ishst",
-            "tlbi vaale1is, {}",
-            "dsb ish",
-            "isb",
-            in(reg) va >> 12,
-            options(nostack)
-        )
-    };
-}
-
 /// Invalidates every EL1 translation on every core and waits until no core can still
-/// use one (`flush_tlb_page`'s sequence with `tlbi vmalle1is`): the end of a reclaim
+/// use one: `dsb ishst` makes the new PTEs visible to every walker before the
+/// invalidation; `tlbi vmalle1is` (inner shareable = broadcast); `dsb ish` waits until
+/// every core finished it, which includes every access made through the old entries
+/// (so the workload's last writes to its frames are visible to us); `isb` so this
+/// core's later instructions see the new state. The end of a reclaim
 /// batch, Linux's `try_to_unmap_flush()`. One broadcast for a batch of 32 pages
 /// instead of one per page; the kernel's own entries are refilled from the tables.
 pub fn flush_tlb_all() {

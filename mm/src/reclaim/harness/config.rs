@@ -32,6 +32,23 @@ pub enum Pattern {
         /// Working sets the pages are split into.
         apps: usize,
     },
+    /// `Apps` as Android runs them: each switch first touches the app's whole working
+    /// set again (reads it back, or rewrites it after the killer took the app: a cold
+    /// start), timed as the app-switch latency; then random accesses as in `Apps`.
+    AppSwitch {
+        /// Working sets the pages are split into.
+        apps: usize,
+    },
+}
+
+impl Pattern {
+    /// The apps of `Apps` and `AppSwitch`.
+    pub fn apps(self) -> Option<usize> {
+        match self {
+            Pattern::Apps { apps } | Pattern::AppSwitch { apps } => Some(apps),
+            _ => None,
+        }
+    }
 }
 
 /// App switches after the launch, for `pattern=apps` when `ops` is not given (the
@@ -67,6 +84,9 @@ pub struct HarnessConfig {
     pub write_pct: u8,
     /// Seeds the pages' contents and the access pattern.
     pub seed: u64,
+    /// The low-memory killer (`lmk=on`): kills background apps of `AppSwitch` under
+    /// memory pressure.
+    pub lmk: bool,
 }
 
 impl Default for HarnessConfig {
@@ -85,6 +105,7 @@ impl Default for HarnessConfig {
             ops: 200_000,
             write_pct: 25,
             seed: 1,
+            lmk: false,
         }
     }
 }
@@ -101,13 +122,14 @@ pub const USAGE: &str = "usage: reclaim-harness [key=value ...]
   ram=FRAMES               RAM managed by the zone, in 4 KiB frames (default 4096)
   wss=PAGES                anonymous pages touched, >= 2 x ram (default 2 x ram)
   workloads=N              workload threads, 1..=4 (default 1)
-  pattern=sequential|random|hotcold|refault|apps   (default random)
-  apps=N                   apps for pattern=apps (default 8)
+  pattern=sequential|random|hotcold|refault|apps|appswitch   (default random)
+  apps=N                   apps for pattern=apps|appswitch (default 8)
+  lmk=on|off               low-memory killer for pattern=appswitch (default off)
   mix=NAME|Z,S,T,ST,R      default|zero|same|text|structured|random, or percent
                            zero,same-filled,text,structured,random (sum 100)
   wsf=N                    watermark_scale_factor, 1..=3000 (default 10)
-  ops=N                    accesses in total (default 200000; pattern=apps:
-                           12 app switches after the launch)
+  ops=N                    accesses in total (default 200000; pattern=apps and
+                           appswitch: 12 app switches after the launch)
   write_pct=N              percent of accesses that write (default 25)
   seed=N                   (default 1)";
 
@@ -132,12 +154,8 @@ impl HarnessConfig {
 
     /// `APP_SWITCHES` switches' worth of accesses, for the `Apps` pattern.
     fn default_app_ops(&self) -> Option<u64> {
-        match self.pattern {
-            Pattern::Apps { apps } => {
-                Some(APP_SWITCHES * (self.wss_pages / self.workloads / apps.max(1)) as u64)
-            }
-            _ => None,
-        }
+        let apps = self.pattern.apps()?;
+        Some(APP_SWITCHES * (self.wss_pages / self.workloads / apps.max(1)) as u64)
     }
 
     /// `parse` starting from `base` instead of the defaults; `wss` follows `ram` and
@@ -184,14 +202,22 @@ impl HarnessConfig {
                         "hotcold" => Pattern::HotCold,
                         "refault" => Pattern::Refault,
                         "apps" => Pattern::Apps { apps: 8 },
+                        "appswitch" => Pattern::AppSwitch { apps: 8 },
                         _ => {
                             return Err(format!(
-                                "pattern: '{value}' is not sequential|random|hotcold|refault|apps"
+                                "pattern: '{value}' is not sequential|random|hotcold|refault|apps|appswitch"
                             ));
                         }
                     }
                 }
                 "apps" => apps = Some(num(value)? as usize),
+                "lmk" => {
+                    cfg.lmk = match value {
+                        "on" => true,
+                        "off" => false,
+                        _ => return Err(format!("lmk: '{value}' is not on|off")),
+                    }
+                }
                 "mix" if !value.contains(',') => {
                     cfg.mix = named_mix(value).ok_or_else(|| {
                         format!(
@@ -228,8 +254,12 @@ impl HarnessConfig {
         cfg.wss_pages = wss.unwrap_or(2 * cfg.ram_frames);
         match (apps, cfg.pattern) {
             (Some(apps), Pattern::Apps { .. }) => cfg.pattern = Pattern::Apps { apps },
-            (Some(_), _) => return Err("apps= needs pattern=apps".to_string()),
+            (Some(apps), Pattern::AppSwitch { .. }) => cfg.pattern = Pattern::AppSwitch { apps },
+            (Some(_), _) => return Err("apps= needs pattern=apps or appswitch".to_string()),
             (None, _) => {}
+        }
+        if cfg.lmk && !matches!(cfg.pattern, Pattern::AppSwitch { .. }) {
+            return Err("lmk=on needs pattern=appswitch (the killer kills apps)".to_string());
         }
         cfg.ops = match ops {
             Some(ops) => ops,
@@ -249,7 +279,7 @@ impl HarnessConfig {
         if !(1..=RING_CAPACITY).contains(&self.ring_size) {
             return Err(format!("ring must be 1..={RING_CAPACITY}"));
         }
-        if let Pattern::Apps { apps } = self.pattern
+        if let Some(apps) = self.pattern.apps()
             && !(1..=self.wss_pages / self.workloads).contains(&apps)
         {
             return Err("apps must be 1..=pages per workload".to_string());

@@ -35,6 +35,8 @@ use super::run::{
 };
 use super::swap::{SwapEntry, SwapMap, SwapState};
 use crate::addr::{PAGE_SIZE, Pfn, PhysRange};
+use crate::apps::session::AppFigures;
+use crate::apps::table::AppTable;
 use crate::busy::BusyClock;
 use crate::frame::{Watermarks, Zone, ZoneConfig};
 use crate::latency::LatencyHist;
@@ -163,6 +165,8 @@ struct Parts<'a> {
     worker_pages: Vec<AtomicU64>,
     start: Instant,
     managed: u64,
+    /// The apps of `AppSwitch`, shared by the workloads and the killer.
+    apps: AppTable<YieldRelax>,
 }
 
 impl Parts<'_> {
@@ -184,6 +188,8 @@ struct Host<'s, 'a> {
     done: Option<(WorkloadResult, u64)>,
     /// Their faults' latency, merged by `finish`.
     faults: LatencyHist,
+    /// Their apps' figures, merged by `finish`.
+    apps: AppFigures,
 }
 
 impl<'s, 'a> Host<'s, 'a> {
@@ -338,6 +344,8 @@ impl<'s, 'a> Machine for Host<'s, 'a> {
                 pattern: cfg.pattern,
                 write_pct: cfg.write_pct,
                 seed: cfg.seed ^ (w as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15),
+                apps: &p.apps,
+                index: w,
             };
             let ops = cfg.ops / cfg.workloads as u64;
             self.workloads.push(self.scope.spawn(move || {
@@ -385,10 +393,15 @@ impl<'s, 'a> Machine for Host<'s, 'a> {
         &self.faults
     }
 
+    fn app_figures(&self) -> Option<&AppFigures> {
+        matches!(self.parts.cfg.pattern, Pattern::AppSwitch { .. }).then_some(&self.apps)
+    }
+
     fn finish(&mut self) -> Result<Finished, String> {
         self.join_workloads()?;
         let (all, ended) = self.done.take().ok_or("no workload results")?;
         self.faults = all.faults.clone();
+        self.apps = all.apps.clone();
         let p = self.parts;
         let check = final_check(p, &all.versions)?;
         let frames = FrameCount {
@@ -530,7 +543,14 @@ pub fn run(cfg: &HarnessConfig) -> Result<HarnessReport, String> {
         worker_pages: (0..workers).map(|_| AtomicU64::new(0)).collect(),
         start: Instant::now(),
         managed,
+        apps: AppTable::new(),
     };
+    if let Some(apps) = cfg.pattern.apps() {
+        parts
+            .apps
+            .reset(cfg.workloads, apps)
+            .map_err(|e| format!("{} apps in all: more than the table holds", e.apps))?;
+    }
     let report = thread::scope(|scope| {
         let mut host = Host {
             scope,
@@ -541,6 +561,7 @@ pub fn run(cfg: &HarnessConfig) -> Result<HarnessReport, String> {
             workloads: Vec::new(),
             done: None,
             faults: LatencyHist::default(),
+            apps: AppFigures::default(),
         };
         let report = run::run(&mut host, workers as u64, None);
         // On an error the threads still running are stopped before the scope joins them.

@@ -12,6 +12,8 @@ use super::Shared;
 use super::config::Pattern;
 use super::mmu::{ACCESSED, LOCKED, PFN_MASK, PRESENT, PageTable, SWAPPED, SimMmu};
 use crate::addr::{PAGE_SIZE, Pfn};
+use crate::apps::session::{AppFigures, AppHost, Session, Stop};
+use crate::apps::table::AppTable;
 use crate::apps::{self, AppPattern};
 use crate::latency::LatencyHist;
 use crate::pagegen::{PageGen, SplitMix64};
@@ -31,6 +33,9 @@ pub(super) struct Workload<'a> {
     pub(super) pattern: Pattern,
     pub(super) write_pct: u8,
     pub(super) seed: u64,
+    /// The run's apps (`AppSwitch`), shared with the killer, and this workload's index.
+    pub(super) apps: &'a AppTable<super::YieldRelax>,
+    pub(super) index: usize,
 }
 
 #[derive(Default)]
@@ -42,6 +47,8 @@ pub(super) struct WorkloadResult {
     pub(super) accesses: u64,
     /// Faults that needed a frame, in ns.
     pub(super) faults: LatencyHist,
+    /// App switches, cold starts and kills (`AppSwitch`), in ns.
+    pub(super) apps: AppFigures,
 }
 
 impl WorkloadResult {
@@ -53,6 +60,7 @@ impl WorkloadResult {
         self.oom |= out.oom;
         self.accesses += out.accesses;
         self.faults.merge(&out.faults);
+        self.apps.merge(&out.apps);
     }
 }
 
@@ -68,6 +76,10 @@ impl Workload<'_> {
             compressor: &mut compressor,
             stat,
         };
+        if let Pattern::AppSwitch { apps } = self.pattern {
+            self.run_apps(apps, ops, &mut reclaimer, &mut out);
+            return out;
+        }
         let launch = match self.pattern {
             Pattern::Apps { .. } => self.pages,
             _ => 0,
@@ -89,6 +101,62 @@ impl Workload<'_> {
             out.accesses += 1;
         }
         out
+    }
+
+    /// `AppSwitch`: the apps' launch and switches (`apps::session`).
+    fn run_apps(
+        &self,
+        apps: usize,
+        ops: u64,
+        reclaimer: &mut Reclaimer<'_, SimMmu<'_>>,
+        out: &mut WorkloadResult,
+    ) {
+        let set = (self.pages / apps.max(1)) as u64;
+        let session = Session {
+            table: self.apps,
+            workload: self.index,
+            pattern: AppPattern {
+                apps,
+                switch_every: set,
+                seed: self.seed,
+            },
+            pages: self.pages,
+            ops,
+            write_pct: u64::from(self.write_pct),
+        };
+        let mut figures = AppFigures::default();
+        let mut host = AppsHost {
+            workload: self,
+            reclaimer,
+            out,
+            start: Instant::now(),
+        };
+        if session.run(&mut host, &mut figures).is_err() {
+            host.out.oom = true;
+        }
+        out.apps = figures;
+    }
+
+    /// Frees pages `local` for good (their app was killed): each PTE taken with one
+    /// swap (reclaim's unmapping CAS then fails), then its frame or swap slot.
+    fn zap(&self, local: core::ops::Range<usize>, versions: &mut [u32]) {
+        let mut relax = || {
+            thread::yield_now();
+            true
+        };
+        for local in local {
+            let v = self.table.ptes[self.first + local].swap(0, Ordering::AcqRel);
+            if v & PRESENT != 0 {
+                let pfn = Pfn(v & PFN_MASK);
+                self.table.rmap.set(pfn, 0);
+                self.reclaim.zap_frame(pfn, &mut relax);
+            } else if let Some(entry) =
+                SwapEntry::from_bits(v & !SWAPPED).filter(|_| v & SWAPPED != 0)
+            {
+                self.reclaim.zap_swap_entry(entry, &mut relax);
+            }
+            versions[local] = 0;
+        }
     }
 
     /// The page of access `n` (counted after the launch).
@@ -119,7 +187,7 @@ impl Workload<'_> {
                 }
                 start
             }
-            Pattern::Apps { apps } => {
+            Pattern::Apps { apps } | Pattern::AppSwitch { apps } => {
                 let set = (self.pages / apps.max(1)) as u64;
                 AppPattern {
                     apps,
@@ -247,5 +315,31 @@ impl Workload<'_> {
         // Release: our writes to the frame before anyone who unmaps it.
         pte.store(locked, Ordering::Release);
         Ok(())
+    }
+}
+
+/// The harness workload as `apps::session` sees it.
+struct AppsHost<'w, 'a, 'r, 'c, 't> {
+    workload: &'w Workload<'a>,
+    reclaimer: &'r mut Reclaimer<'c, SimMmu<'t>>,
+    out: &'r mut WorkloadResult,
+    start: Instant,
+}
+
+impl AppHost for AppsHost<'_, '_, '_, '_, '_> {
+    fn access(&mut self, local: usize, write: bool) -> Result<(), Stop> {
+        self.workload
+            .access(self.reclaimer, local, write, self.out)
+            .map_err(|()| Stop)?;
+        self.out.accesses += 1;
+        Ok(())
+    }
+
+    fn zap(&mut self, pages: core::ops::Range<usize>) {
+        self.workload.zap(pages, &mut self.out.versions);
+    }
+
+    fn now(&self) -> u64 {
+        u64::try_from(self.start.elapsed().as_nanos()).unwrap_or(u64::MAX)
     }
 }

@@ -3,7 +3,12 @@
 //! `switch_every` accesses another app (picked from the seed) comes to the foreground.
 //! Shared by the kernel's workload, the host harness and the Linux workload, so that
 //! one seed gives all three the same sequence of pages, reads and writes. It only
-//! picks; touching and checking the pages is the caller's.
+//! picks; touching and checking the pages is the caller's. `table` keeps each app's
+//! life (foreground, background, killed) for the low-memory killer; `session` runs
+//! the Android-style app switching over a caller's pages.
+
+pub mod session;
+pub mod table;
 
 use crate::pagegen::SplitMix64;
 
@@ -21,11 +26,20 @@ pub struct AppPattern {
 impl AppPattern {
     /// The page (index among `pages`) of access number `n`, drawing from `rng`.
     pub fn pick(&self, pages: usize, rng: &mut SplitMix64, n: u64) -> usize {
+        let set = self.set(pages);
+        self.foreground(pages, n) * set + rng.below(set)
+    }
+
+    /// The app in the foreground at access number `n`.
+    pub fn foreground(&self, pages: usize, n: u64) -> usize {
         let apps = self.apps.clamp(1, pages.max(1));
-        let set = (pages / apps).max(1);
         let switch = n / self.switch_every.max(1);
-        let foreground = SplitMix64(self.seed ^ switch).below(apps);
-        foreground * set + rng.below(set)
+        SplitMix64(self.seed ^ switch).below(apps)
+    }
+
+    /// Pages in each app's working set.
+    pub fn set(&self, pages: usize) -> usize {
+        (pages / self.apps.clamp(1, pages.max(1))).max(1)
     }
 }
 
