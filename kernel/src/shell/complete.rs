@@ -85,7 +85,7 @@ fn value_words(key: Key) -> &'static str {
     match key {
         Key::Reclaim => ReclaimMode::EXPECTED,
         Key::RingFull => RingFull::EXPECTED,
-        Key::Trace => OnOff::EXPECTED,
+        Key::Trace | Key::Lmk => OnOff::EXPECTED,
         Key::Placement => Placement::EXPECTED,
         _ => "",
     }
