@@ -12,6 +12,7 @@ pub mod latency;
 pub mod lru;
 pub mod page;
 pub mod pagegen;
+pub mod psi;
 pub mod reclaim;
 pub mod ring;
 pub mod rmap;
