@@ -9,6 +9,7 @@ pub mod apps;
 pub mod busy;
 pub mod frame;
 pub mod latency;
+pub mod lmk;
 pub mod lru;
 pub mod page;
 pub mod pagegen;
