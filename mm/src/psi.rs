@@ -221,6 +221,18 @@ pub struct PsiSnapshot {
 }
 
 impl PsiSnapshot {
+    /// Stall totals since `earlier`, the averages as they are now (a run's window).
+    pub fn since(&self, earlier: &PsiSnapshot) -> PsiSnapshot {
+        let line = |now: &PsiLine, then: &PsiLine| PsiLine {
+            avg: now.avg,
+            total_ns: now.total_ns.saturating_sub(then.total_ns),
+        };
+        PsiSnapshot {
+            some: line(&self.some, &earlier.some),
+            full: line(&self.full, &earlier.full),
+        }
+    }
+
     /// The line of `PSI_MEM_SOME` or `PSI_MEM_FULL`.
     pub fn line(&self, full: bool) -> &PsiLine {
         if full { &self.full } else { &self.some }

@@ -15,6 +15,7 @@ use crate::addr::{PAGE_SIZE, Pfn};
 use crate::apps::{self, AppPattern};
 use crate::latency::LatencyHist;
 use crate::pagegen::{PageGen, SplitMix64};
+use crate::psi::PsiCpu;
 use crate::reclaim::policy::{Reclaimer, SwapIn, SwapInError};
 use crate::reclaim::swap::{SwapEntry, SwapState};
 use crate::vmstat::VmEvent;
@@ -57,7 +58,21 @@ impl WorkloadResult {
 }
 
 impl Workload<'_> {
-    pub(super) fn run(&self, ops: u64, stat: &crate::vmstat::CpuVmStat) -> WorkloadResult {
+    /// Runs `ops` accesses (after the launch) with `stat` and `psi` its CPU's: the
+    /// CPU is non-idle from start to end.
+    pub(super) fn run(
+        &self,
+        ops: u64,
+        stat: &crate::vmstat::CpuVmStat,
+        psi: &PsiCpu,
+    ) -> WorkloadResult {
+        psi.task_start(self.reclaim.now_ns());
+        let out = self.accesses(ops, stat, psi);
+        psi.task_stop(self.reclaim.now_ns());
+        out
+    }
+
+    fn accesses(&self, ops: u64, stat: &crate::vmstat::CpuVmStat, psi: &PsiCpu) -> WorkloadResult {
         let mut out = WorkloadResult {
             versions: vec![0; self.pages],
             ..WorkloadResult::default()
@@ -67,6 +82,7 @@ impl Workload<'_> {
             mmu: SimMmu(self.table),
             compressor: &mut compressor,
             stat,
+            psi: Some(psi),
         };
         let launch = match self.pattern {
             Pattern::Apps { .. } => self.pages,
