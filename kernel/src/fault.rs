@@ -82,6 +82,7 @@ fn handle(far: u64) -> Result<(), FaultError> {
         mmu: KernelMmu::default(),
         compressor,
         stat,
+        psi: Some(reclaim::this_cpu_psi()),
     };
     let policy = &sys.policy;
     loop {

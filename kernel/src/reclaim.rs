@@ -18,6 +18,7 @@ use mm::addr::Pfn;
 use mm::busy::BusyClock;
 use mm::frame::Zone;
 use mm::lru::Lru;
+use mm::psi::{PsiCpu, PsiGroup, PsiSnapshot};
 use mm::reclaim::policy::{
     CompressorQueue, DEFAULT_RING_SIZE, Mmu, Node, Queues, Reclaim, ReclaimConfig, ReclaimMode,
     Reclaimer, RingFull, Ticket,
@@ -43,6 +44,11 @@ pub type Policy = Reclaim<'static, NodeFrames, Yield>;
 
 /// `/proc/vmstat` counters, one block per CPU.
 pub static VMSTAT: VmStat<MAX_CPUS> = VmStat::new();
+
+/// Memory PSI since boot, on the policy's clock (0 at boot). Only workload CPUs run
+/// tasks and stall in it; kswapd's and kcompressd's cores stay idle (their time is
+/// `daemon_times`).
+static PSI: PsiGroup<MAX_CPUS> = PsiGroup::new(0);
 
 /// The store's frames come from the zone, as zram's do.
 pub struct NodeFrames(&'static NodeLock);
@@ -371,8 +377,20 @@ pub fn zap_pages(pages: core::ops::Range<usize>, relax: &mut dyn FnMut() -> bool
 }
 
 /// The policy's clock: nanoseconds of the generic timer since boot.
-fn clock_ns() -> u64 {
+pub fn clock_ns() -> u64 {
     u64::try_from(timer::uptime().as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// /proc/pressure/memory now: totals and averages since boot, brought up to date.
+pub fn psi() -> PsiSnapshot {
+    PSI.update(clock_ns())
+}
+
+/// This CPU's memory PSI state.
+pub fn this_cpu_psi() -> &'static PsiCpu {
+    // MAX_CPUS entries: every logical CPU has one.
+    PSI.cpu(percpu::this_cpu_id())
+        .unwrap_or_else(|| panic!("cpu{} has no PSI state", percpu::this_cpu_id()))
 }
 
 /// The live system (`None` before `init`).
@@ -456,6 +474,7 @@ pub fn kswapd(_: usize) {
         mmu: KernelMmu::default(),
         compressor: &mut compressor,
         stat,
+        psi: None,
     };
     let mut queues = Queues {
         producers: &mut producers[..queues.len()],

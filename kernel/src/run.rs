@@ -14,6 +14,7 @@ use mm::addr::PAGE_SIZE;
 use mm::apps::session::AppFigures;
 use mm::frame::{Zone, ZoneConfig};
 use mm::latency::LatencyHist;
+use mm::psi::PsiSnapshot;
 use mm::reclaim::policy::SwapRaceStats;
 use mm::reclaim::run::{DaemonTimes, Finished, FrameCount, Machine, PageCheck, Work};
 use mm::vmstat::VmStatSnapshot;
@@ -210,6 +211,10 @@ impl Machine for KernelRun<'_, '_> {
         self.cpus.iter().map(|&cpu| workload::progress(cpu)).sum()
     }
 
+    fn psi(&self) -> PsiSnapshot {
+        reclaim::psi()
+    }
+
     fn start_daemons(&mut self) -> Result<(), String> {
         self.idle_at_start = idle_now();
         self.daemons =
@@ -233,8 +238,16 @@ impl Machine for KernelRun<'_, '_> {
     }
 
     fn wait_workloads(&mut self, until: Option<u64>) -> bool {
+        let mut caller = self.poll.as_deref_mut();
+        // Every poll also updates PSI: its averages need a look every 2 s.
+        let mut poll = || {
+            reclaim::psi();
+            if let Some(caller) = caller.as_deref_mut() {
+                caller();
+            }
+        };
         while self.waited < self.jobs.len() {
-            if !smp::wait_polling(self.jobs[self.waited], until, self.poll.as_deref_mut()) {
+            if !smp::wait_polling(self.jobs[self.waited], until, Some(&mut poll)) {
                 return false;
             }
             self.waited += 1;

@@ -187,6 +187,9 @@ pub fn job(_: usize) {
     };
     fault::prepare_this_cpu();
     PROGRESS[cpu].store(0, Ordering::Relaxed);
+    // The workload makes its CPU non-idle for PSI until it ends, out of memory or not.
+    let psi = reclaim::this_cpu_psi();
+    psi.task_start(reclaim::clock_ns());
     let start = timer::now_ticks();
     let mut ctx = Ctx {
         spec,
@@ -207,6 +210,7 @@ pub fn job(_: usize) {
         }
     }
     ctx.out.ticks = timer::now_ticks() - start;
+    psi.task_stop(reclaim::clock_ns());
     if let Some(slot) = SLOTS[cpu].lock().as_mut() {
         slot.outcome = Some(ctx.out);
     }

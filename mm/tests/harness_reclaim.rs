@@ -43,11 +43,13 @@ fn run_clean(cfg: &HarnessConfig) -> HarnessReport {
         "no page was swapped back in"
     );
     assert!(report.run.verified() > 0);
-    assert!(
-        report
-            .result_line()
-            .starts_with("RESULT {\"scenario\":\"reclaim\"")
-    );
+    // Every swap-in is a memory stall of its workload's CPU (PSI `some`).
+    let psi = report.run.psi;
+    assert!(psi.some.total_ns > 0, "no stall: {psi:?}");
+    assert!(psi.full.total_ns <= psi.some.total_ns, "{psi:?}");
+    let line = report.result_line();
+    assert!(line.starts_with("RESULT {\"scenario\":\"reclaim\""));
+    assert!(line.contains("\"psi_some_total_us\":") && line.contains("\"psi_full_avg300\":"));
     report
 }
 

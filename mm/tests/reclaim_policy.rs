@@ -106,6 +106,7 @@ fn with_policy(config: ReclaimConfig, test: impl FnOnce(Fixture<'_>)) {
             mmu: OldPages::default(),
             compressor: &mut compressor,
             stat: vmstat.cpu(0).unwrap(),
+            psi: None,
         },
     });
 }

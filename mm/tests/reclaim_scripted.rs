@@ -9,7 +9,7 @@
 // the test allocates: every number below is exact whatever the pages compress to.
 // Tracing is on for this test binary; each test thread records its own events.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 use std::sync::Once;
@@ -19,6 +19,7 @@ use mm::addr::{PAGE_SIZE, Pfn, PhysRange};
 use mm::frame::{Watermarks, Zone, ZoneConfig};
 use mm::lru::Lru;
 use mm::page::PageFlags;
+use mm::psi::PsiGroup;
 use mm::reclaim::policy::{
     CompressorQueue, MAX_RECLAIM_RETRIES, Mmu, Node, OutOfMemory, Queues, Reclaim, ReclaimConfig,
     ReclaimMode, Reclaimer, RingFull, SwapIn, Ticket,
@@ -127,6 +128,8 @@ impl Mmu for ScriptedMmu {
 
     fn flush_tlb(&mut self) {
         self.log.push(Call::Flush);
+        // A batch's work takes time: what a stall around it measures.
+        CLOCK.with(|c| c.set(c.get() + MS));
     }
 }
 
@@ -253,6 +256,8 @@ struct World<'a> {
     swap: &'a SwapMap<'a>,
     reclaim: &'a Reclaim<'a, HostFrames, Spin>,
     vmstat: &'a VmStat<1>,
+    /// The one CPU's memory PSI: the test's task runs on it from time 0.
+    psi: &'a PsiGroup<1>,
     reclaimer: Reclaimer<'a, ScriptedMmu>,
     /// Frames the test holds to set the free count (off the LRU: not reclaimable).
     ballast: Vec<Pfn>,
@@ -298,6 +303,8 @@ fn with_world(config: ReclaimConfig, test: impl FnOnce(&mut World<'_>)) {
     let swap = SwapMap::new(&words).unwrap();
     let reclaim = Reclaim::new(&node, &store, &swap, config, test_clock_ns);
     let vmstat = VmStat::<1>::new();
+    let psi = PsiGroup::<1>::new(0);
+    psi.cpu(0).unwrap().task_start(0);
     let mut compressor = Compressor::new();
     let mut world = World {
         node: &node,
@@ -305,10 +312,12 @@ fn with_world(config: ReclaimConfig, test: impl FnOnce(&mut World<'_>)) {
         swap: &swap,
         reclaim: &reclaim,
         vmstat: &vmstat,
+        psi: &psi,
         reclaimer: Reclaimer {
             mmu: ScriptedMmu::default(),
             compressor: &mut compressor,
             stat: vmstat.cpu(0).unwrap(),
+            psi: psi.cpu(0),
         },
         ballast: Vec::new(),
     };
@@ -353,6 +362,11 @@ impl World<'_> {
 
     fn stat(&self, event: VmEvent) -> u64 {
         self.vmstat.read(event)
+    }
+
+    /// The CPU's memory stall so far (`some` total), ns.
+    fn stall_ns(&self) -> u64 {
+        self.psi.update(test_clock_ns()).some.total_ns
     }
 
     fn flags(&self, page: usize) -> PageFlags {
@@ -869,6 +883,8 @@ fn an_allocation_below_min_with_kswapd_asleep_reclaims_one_batch_itself_and_gets
             assert_eq!(w.stat(event), n, "{}", event.name());
         }
         assert_eq!((alloc.wakeups, alloc.throttles), (1, 0));
+        // Direct reclaim is a memstall: its one batch (1 ms) and the two clock reads.
+        assert_eq!(w.stall_ns(), MS + 1);
         assert_eq!(w.free(), MIN + 32 - 1);
         assert_eq!(w.lru(), (32, 0));
         // The frame is the caller's: allocated, on no list.
@@ -878,6 +894,8 @@ fn an_allocation_below_min_with_kswapd_asleep_reclaims_one_batch_itself_and_gets
         let back = w.swap_in_all();
         assert_eq!(back.len(), 32);
         assert_eq!(w.stat(VmEvent::PswpIn), 32);
+        // Each swap-in (decompression) is a memstall of 1 ns here.
+        assert_eq!(w.stall_ns(), MS + 1 + 32);
     });
 }
 
@@ -910,6 +928,8 @@ fn an_allocation_fails_with_out_of_memory_after_max_reclaim_retries_rounds_that_
         assert_eq!(w.stat(VmEvent::PgAllocNormal), 0);
         // Every round woke kswapd; nothing was in flight, so nothing to wait for.
         assert_eq!((alloc.wakeups, alloc.throttles), (16, 0));
+        // Every round was a memstall: 14 batches of 1 ms and two clock reads each.
+        assert_eq!(w.stall_ns(), rounds * (14 * MS + 1));
         assert_eq!(w.free(), MIN);
         assert_eq!(w.lru(), (64, 0));
         assert_eq!(w.swap.in_use(), 0);
@@ -944,6 +964,8 @@ fn direct_reclaim_that_finds_nothing_waits_for_queued_pages_instead_of_failing()
         assert_eq!(evicted(&w.reclaimer.mmu.take_log()), [0, 1]);
         assert_eq!(w.reclaim.in_flight(), 2);
         take_events();
+        // kswapd's reclaim is no stall of the workload's CPU.
+        assert_eq!(w.stall_ns(), 0);
 
         // The allocation's direct reclaim finds nothing, but two pages are in flight:
         // it throttles (here: the worker runs and frees their frames) instead of
@@ -953,6 +975,7 @@ fn direct_reclaim_that_finds_nothing_waits_for_queued_pages_instead_of_failing()
         let mut worker = Compressor::new();
         let alloc = w.alloc_with(&mut || {
             assert_eq!(reclaim.kcompressd_run(&workers[0], &mut worker, stat), 2);
+            CLOCK.with(|c| c.set(c.get() + 10 * MS));
         });
         assert!(alloc.result.is_ok());
         assert_eq!(alloc.throttles, 1);
@@ -976,14 +999,36 @@ fn direct_reclaim_that_finds_nothing_waits_for_queued_pages_instead_of_failing()
             events[events.len() - 2],
             Event::DirectReclaimEnd { nr_reclaimed: 0 }
         );
-        w.reclaimer.mmu.take_log();
+        // Both are memstalls: the round's 14 batches, then the 10 ms throttle (two
+        // clock reads each).
+        let flushes = w
+            .reclaimer
+            .mmu
+            .take_log()
+            .iter()
+            .filter(|c| **c == Call::Flush)
+            .count();
+        assert_eq!(flushes, 14);
+        assert_eq!(w.stall_ns(), 14 * MS + 1 + 10 * MS + 1);
         w.reclaimer.mmu.pinned.clear();
         let back = w.swap_in_all();
         assert_eq!(back.len(), 2);
     });
 }
 
-/// The policy's clock in these tests: it stands still (nothing here is timed).
+const MS: u64 = 1_000_000;
+
+thread_local! {
+    /// The test thread's clock (each test runs on a thread of its own).
+    static CLOCK: Cell<u64> = const { Cell::new(0) };
+}
+
+/// The policy's clock in these tests: each read moves it 1 ns, so a stall with nothing
+/// in it lasts 1 ns; a TLB flush (a shrink batch) moves it 1 ms.
 fn test_clock_ns() -> u64 {
-    0
+    CLOCK.with(|c| {
+        let now = c.get();
+        c.set(now + 1);
+        now
+    })
 }

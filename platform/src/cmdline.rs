@@ -159,6 +159,9 @@ pub struct CmdLine {
     /// `scenario=bench`: wall-clock budget in seconds (`bench_budget_s=`): no new
     /// round of runs starts unless the longest round so far still fits, if given.
     pub bench_budget_s: Option<u64>,
+    /// The low-memory killer (`lmk=on|off`, default off): Android lmkd's PSI mode
+    /// (`mm::lmk`) kills the least recently used background app under stall.
+    pub lmk: bool,
 }
 
 /// The workload seed when `seed=` is absent.
@@ -208,6 +211,7 @@ impl Default for CmdLine {
             workload_cpu: None,
             bench_workers: None,
             bench_budget_s: None,
+            lmk: false,
         }
     }
 }
@@ -257,10 +261,12 @@ word_enum!(
         BenchWorkers = "bench_workers",
         /// [`CmdLine::bench_budget_s`].
         BenchBudgetS = "bench_budget_s",
+        /// [`CmdLine::lmk`].
+        Lmk = "lmk",
     }
 );
 word_enum!(
-    /// `trace=`.
+    /// `trace=`, `lmk=`.
     OnOff {
         /// Enabled.
         On = "on",
@@ -473,6 +479,9 @@ impl CmdLine {
                 self.bench_budget_s =
                     Some(positive(value).ok_or(bad("a number of seconds, at least 1"))?);
             }
+            Key::Lmk => {
+                self.lmk = OnOff::from_name(value).ok_or(bad(OnOff::EXPECTED))? == OnOff::On;
+            }
             Key::Mix => {
                 self.mix = Some(mix(value).ok_or(bad(
                     "five percentages ZERO,SAME,TEXT,STRUCTURED,RANDOM summing to 100",
@@ -514,6 +523,7 @@ impl CmdLine {
             Key::WorkloadCpu => self.workload_cpu = d.workload_cpu,
             Key::BenchWorkers => self.bench_workers = d.bench_workers,
             Key::BenchBudgetS => self.bench_budget_s = d.bench_budget_s,
+            Key::Lmk => self.lmk = d.lmk,
         }
         self.given &= !(1 << key as u32);
     }
@@ -542,7 +552,7 @@ mod tests {
              kcompressd_cpu=0,5,2 ring_full=oldest soak_s=30 seed=7 ops=7 \
              bench_runs=3 bench_ram=64 pace=5000 trace=on ring=64 \
              watermark_scale_factor=200 mix=3,1,30,59,7 placement=capacity \
-             workload_cpu=6,7,8 bench_workers=1,2,4 bench_budget_s=300 bench_anon=128";
+             workload_cpu=6,7,8 bench_workers=1,2,4 bench_budget_s=300 bench_anon=128 lmk=on";
         let mut cmd = CmdLine::parse(line).unwrap();
         for &key in Key::ALL {
             assert!(cmd.given(key), "{}", key.name());
@@ -565,6 +575,7 @@ mod tests {
         assert_eq!(cmd.kswapd_cpu, 1);
         assert_eq!(cmd.kcompressd_cpu.as_slice(), &[2]);
         assert_eq!(cmd.ring_full, RingFull::New);
+        assert!(!cmd.lmk);
         assert_eq!((cmd.soak_s, cmd.seed, cmd.ops), (None, None, None));
         assert_eq!(
             (cmd.bench_runs, cmd.bench_ram, cmd.pace),
@@ -579,7 +590,7 @@ mod tests {
              kcompressd_cpu=0,5,2 ring_full=oldest soak_s=30 seed=18446744073709551615 ops=7 \
              bench_runs=3 bench_ram=64 pace=5000 trace=on ring=64 \
              watermark_scale_factor=200 mix=3,1,30,59,7 placement=capacity \
-             workload_cpu=6,7,8 bench_workers=1,2,4 bench_budget_s=300 bench_anon=128",
+             workload_cpu=6,7,8 bench_workers=1,2,4 bench_budget_s=300 bench_anon=128 lmk=on",
         )
         .unwrap();
         assert_eq!(cmd.scenario, Scenario::Protect);
@@ -611,6 +622,7 @@ mod tests {
         );
         assert_eq!(cmd.bench_budget_s, Some(300));
         assert_eq!(cmd.bench_anon, Some(128));
+        assert!(cmd.lmk);
     }
 
     #[test]
@@ -625,6 +637,10 @@ mod tests {
         }
         assert_eq!(cmd.set("trace=off"), Ok(Key::Trace));
         assert!(!cmd.trace);
+        assert_eq!(cmd.set("lmk=on"), Ok(Key::Lmk));
+        assert!(cmd.lmk && cmd.given(Key::Lmk));
+        cmd.reset(Key::Lmk);
+        assert!(!cmd.lmk && !cmd.given(Key::Lmk));
     }
 
     fn error(line: &str) -> String {
@@ -694,6 +710,10 @@ mod tests {
         ] {
             assert!(error(bad).starts_with("bad value"), "{bad}");
         }
+        assert_eq!(
+            error("lmk=maybe"),
+            "bad value in command-line word \"lmk=maybe\": expected on|off"
+        );
         assert!(error("=boot").starts_with("unknown command-line key \"\""));
     }
 

@@ -169,7 +169,7 @@ fn value(g: &mut Gen, key: Key, draw: Draw, scenario: Scenario, smp: u32) -> Str
         Key::Exit => word(g, &words_of(ExitMethod::ALL, ExitMethod::name)),
         Key::Reclaim => word(g, &words_of(ReclaimMode::ALL, ReclaimMode::name)),
         Key::RingFull => word(g, &words_of(RingFull::ALL, RingFull::name)),
-        Key::Trace => word(g, &words_of(OnOff::ALL, OnOff::name)),
+        Key::Trace | Key::Lmk => word(g, &words_of(OnOff::ALL, OnOff::name)),
         Key::Placement => word(g, &words_of(Placement::ALL, Placement::name)),
         Key::KswapdCpu => number(
             g,

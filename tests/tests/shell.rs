@@ -168,6 +168,72 @@ fn every_command_bad_input_and_a_run_in_the_background() {
     }
 }
 
+/// `pressure`'s `some`/`full` totals (µs), in the order the console printed them,
+/// each line checked against /proc/pressure/memory's format.
+fn pressure_totals(run: &Run, which: &str) -> Vec<u64> {
+    let prefix = format!("{which} avg10=");
+    run.stdout
+        .lines()
+        .filter(|line| line.starts_with(&prefix))
+        .map(|line| {
+            let words: Vec<&str> = line.trim_end().split(' ').collect();
+            let avg_ok = |w: &str, key: &str| {
+                w.strip_prefix(key)
+                    .and_then(|v| v.split_once('.'))
+                    .is_some_and(|(i, f)| {
+                        i.parse::<u64>().is_ok_and(|i| i <= 100)
+                            && f.len() == 2
+                            && f.bytes().all(|b| b.is_ascii_digit())
+                    })
+            };
+            let total = words.get(4).and_then(|w| w.strip_prefix("total="));
+            match (words.len(), total.and_then(|t| t.parse().ok())) {
+                (5, Some(total))
+                    if avg_ok(words[1], "avg10=")
+                        && avg_ok(words[2], "avg60=")
+                        && avg_ok(words[3], "avg300=") =>
+                {
+                    total
+                }
+                _ => run.fail(&format!(
+                    "pressure: not /proc/pressure/memory's format: {line}"
+                )),
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn pressure_is_zero_before_any_run_and_counts_the_runs_stalls() {
+    let script = "pressure\nset ops=2000\nrun pressure\nwait\npressure\npoweroff\n";
+    let run = session(&boot(), script, 6, 0);
+    expect_lines(
+        &run,
+        &[
+            "some avg10=0.00 avg60=0.00 avg300=0.00 total=0\r\n",
+            "full avg10=0.00 avg60=0.00 avg300=0.00 total=0\r\n",
+        ],
+    );
+    let (some, full) = (pressure_totals(&run, "some"), pressure_totals(&run, "full"));
+    let result = results(&run)
+        .into_iter()
+        .find(|r| r.get("scenario").and_then(Value::as_str) == Some("reclaim"))
+        .unwrap_or_else(|| run.fail("no RESULT from run pressure"));
+    let window = result
+        .get("psi_some_total_us")
+        .and_then(Value::as_u64)
+        .unwrap_or_else(|| run.fail("RESULT has no psi_some_total_us"));
+    // Since boot: zero before the run, then at least the run's window.
+    if some.len() != 2 || some[0] != 0 || full[0] != 0 || window == 0 || some[1] < window {
+        run.fail(&format!(
+            "pressure: expected some total 0, then at least the run's {window} us; saw some {some:?} full {full:?}"
+        ));
+    }
+    if full[1] > some[1] {
+        run.fail(&format!("pressure: full {full:?} above some {some:?}"));
+    }
+}
+
 /// meminfo's `Slab:` (kernel heap in use, kB), in the order the console printed it.
 fn slab(run: &Run) -> Vec<u64> {
     run.stdout

@@ -232,6 +232,9 @@ impl Shell<'_> {
             Command::Vmstat => {
                 let _ = VMSTAT.write_proc_vmstat(&mut out);
             }
+            Command::Pressure => {
+                let _ = write!(out, "{}", reclaim::psi());
+            }
             Command::Zram => match reclaim::system() {
                 Some(sys) => {
                     let stat = sys.policy.store().lock().mm_stat();

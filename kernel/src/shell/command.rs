@@ -41,6 +41,7 @@ pub enum Command<'a> {
     Help,
     Meminfo,
     Vmstat,
+    Pressure,
     Zram,
     Buddyinfo,
     Zoneinfo,
@@ -94,6 +95,11 @@ pub const COMMANDS: &[Help] = &[
         name: "vmstat",
         args: "",
         about: "event counters summed over the CPUs, /proc/vmstat's names",
+    },
+    Help {
+        name: "pressure",
+        args: "",
+        about: "memory stall of the workloads since boot, /proc/pressure/memory",
     },
     Help {
         name: "zram",
@@ -231,6 +237,7 @@ pub fn parse(line: &str) -> Result<Option<Command<'_>>, ParseError<'_>> {
         "help" => Command::Help,
         "meminfo" => Command::Meminfo,
         "vmstat" => Command::Vmstat,
+        "pressure" => Command::Pressure,
         "zram" => Command::Zram,
         "buddyinfo" => Command::Buddyinfo,
         "zoneinfo" => Command::Zoneinfo,
@@ -316,6 +323,7 @@ mod tests {
             ("help", Command::Help),
             (" meminfo ", Command::Meminfo),
             ("vmstat", Command::Vmstat),
+            ("pressure", Command::Pressure),
             ("zram", Command::Zram),
             ("buddyinfo", Command::Buddyinfo),
             ("zoneinfo", Command::Zoneinfo),
@@ -380,6 +388,10 @@ mod tests {
             "run: bad argument \"fast\": expected pressure|bench"
         );
         assert_eq!(err("vmstat -a"), "vmstat: unexpected argument \"-a\"");
+        assert_eq!(
+            err("pressure memory"),
+            "pressure: unexpected argument \"memory\""
+        );
         assert_eq!(err("run bench now"), "run: unexpected argument \"now\"");
         assert_eq!(err("set"), "set: expected key=value...");
         assert_eq!(

@@ -85,7 +85,7 @@ fn value_words(key: Key) -> &'static str {
     match key {
         Key::Reclaim => ReclaimMode::EXPECTED,
         Key::RingFull => RingFull::EXPECTED,
-        Key::Trace => OnOff::EXPECTED,
+        Key::Trace | Key::Lmk => OnOff::EXPECTED,
         Key::Placement => Placement::EXPECTED,
         _ => "",
     }
@@ -159,6 +159,8 @@ mod tests {
     #[test]
     fn completes_commands_arguments_keys_and_values() {
         assert_eq!(complete("zon"), ["zoneinfo "]);
+        assert_eq!(complete("pr"), ["pressure "]);
+        assert_eq!(complete("p"), ["pressure ", "poweroff "]);
         assert_eq!(complete("  tr"), ["trace "]);
         assert_eq!(complete("s"), ["show ", "set ", "sleep "]);
         assert_eq!(complete("").len(), COMMANDS.len());
@@ -179,6 +181,7 @@ mod tests {
             ["sync ", "async ", "default "]
         );
         assert_eq!(complete("set trace=o"), ["on ", "off "]);
+        assert_eq!(complete("set lmk="), ["on ", "off ", "default "]);
         assert_eq!(complete("set seed="), ["default "]);
         assert!(complete("set nokey=").is_empty());
     }
@@ -190,6 +193,7 @@ mod tests {
         assert_eq!(nearest("meminf", commands()), Some("meminfo"));
         assert_eq!(nearest("zoneinof", commands()), Some("zoneinfo"));
         assert_eq!(nearest("tpo", commands()), Some("top"));
+        assert_eq!(nearest("presure", commands()), Some("pressure"));
         assert_eq!(nearest("frobnicate", commands()), None);
         assert_eq!(
             nearest("vmstat", commands()),

@@ -144,6 +144,7 @@ pub fn write_setting(
         Key::BenchRam => write!(out, "{bench_ram}")?,
         Key::BenchAnon => num(out, settings.bench_anon, 2 * bench_ram)?,
         Key::Trace => out.write_str(if settings.trace { "on" } else { "off" })?,
+        Key::Lmk => out.write_str(if settings.lmk { "on" } else { "off" })?,
         Key::Ring => num(out, settings.ring.map(u64::from), DEFAULT_RING_SIZE as u64)?,
         Key::WatermarkScaleFactor => num(
             out,
@@ -288,6 +289,7 @@ mod tests {
             "bench_runs=3  (default)",
             "soak_s=60  (default)",
             "placement=fixed  (default)",
+            "lmk=off  (default)",
             "pace  (default: none: the workload is CPU-bound)",
             "scenario=shell  (fixed for this boot)",
             "exit=psci  (fixed for this boot)",

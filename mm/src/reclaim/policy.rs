@@ -23,6 +23,7 @@ use super::swap::{Fault, SwapEntry, SwapMap};
 use crate::addr::{PAGE_SIZE, Pfn};
 use crate::frame::Zone;
 use crate::lru::{FolioReferences, IsolatedBatch, Lru, LruError, LruList, SWAP_CLUSTER_MAX};
+use crate::psi::PsiCpu;
 use crate::ring::{Consumer, Producer};
 use crate::trace::{self, Event};
 use crate::vmstat::{CpuVmStat, VmEvent};
@@ -247,6 +248,9 @@ pub struct Reclaimer<'r, M> {
     pub compressor: &'r mut Compressor,
     /// The vmstat counters of the CPU it runs on.
     pub stat: &'r CpuVmStat,
+    /// The memory PSI state of the CPU it runs on, for a workload's stalls (psi.c's
+    /// memstalls); None for kswapd and kcompressd, whose cores are not in the group.
+    pub psi: Option<&'r PsiCpu>,
 }
 
 /// Which reclaimer is scanning, for the `*_kswapd` / `*_direct` counters.
@@ -340,6 +344,19 @@ impl<'a, F: FrameSource, R: RelaxStrategy> Reclaim<'a, F, R> {
         (self.clock)()
     }
 
+    /// Runs `f` as a memory stall of `psi`'s CPU (`psi_memstall_enter`/`leave`
+    /// around it); just runs it without a PSI state.
+    fn memstall<T>(&self, psi: Option<&PsiCpu>, f: impl FnOnce() -> T) -> T {
+        if let Some(psi) = psi {
+            psi.memstall_enter(self.now_ns());
+        }
+        let out = f();
+        if let Some(psi) = psi {
+            psi.memstall_leave(self.now_ns());
+        }
+        out
+    }
+
     /// The settings it was made with.
     pub fn config(&self) -> ReclaimConfig {
         ReclaimConfig::unpack(self.config.load(Ordering::Relaxed))
@@ -417,11 +434,12 @@ impl<'a, F: FrameSource, R: RelaxStrategy> Reclaim<'a, F, R> {
                 reclaimer.stat.count(VmEvent::PgAllocNormal);
                 return Ok(pfn);
             }
-            if self.direct_reclaim(reclaimer) == 0 {
+            let psi = reclaimer.psi;
+            if self.memstall(psi, || self.direct_reclaim(reclaimer)) == 0 {
                 if self.in_flight() > 0 {
                     // Linux's `reclaim_throttle(VMSCAN_THROTTLE_WRITEBACK)`: frames
                     // are on their way back from the compressors; wait, not OOM.
-                    throttle();
+                    self.memstall(psi, &mut *throttle);
                     continue;
                 }
                 stalls += 1;
@@ -930,7 +948,22 @@ impl<'a, F: FrameSource, R: RelaxStrategy> Reclaim<'a, F, R> {
             .alloc_page(reclaimer, wake_kswapd, relax)
             .map_err(|OutOfMemory| SwapInError::OutOfMemory)?;
         reclaimer.stat.count(VmEvent::PgFault);
-        let outcome = self.swap.fault_wait(entry, relax);
+        // A wait for the page's writeback (a compressor holds it) is a memstall from
+        // the first look that has to wait.
+        let psi = reclaimer.psi;
+        let mut stalled = false;
+        let outcome = self.swap.fault_wait(entry, || {
+            if !stalled {
+                stalled = true;
+                if let Some(psi) = psi {
+                    psi.memstall_enter(self.now_ns());
+                }
+            }
+            relax();
+        });
+        if let Some(psi) = psi.filter(|_| stalled) {
+            psi.memstall_leave(self.now_ns());
+        }
         if outcome.waited_for_compressor {
             self.waited.fetch_add(1, Ordering::Relaxed);
         }
@@ -951,14 +984,17 @@ impl<'a, F: FrameSource, R: RelaxStrategy> Reclaim<'a, F, R> {
                 let dst = unsafe { &mut *(new.page_address() as *mut [u8; PAGE_SIZE]) };
                 // Copied out and freed under the store lock (a corrupt slot is emptied
                 // too, its object leaked, not reused); checked and decompressed after.
-                let mut payload = [0u8; PAGE_SIZE];
-                let taken = self.store.lock().take(entry.slot(), &mut payload);
-                let loaded = taken.and_then(|t| {
-                    let expanded = t.expand(&payload, dst);
-                    if expanded.is_err() {
-                        self.store.lock().count_failed_read();
-                    }
-                    expanded
+                // The swap-in is a memstall, as swap_read_folio() makes it in Linux.
+                let loaded = self.memstall(psi, || {
+                    let mut payload = [0u8; PAGE_SIZE];
+                    let taken = self.store.lock().take(entry.slot(), &mut payload);
+                    taken.and_then(|t| {
+                        let expanded = t.expand(&payload, dst);
+                        if expanded.is_err() {
+                            self.store.lock().count_failed_read();
+                        }
+                        expanded
+                    })
                 });
                 if let Err(error) = loaded {
                     let _ = self.swap.swap_in_done(entry);

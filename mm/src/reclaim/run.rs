@@ -5,9 +5,9 @@
 //! touches a core, a thread or a PTE itself.
 //!
 //! ```text
-//! before = counters, clock, race stats
+//! before = counters, clock, race stats, memory PSI
 //! start_daemons  -> start_workloads  -> wait (a progress sample every period)
-//! window closes as the last workload ends: counters, busy times, store read together
+//! window closes as the last workload ends: counters, busy times, store, PSI read together
 //! stop_daemons (they drain the ring)  -> finish: every page checked, frames counted
 //! ```
 
@@ -20,6 +20,7 @@ use super::policy::SwapRaceStats;
 use super::report::{Metric, RunInput, RunStats, Values};
 use crate::apps::session::AppFigures;
 use crate::latency::LatencyHist;
+use crate::psi::PsiSnapshot;
 use crate::vmstat::{VmEvent, VmStatSnapshot};
 use crate::zram::MmStat;
 
@@ -44,6 +45,10 @@ pub trait Machine {
     fn race_stats(&self) -> SwapRaceStats;
     /// Accesses the workloads made so far, all together (progress samples only).
     fn accesses(&self) -> u64;
+    /// Memory PSI of the workloads' CPUs now, since the machine started: totals and
+    /// averages brought up to date (psi.c's read). The machine also updates it while
+    /// it waits for the workloads, at least every 2 s (psi.c's averages worker).
+    fn psi(&self) -> PsiSnapshot;
     /// Starts kswapd and the kcompressd workers, asleep until there is work.
     fn start_daemons(&mut self) -> Result<(), Self::Error>;
     /// Starts every workload.
@@ -224,6 +229,8 @@ pub struct RunReport {
     pub mm_stat: MmStat,
     /// Faults on pages in writeback, over the run.
     pub race: SwapRaceStats,
+    /// Memory PSI: stall totals over the window, averages at its close.
+    pub psi: PsiSnapshot,
     /// Ticks from the start to the window's end, and to the daemons' stop.
     pub window_ticks: u64,
     /// Ticks from the window's end until the daemons had stopped.
@@ -249,6 +256,7 @@ pub fn run<M: Machine>(
 ) -> Result<RunReport, M::Error> {
     let before = machine.vmstat();
     let race_before = machine.race_stats();
+    let psi_before = machine.psi();
     let start = machine.now();
     machine.start_daemons()?;
     // After the start: a machine may start its busy clocks over there.
@@ -284,6 +292,7 @@ pub fn run<M: Machine>(
     let window = machine.vmstat().since(&before);
     let times = machine.daemon_times().since(&times_before);
     let mm_stat_window = machine.mm_stat();
+    let psi = machine.psi().since(&psi_before);
     let window_end = machine.now();
     machine.window_closed();
     machine.stop_daemons();
@@ -326,6 +335,7 @@ pub fn run<M: Machine>(
         mm_stat_window,
         mm_stat,
         race,
+        psi,
         window_ticks: window_end - start,
         drain_ticks: stopped - window_end,
         work,
@@ -406,6 +416,22 @@ pub struct RunFields {
     pub cold_starts: Option<u64>,
     /// Apps the low-memory killer took (null: no app switched).
     pub lmk_kills: Option<u64>,
+    /// Memory stall of at least one workload (PSI `some`), over the window, µs.
+    pub psi_some_total_us: u64,
+    /// Memory stall of every workload on a CPU (PSI `full`), over the window, µs.
+    pub psi_full_total_us: u64,
+    /// PSI `some` avg10 at the window's close, percent.
+    pub psi_some_avg10: f64,
+    /// PSI `some` avg60 at the window's close, percent.
+    pub psi_some_avg60: f64,
+    /// PSI `some` avg300 at the window's close, percent.
+    pub psi_some_avg300: f64,
+    /// PSI `full` avg10 at the window's close, percent.
+    pub psi_full_avg10: f64,
+    /// PSI `full` avg60 at the window's close, percent.
+    pub psi_full_avg60: f64,
+    /// PSI `full` avg300 at the window's close, percent.
+    pub psi_full_avg300: f64,
 }
 
 impl RunReport {
@@ -472,6 +498,14 @@ impl RunReport {
             app_switch_p99_us: self.count(Metric::AppSwitchP99Us),
             cold_starts: self.count(Metric::ColdStarts),
             lmk_kills: self.count(Metric::LmkKills),
+            psi_some_total_us: self.psi.some.total_us(),
+            psi_full_total_us: self.psi.full.total_us(),
+            psi_some_avg10: self.psi.some.avg[0].percent(),
+            psi_some_avg60: self.psi.some.avg[1].percent(),
+            psi_some_avg300: self.psi.some.avg[2].percent(),
+            psi_full_avg10: self.psi.full.avg[0].percent(),
+            psi_full_avg60: self.psi.full.avg[1].percent(),
+            psi_full_avg300: self.psi.full.avg[2].percent(),
         }
     }
 }
@@ -497,6 +531,7 @@ impl Serialize for ValuesJson<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::psi::{PsiAvg, PsiLine};
     use std::string::String;
     use std::vec::Vec;
 
@@ -538,6 +573,17 @@ mod tests {
         }
         fn accesses(&self) -> u64 {
             self.clock
+        }
+        fn psi(&self) -> PsiSnapshot {
+            // A stall of a tenth of the clock (ticks are ms: 100 µs per tick).
+            let line = |total_ns| PsiLine {
+                avg: [PsiAvg(18550), PsiAvg(0), PsiAvg(2048)],
+                total_ns,
+            };
+            PsiSnapshot {
+                some: line(self.clock * 100_000),
+                full: line(self.clock * 50_000),
+            }
         }
         fn start_daemons(&mut self) -> Result<(), String> {
             self.calls.push("start_daemons");
@@ -630,6 +676,11 @@ mod tests {
         assert_eq!(report.drain_ticks, 5);
         assert_eq!(report.times.kswapd_busy, 375);
         assert_eq!(report.times_total.kswapd_busy, 377);
+        // PSI totals over the window (750 ticks), averages at its close.
+        let f = report.fields();
+        assert_eq!((f.psi_some_total_us, f.psi_full_total_us), (75_000, 37_500));
+        assert_eq!((f.psi_some_avg10, f.psi_some_avg60), (9.05, 0.0));
+        assert_eq!(f.psi_full_avg300, 1.0);
         assert!(report.frames.accounted());
         assert!(report.clean());
     }
@@ -676,6 +727,9 @@ mod tests {
             }
             fn accesses(&self) -> u64 {
                 0
+            }
+            fn psi(&self) -> PsiSnapshot {
+                self.0.psi()
             }
             fn start_daemons(&mut self) -> Result<(), String> {
                 self.0.start_daemons()

@@ -42,6 +42,7 @@ use crate::frame::{Watermarks, Zone, ZoneConfig};
 use crate::latency::LatencyHist;
 use crate::lru::Lru;
 use crate::pagegen::PageGen;
+use crate::psi::{PsiGroup, PsiSnapshot};
 use crate::reclaim::policy::Node;
 use crate::ring::{Producer, Ring};
 use crate::rmap::Rmap;
@@ -157,6 +158,9 @@ struct Parts<'a> {
     table: PageTable<'a>,
     pages_gen: PageGen,
     vmstat: VmStat<CPUS>,
+    /// Memory PSI of the workloads' CPUs (the daemons' slots stay idle), on the
+    /// policy's clock.
+    psi: PsiGroup<CPUS>,
     queues: Vec<CompressorQueue<'a, YieldRelax, RING_CAPACITY>>,
     stop_kswapd: AtomicBool,
     stop_workers: AtomicBool,
@@ -308,6 +312,7 @@ impl<'s, 'a> Machine for Host<'s, 'a> {
                 mmu: SimMmu(&p.table),
                 compressor: &mut compressor,
                 stat,
+                psi: None,
             };
             let mut queues = Queues {
                 producers: &mut producers,
@@ -348,24 +353,32 @@ impl<'s, 'a> Machine for Host<'s, 'a> {
                 index: w,
             };
             let ops = cfg.ops / cfg.workloads as u64;
+            let slot = 1 + MAX_WORKERS + w;
             self.workloads.push(self.scope.spawn(move || {
                 ctx.run(
                     ops,
-                    p.vmstat.cpu(1 + MAX_WORKERS + w).expect("workload slot"),
+                    p.vmstat.cpu(slot).expect("workload slot"),
+                    p.psi.cpu(slot).expect("workload slot"),
                 )
             }));
         }
         Ok(())
     }
 
+    fn psi(&self) -> PsiSnapshot {
+        self.parts.psi.update(self.parts.reclaim.now_ns())
+    }
+
     fn wait_workloads(&mut self, until: Option<u64>) -> bool {
-        while let Some(until) = until {
+        loop {
             if self.workloads.iter().all(ScopedJoinHandle::is_finished) {
                 break;
             }
-            if self.parts.now() >= until {
+            if until.is_some_and(|until| self.parts.now() >= until) {
                 return false;
             }
+            // The PSI averages' periodic update (psi.c's 2 s worker).
+            self.psi();
             thread::sleep(std::time::Duration::from_millis(1));
         }
         // A panicked workload is reported by `finish`.
@@ -535,6 +548,7 @@ pub fn run(cfg: &HarnessConfig) -> Result<HarnessReport, String> {
         },
         pages_gen: PageGen::new(cfg.seed, cfg.mix).ok_or("bad mix")?,
         vmstat: VmStat::new(),
+        psi: PsiGroup::new(host_clock_ns()),
         queues,
         stop_kswapd: AtomicBool::new(false),
         stop_workers: AtomicBool::new(false),

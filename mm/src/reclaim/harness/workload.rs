@@ -17,6 +17,7 @@ use crate::apps::table::AppTable;
 use crate::apps::{self, AppPattern};
 use crate::latency::LatencyHist;
 use crate::pagegen::{PageGen, SplitMix64};
+use crate::psi::PsiCpu;
 use crate::reclaim::policy::{Reclaimer, SwapIn, SwapInError};
 use crate::reclaim::swap::{SwapEntry, SwapState};
 use crate::vmstat::VmEvent;
@@ -65,7 +66,21 @@ impl WorkloadResult {
 }
 
 impl Workload<'_> {
-    pub(super) fn run(&self, ops: u64, stat: &crate::vmstat::CpuVmStat) -> WorkloadResult {
+    /// Runs `ops` accesses (after the launch) with `stat` and `psi` its CPU's: the
+    /// CPU is non-idle from start to end.
+    pub(super) fn run(
+        &self,
+        ops: u64,
+        stat: &crate::vmstat::CpuVmStat,
+        psi: &PsiCpu,
+    ) -> WorkloadResult {
+        psi.task_start(self.reclaim.now_ns());
+        let out = self.accesses(ops, stat, psi);
+        psi.task_stop(self.reclaim.now_ns());
+        out
+    }
+
+    fn accesses(&self, ops: u64, stat: &crate::vmstat::CpuVmStat, psi: &PsiCpu) -> WorkloadResult {
         let mut out = WorkloadResult {
             versions: vec![0; self.pages],
             ..WorkloadResult::default()
@@ -75,6 +90,7 @@ impl Workload<'_> {
             mmu: SimMmu(self.table),
             compressor: &mut compressor,
             stat,
+            psi: Some(psi),
         };
         if let Pattern::AppSwitch { apps } = self.pattern {
             self.run_apps(apps, ops, &mut reclaimer, &mut out);
