@@ -15,8 +15,10 @@ use core::time::Duration;
 use kernel::anon_pte::AnonPte;
 use kernel::sizing::Costs;
 use mm::addr::Pfn;
+use mm::apps::table::{AppId, AppTable};
 use mm::busy::BusyClock;
 use mm::frame::Zone;
+use mm::lmk::{KillReason, Killer, LmkConfig};
 use mm::lru::Lru;
 use mm::psi::{PsiCpu, PsiGroup, PsiSnapshot};
 use mm::reclaim::policy::{
@@ -384,6 +386,17 @@ pub fn clock_ns() -> u64 {
 /// /proc/pressure/memory now: totals and averages since boot, brought up to date.
 pub fn psi() -> PsiSnapshot {
     PSI.update(clock_ns())
+}
+
+/// One look of the low-memory killer at memory PSI now, over `apps`: the app it
+/// asked to be killed and why, if it did.
+pub fn poll_killer(killer: &mut Killer, apps: &AppTable<Yield>) -> Option<(AppId, KillReason)> {
+    killer.poll(&PSI, apps, clock_ns())
+}
+
+/// A low-memory killer with lmkd's defaults, armed now.
+pub fn new_killer() -> Result<Killer, String> {
+    Killer::new(LmkConfig::default(), &PSI, clock_ns()).map_err(|e| alloc::format!("lmk: {e}"))
 }
 
 /// This CPU's memory PSI state.

@@ -14,6 +14,7 @@ use mm::addr::PAGE_SIZE;
 use mm::apps::session::AppFigures;
 use mm::frame::{Zone, ZoneConfig};
 use mm::latency::LatencyHist;
+use mm::lmk::Killer;
 use mm::psi::PsiSnapshot;
 use mm::reclaim::policy::SwapRaceStats;
 use mm::reclaim::run::{DaemonTimes, Finished, FrameCount, Machine, PageCheck, Work};
@@ -146,6 +147,8 @@ pub struct KernelRun<'a, 'p> {
     faults: Box<LatencyHist>,
     /// Their apps' figures, merged by `finish` (`None`: no workload switches apps).
     apps: Option<Box<AppFigures>>,
+    /// The low-memory killer over `workload::APPS`, polled while the run waits.
+    pub killer: Option<Killer>,
 }
 
 impl<'a, 'p> KernelRun<'a, 'p> {
@@ -168,6 +171,7 @@ impl<'a, 'p> KernelRun<'a, 'p> {
             idle_at_window_end: Vec::new(),
             faults: Box::default(),
             apps: None,
+            killer: None,
         }
     }
 }
@@ -239,9 +243,22 @@ impl Machine for KernelRun<'_, '_> {
 
     fn wait_workloads(&mut self, until: Option<u64>) -> bool {
         let mut caller = self.poll.as_deref_mut();
-        // Every poll also updates PSI: its averages need a look every 2 s.
+        let killer = &mut self.killer;
+        let cpus = self.cpus;
+        // Every poll also updates PSI (its averages need a look every 2 s) and, with
+        // `lmk=on`, lets the killer look at it.
         let mut poll = || {
             reclaim::psi();
+            if let Some(killer) = killer.as_mut()
+                && let Some((id, why)) = reclaim::poll_killer(killer, &workload::APPS)
+            {
+                println!(
+                    "lmk: kill app {} of the workload on cpu{} ({})",
+                    id.app,
+                    cpus.get(id.workload).copied().unwrap_or(0),
+                    why.name()
+                );
+            }
             if let Some(caller) = caller.as_deref_mut() {
                 caller();
             }

@@ -1,11 +1,13 @@
 //! The low-memory killer's decisions, after Android's lmkd in PSI mode: two memory PSI
 //! triggers (a partial stall of `psi_partial_stall_ms` and a complete stall of
-//! `psi_complete_stall_ms` in a 1 s window) say when to kill, [`AppLru`] says whom.
-//! Owns no app and kills nothing: the workload asks [`Lmk::poll`], kills the victim
-//! itself, and tells both what happened. Portable; the caller gives the time.
+//! `psi_complete_stall_ms` in a 1 s window) say when to kill; [`Killer`] asks the app
+//! table (`apps::table`) for the least recently foreground app and waits until its
+//! workload has freed it. Owns no app and frees nothing. Portable; the caller gives
+//! the time.
 
-use core::fmt;
+use spin::RelaxStrategy;
 
+use crate::apps::table::{AppId, AppState, AppTable};
 use crate::psi::{PsiGroup, PsiStall, PsiTrigger, PsiTriggerError, PsiTriggerSpec};
 
 /// lmkd's `ro.lmk.psi_partial_stall_ms` default.
@@ -95,8 +97,8 @@ impl Lmk {
 
     /// Polls both triggers at `now` (call it at least once per window while apps
     /// run): the reason to kill, if one fired and no kill is pending or too recent.
-    /// A complete stall wins over a partial one. The caller picks the victim
-    /// ([`AppLru::victim`]) and, if it killed, says so ([`Lmk::killed`]).
+    /// A complete stall wins over a partial one. The caller picks the victim and, if
+    /// it killed, says so ([`Lmk::killed`]); [`Killer`] does both.
     pub fn poll<const N: usize>(&mut self, psi: &PsiGroup<N>, now: u64) -> Option<KillReason> {
         let snap = psi.update(now);
         // Both are updated every poll, so their windows follow the stall either way.
@@ -138,112 +140,47 @@ impl Lmk {
     }
 }
 
-/// Most apps an [`AppLru`] tracks.
-pub const MAX_APPS: usize = 64;
-
-/// An app number the [`AppLru`] does not have.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub struct NoSuchApp {
-    /// The app asked for.
-    pub app: usize,
-    /// Apps tracked.
-    pub apps: usize,
+/// lmkd's main loop body, polled on a core that runs no app (every 10 ms in the
+/// kernel, every 1 ms on the host): the triggers say when, the app table whom (the
+/// least recently foreground app alive in the background); the app's own workload
+/// frees it, and the next kill waits until it has.
+#[derive(Copy, Clone, Debug)]
+pub struct Killer {
+    lmk: Lmk,
+    victim: Option<AppId>,
 }
 
-impl fmt::Display for NoSuchApp {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "app {} of {}: no such app", self.app, self.apps)
-    }
-}
-
-/// The apps in the order they were last in the foreground, and which are alive (the
-/// order of Android's cached-app list that lmkd's `oom_score_adj` follows).
-#[derive(Clone, Debug)]
-pub struct AppLru {
-    apps: usize,
-    /// When each app last came to the foreground (a count of switches; 0: never).
-    last_foreground: [u64; MAX_APPS],
-    alive: [bool; MAX_APPS],
-    foreground: Option<usize>,
-    switches: u64,
-}
-
-impl AppLru {
-    /// `apps` apps (1..=`MAX_APPS`), all alive (launched), none in the foreground.
-    pub fn new(apps: usize) -> Result<Self, NoSuchApp> {
-        if !(1..=MAX_APPS).contains(&apps) {
-            return Err(NoSuchApp {
-                app: apps,
-                apps: MAX_APPS,
-            });
-        }
-        let mut alive = [false; MAX_APPS];
-        alive[..apps].fill(true);
-        Ok(AppLru {
-            apps,
-            last_foreground: [0; MAX_APPS],
-            alive,
-            foreground: None,
-            switches: 0,
+impl Killer {
+    /// A killer with `config`'s triggers armed at `now` over `psi`.
+    pub fn new<const N: usize>(
+        config: LmkConfig,
+        psi: &PsiGroup<N>,
+        now: u64,
+    ) -> Result<Self, PsiTriggerError> {
+        Ok(Killer {
+            lmk: Lmk::new(config, psi, now)?,
+            victim: None,
         })
     }
 
-    fn check(&self, app: usize) -> Result<(), NoSuchApp> {
-        if app < self.apps {
-            Ok(())
-        } else {
-            Err(NoSuchApp {
-                app,
-                apps: self.apps,
-            })
+    /// One look at `now`: the app it asked `apps` to kill and why, if it did.
+    pub fn poll<const N: usize, R: RelaxStrategy>(
+        &mut self,
+        psi: &PsiGroup<N>,
+        apps: &AppTable<R>,
+        now: u64,
+    ) -> Option<(AppId, KillReason)> {
+        if let Some(victim) = self.victim
+            && apps.state(victim) != Some(AppState::KillPending)
+        {
+            self.lmk.victim_freed();
+            self.victim = None;
         }
-    }
-
-    /// App `app` came to the foreground (it is alive: a killed app was started cold
-    /// first, see [`AppLru::started_cold`]).
-    pub fn foreground(&mut self, app: usize) -> Result<(), NoSuchApp> {
-        self.check(app)?;
-        self.switches += 1;
-        self.last_foreground[app] = self.switches;
-        self.alive[app] = true;
-        self.foreground = Some(app);
-        Ok(())
-    }
-
-    /// App `app` was killed: its memory is gone until it starts cold.
-    pub fn killed(&mut self, app: usize) -> Result<(), NoSuchApp> {
-        self.check(app)?;
-        self.alive[app] = false;
-        if self.foreground == Some(app) {
-            self.foreground = None;
-        }
-        Ok(())
-    }
-
-    /// App `app` started again from nothing (a cold start after a kill).
-    pub fn started_cold(&mut self, app: usize) -> Result<(), NoSuchApp> {
-        self.check(app)?;
-        self.alive[app] = true;
-        Ok(())
-    }
-
-    /// Whether app `app` is alive (false for an app it does not have).
-    pub fn is_alive(&self, app: usize) -> bool {
-        app < self.apps && self.alive[app]
-    }
-
-    /// The app in the foreground, if any.
-    pub fn foreground_app(&self) -> Option<usize> {
-        self.foreground
-    }
-
-    /// Whom to kill: the alive app, not in the foreground, that was in the foreground
-    /// least recently (never counts as oldest; the lowest number among equals). None
-    /// when no app but the foreground one lives.
-    pub fn victim(&self) -> Option<usize> {
-        (0..self.apps)
-            .filter(|&app| self.alive[app] && self.foreground != Some(app))
-            .min_by_key(|&app| self.last_foreground[app])
+        let reason = self.lmk.poll(psi, now)?;
+        let victim = apps.request_kill()?;
+        self.lmk.killed(now);
+        self.victim = Some(victim);
+        Some((victim, reason))
     }
 }
 
@@ -350,49 +287,53 @@ mod tests {
     }
 
     #[test]
-    fn the_victim_is_the_least_recently_foreground_app_alive_in_the_background() {
-        let mut lru = AppLru::new(4).unwrap();
-        // Launched, never in the foreground: the lowest number goes first.
-        assert_eq!(lru.victim(), Some(0));
-        for app in [2, 0, 3, 1] {
-            lru.foreground(app).unwrap();
+    fn the_killer_asks_the_app_table_and_waits_for_the_victim() {
+        let (g, lmk) = armed();
+        let mut killer = Killer { lmk, victim: None };
+        let apps = AppTable::<spin::relax::Spin>::new();
+        apps.reset(1, 3).unwrap();
+        for app in 0..3 {
+            apps.switch_to(AppId { workload: 0, app }).unwrap();
         }
-        assert_eq!(lru.foreground_app(), Some(1));
-        assert_eq!(lru.victim(), Some(2));
-        lru.killed(2).unwrap();
-        assert!(!lru.is_alive(2));
-        assert_eq!(lru.victim(), Some(0));
-        // App 0 back to the foreground: app 3 is now the oldest in the background.
-        lru.foreground(0).unwrap();
-        assert_eq!(lru.victim(), Some(3));
-        // The killed app starts cold and comes to the foreground: newest of all.
-        lru.started_cold(2).unwrap();
-        lru.foreground(2).unwrap();
-        assert_eq!(lru.victim(), Some(3));
-    }
-
-    #[test]
-    fn no_victim_when_only_the_foreground_app_lives() {
-        let mut lru = AppLru::new(3).unwrap();
-        lru.foreground(1).unwrap();
-        lru.killed(0).unwrap();
-        assert_eq!(lru.victim(), Some(2));
-        lru.killed(2).unwrap();
-        assert_eq!(lru.victim(), None);
-        // A cold start brings a background app back.
-        lru.started_cold(0).unwrap();
-        assert_eq!(lru.victim(), Some(0));
-    }
-
-    #[test]
-    fn unknown_apps_are_refused() {
-        assert_eq!(AppLru::new(0).unwrap_err().app, 0);
-        assert!(AppLru::new(MAX_APPS + 1).is_err());
-        let mut lru = AppLru::new(2).unwrap();
-        let err = lru.foreground(2).unwrap_err();
-        assert_eq!(err.to_string(), "app 2 of 2: no such app");
-        assert!(lru.killed(5).is_err() && lru.started_cold(2).is_err());
-        assert!(!lru.is_alive(9));
-        assert_eq!(lru.victim(), Some(0));
+        let cpu = g.cpu(0).unwrap();
+        cpu.memstall_enter(S);
+        cpu.memstall_leave(S + 100 * MS);
+        let first = AppId {
+            workload: 0,
+            app: 0,
+        };
+        assert_eq!(
+            killer.poll(&g, &apps, S + 100 * MS),
+            Some((first, KillReason::PartialStall))
+        );
+        assert_eq!(apps.state(first), Some(AppState::KillPending));
+        // Pressure goes on, but the victim is not freed yet: no second kill.
+        cpu.memstall_enter(2 * S + 200 * MS);
+        cpu.memstall_leave(2 * S + 300 * MS);
+        assert_eq!(killer.poll(&g, &apps, 2 * S + 300 * MS), None);
+        // Its workload frees it; a window later the next breach takes app 1.
+        assert_eq!(apps.take_kill(0), Some(0));
+        apps.killed(first);
+        cpu.memstall_enter(3 * S + 400 * MS);
+        cpu.memstall_leave(3 * S + 500 * MS);
+        assert_eq!(
+            killer.poll(&g, &apps, 3 * S + 500 * MS),
+            Some((
+                AppId {
+                    workload: 0,
+                    app: 1
+                },
+                KillReason::PartialStall
+            ))
+        );
+        // Only the foreground app is left alive: pressure kills nothing more.
+        apps.take_kill(0);
+        apps.killed(AppId {
+            workload: 0,
+            app: 1,
+        });
+        cpu.memstall_enter(5 * S);
+        cpu.memstall_leave(5 * S + 100 * MS);
+        assert_eq!(killer.poll(&g, &apps, 5 * S + 100 * MS), None);
     }
 }

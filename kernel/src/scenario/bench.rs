@@ -129,6 +129,8 @@ fn worker_counts(cmd: &cmdline::CmdLine, listed: usize) -> Result<Vec<usize>, St
 /// What stays the same for every run.
 struct Bench {
     kind: Kind,
+    /// The low-memory killer runs (`scenario=apps`, unless `lmk=off`).
+    lmk: bool,
     cores: Cores,
     /// One workload per core in `cores.workloads`, each on its own slice.
     specs: Vec<Spec>,
@@ -344,12 +346,23 @@ fn bench(
             None => String::new(),
         }
     );
+    let lmk = kind == Kind::Apps && (cmd.lmk || !cmd.given(cmdline::Key::Lmk));
     if kind == Kind::Apps {
         println!(
-            "apps: each switch touches the new foreground app's {set} pages first (reads them back, or rewrites them after a kill: a cold start), timed as the app-switch latency"
+            "apps: each switch touches the new foreground app's {set} pages first (reads them back, or rewrites them after a kill: a cold start), timed as the app-switch latency; low-memory killer {}",
+            if lmk {
+                "on (lmkd's PSI mode: some 70 ms or full 700 ms in 1 s; lmk=off to run without)"
+            } else {
+                "off"
+            }
         );
     }
-    let bench = Bench { kind, cores, specs };
+    let bench = Bench {
+        kind,
+        lmk,
+        cores,
+        specs,
+    };
     // sync, then one async variant per worker count (one worker: the plain design),
     // in the same boot, alternating.
     let mut variants = alloc::vec![(String::from("sync"), ReclaimMode::Sync, Vec::new())];
@@ -470,6 +483,9 @@ fn run_mode(
             .map_err(|e| format!("{} apps in all: more than the table holds", e.apps))?;
     }
     let mut machine = KernelRun::new(sys, cpus, &bench.specs, poll);
+    if bench.lmk {
+        machine.killer = Some(reclaim::new_killer()?);
+    }
     let report = mm::reclaim::run::run(
         &mut machine,
         sys.workers().count() as u64,

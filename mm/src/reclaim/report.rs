@@ -9,6 +9,7 @@ use core::fmt::{self, Write};
 
 use crate::apps::session::AppFigures;
 use crate::latency::LatencyHist;
+use crate::psi::PsiSnapshot;
 use crate::vmstat::{VmEvent, VmStatSnapshot};
 use crate::zram::MmStat;
 
@@ -46,7 +47,7 @@ macro_rules! metrics {
 }
 
 /// How many metrics a run has.
-pub const NR_METRICS: usize = 33;
+pub const NR_METRICS: usize = 41;
 
 metrics! {
     PgstealAnonPerS = "pgsteal_anon_per_s", false;
@@ -79,6 +80,17 @@ metrics! {
     ColdStarts = "cold_starts", true;
     /// Apps the low-memory killer took.
     LmkKills = "lmk_kills", true;
+    /// Memory PSI over the window (/proc/pressure/memory): some workload stalled.
+    PsiSomeTotalUs = "psi_some_total_us", true;
+    /// Every workload on a CPU stalled.
+    PsiFullTotalUs = "psi_full_total_us", true;
+    /// The averages as the window closed, percent.
+    PsiSomeAvg10 = "psi_some_avg10", false;
+    PsiSomeAvg60 = "psi_some_avg60", false;
+    PsiSomeAvg300 = "psi_some_avg300", false;
+    PsiFullAvg10 = "psi_full_avg10", false;
+    PsiFullAvg60 = "psi_full_avg60", false;
+    PsiFullAvg300 = "psi_full_avg300", false;
     KswapdBusyPct = "kswapd_busy_pct", false;
     /// Per worker: all workers' busy time over (elapsed x workers).
     KcompressdBusyPct = "kcompressd_busy_pct", false;
@@ -132,6 +144,8 @@ pub struct RunInput<'a> {
     pub faults: &'a LatencyHist,
     /// App switches (in ticks), cold starts and kills; `None` without app switching.
     pub apps: Option<&'a AppFigures>,
+    /// Memory PSI: stall totals over the run, averages at its end.
+    pub psi: &'a PsiSnapshot,
     /// kswapd's time outside sleep.
     pub kswapd_busy: u64,
     /// All kcompressd workers' time outside sleep, and the pages they took.
@@ -239,6 +253,14 @@ impl RunStats {
                 Metric::AppSwitchP99Us => switch_us(99),
                 Metric::ColdStarts => app_count(|a| a.cold.count),
                 Metric::LmkKills => app_count(|a| a.kills),
+                Metric::PsiSomeTotalUs => i.psi.some.total_us() as f64,
+                Metric::PsiFullTotalUs => i.psi.full.total_us() as f64,
+                Metric::PsiSomeAvg10 => i.psi.some.avg[0].percent(),
+                Metric::PsiSomeAvg60 => i.psi.some.avg[1].percent(),
+                Metric::PsiSomeAvg300 => i.psi.some.avg[2].percent(),
+                Metric::PsiFullAvg10 => i.psi.full.avg[0].percent(),
+                Metric::PsiFullAvg60 => i.psi.full.avg[1].percent(),
+                Metric::PsiFullAvg300 => i.psi.full.avg[2].percent(),
                 Metric::KswapdBusyPct => 100.0 * ratio(i.kswapd_busy, elapsed),
                 // No worker (sync): no figure.
                 Metric::KcompressdBusyPct => {
@@ -615,6 +637,7 @@ mod tests {
             accesses: 5000,
             faults: &faults,
             apps: None,
+            psi: &PsiSnapshot::default(),
             kswapd_busy: 1500,
             kcompressd_busy: 1000,
             kcompressd_pages: 400,
@@ -757,6 +780,7 @@ mod tests {
             accesses: 0,
             faults: &LatencyHist::default(),
             apps: None,
+            psi: &PsiSnapshot::default(),
             kswapd_busy: 0,
             kcompressd_busy: 0,
             kcompressd_pages: 0,

@@ -316,6 +316,7 @@ pub fn run<M: Machine>(
         accesses: work.accesses,
         faults: machine.fault_latency(),
         apps: machine.app_figures(),
+        psi: &psi,
         kswapd_busy: times.kswapd_busy,
         kcompressd_busy: times.kcompressd_busy,
         kcompressd_pages: times.kcompressd_pages,

@@ -40,6 +40,7 @@ use crate::apps::table::AppTable;
 use crate::busy::BusyClock;
 use crate::frame::{Watermarks, Zone, ZoneConfig};
 use crate::latency::LatencyHist;
+use crate::lmk::{Killer, LmkConfig};
 use crate::lru::Lru;
 use crate::pagegen::PageGen;
 use crate::psi::{PsiGroup, PsiSnapshot};
@@ -194,6 +195,8 @@ struct Host<'s, 'a> {
     faults: LatencyHist,
     /// Their apps' figures, merged by `finish`.
     apps: AppFigures,
+    /// The low-memory killer (`lmk=on`), polled while the run waits.
+    killer: Option<Killer>,
 }
 
 impl<'s, 'a> Host<'s, 'a> {
@@ -377,8 +380,12 @@ impl<'s, 'a> Machine for Host<'s, 'a> {
             if until.is_some_and(|until| self.parts.now() >= until) {
                 return false;
             }
-            // The PSI averages' periodic update (psi.c's 2 s worker).
+            // The PSI averages' periodic update (psi.c's 2 s worker), and lmkd's look.
             self.psi();
+            if let Some(killer) = self.killer.as_mut() {
+                let p = self.parts;
+                killer.poll(&p.psi, &p.apps, p.reclaim.now_ns());
+            }
             thread::sleep(std::time::Duration::from_millis(1));
         }
         // A panicked workload is reported by `finish`.
@@ -576,7 +583,14 @@ pub fn run(cfg: &HarnessConfig) -> Result<HarnessReport, String> {
             done: None,
             faults: LatencyHist::default(),
             apps: AppFigures::default(),
+            killer: None,
         };
+        if cfg.lmk {
+            host.killer = Some(
+                Killer::new(LmkConfig::default(), &parts.psi, parts.reclaim.now_ns())
+                    .map_err(|e| format!("lmk: {e}"))?,
+            );
+        }
         let report = run::run(&mut host, workers as u64, None);
         // On an error the threads still running are stopped before the scope joins them.
         host.stop_daemons();
