@@ -4,6 +4,9 @@
 //! - `reclaim-harness bench [runs=N] [key=value ...]`: the kernel's `scenario=bench`
 //!   workload (8 apps, 2 x RAM, app switches), sync vs async (and `async_<N>w` with
 //!   `workers=N`), printed as the kernel's table with the pipeline bound.
+//! - `reclaim-harness apps [runs=N] [key=value ...]`: the kernel's `scenario=apps`
+//!   (the bench's apps, each switch touching the app's whole set first, the low-memory
+//!   killer on), each reclaim mode, printed as the kernel's table.
 //! - `reclaim-harness sweep [runs=N] KEY=V1,V2,... [key=value ...]`: for each swept
 //!   key (a value list), a sync/async pair per value, one compact table per key.
 //!
@@ -18,8 +21,10 @@ use mm::reclaim::sweep::{self, bench_columns};
 
 const MODES: &str = "reclaim-harness [key=value ...]                   one run
 reclaim-harness bench [runs=N] [key=value ...]     sync vs async, the kernel bench's table
+reclaim-harness apps [runs=N] [key=value ...]      the kernel's scenario=apps table
 reclaim-harness sweep [runs=N] KEY=V1,V2,.. [key=value ...]   a sync/async pair per value
-  (bench and sweep start from the kernel bench's setting: ram=16384 pattern=apps apps=8;
+  (bench and sweep start from the kernel bench's setting: ram=16384 pattern=apps apps=8,
+   apps from the same with pattern=appswitch lmk=on;
    runs default 3; in a sweep, mixes are named: mix=default,text,random,zero)";
 
 fn main() -> ExitCode {
@@ -29,7 +34,8 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     let outcome = match args.first().map(String::as_str) {
-        Some("bench") => bench(&args[1..]),
+        Some("bench") => bench(&args[1..], HarnessConfig::bench()),
+        Some("apps") => bench(&args[1..], HarnessConfig::apps()),
         Some("sweep") => sweep(&args[1..]),
         _ => single(&args),
     };
@@ -70,9 +76,10 @@ fn take_runs(args: &[String]) -> Result<(usize, Vec<String>), String> {
     Ok((runs, rest))
 }
 
-fn bench(args: &[String]) -> Result<bool, String> {
+/// The kernel bench's comparison from `base` (its `bench` or `apps` setting).
+fn bench(args: &[String], base: HarnessConfig) -> Result<bool, String> {
     let (runs, args) = take_runs(args)?;
-    let cfg = HarnessConfig::parse_onto(HarnessConfig::bench(), &args)?;
+    let cfg = HarnessConfig::parse_onto(base, &args)?;
     let comparison = sweep::compare(&cfg, bench_columns(&cfg), runs)?;
     let mut out = String::new();
     sweep::write_config(&mut out, &cfg, &comparison.watermarks, runs)

@@ -47,7 +47,7 @@ macro_rules! metrics {
 }
 
 /// How many metrics a run has.
-pub const NR_METRICS: usize = 41;
+pub const NR_METRICS: usize = 42;
 
 metrics! {
     PgstealAnonPerS = "pgsteal_anon_per_s", false;
@@ -78,6 +78,8 @@ metrics! {
     AppSwitchP99Us = "app_switch_p99_us", true;
     /// Switches to an app the low-memory killer had taken: its pages regenerated.
     ColdStarts = "cold_starts", true;
+    /// Their median latency (a cold start is one kind of switch).
+    ColdStartP50Us = "cold_start_p50_us", true;
     /// Apps the low-memory killer took.
     LmkKills = "lmk_kills", true;
     /// Memory PSI over the window (/proc/pressure/memory): some workload stalled.
@@ -219,10 +221,11 @@ impl RunStats {
                 ns(ticks) as f64
             }
         };
-        let switch_us = |pct: u64| {
+        let us = |hist: fn(&AppFigures) -> &LatencyHist, pct: u64| {
             i.apps
-                .filter(|a| a.switch.count > 0)
-                .map_or(f64::NAN, |a| (ns(a.switch.percentile(pct)) / 1000) as f64)
+                .map(hist)
+                .filter(|h| h.count > 0)
+                .map_or(f64::NAN, |h| (ns(h.percentile(pct)) / 1000) as f64)
         };
         let app_count = |f: fn(&AppFigures) -> u64| i.apps.map_or(f64::NAN, |a| f(a) as f64);
         let kswapd_busy_ns = ns(i.kswapd_busy);
@@ -249,9 +252,10 @@ impl RunStats {
                 Metric::AllocP50Ns => latency(i.faults.percentile(50)),
                 Metric::AllocP99Ns => latency(i.faults.percentile(99)),
                 Metric::AllocMaxNs => latency(i.faults.max),
-                Metric::AppSwitchP50Us => switch_us(50),
-                Metric::AppSwitchP99Us => switch_us(99),
+                Metric::AppSwitchP50Us => us(|a| &a.switch, 50),
+                Metric::AppSwitchP99Us => us(|a| &a.switch, 99),
                 Metric::ColdStarts => app_count(|a| a.cold.count),
+                Metric::ColdStartP50Us => us(|a| &a.cold, 50),
                 Metric::LmkKills => app_count(|a| a.kills),
                 Metric::PsiSomeTotalUs => i.psi.some.total_us() as f64,
                 Metric::PsiFullTotalUs => i.psi.full.total_us() as f64,

@@ -415,6 +415,8 @@ pub struct RunFields {
     pub app_switch_p99_us: Option<u64>,
     /// Switches to an app the killer had taken (null: no app switched).
     pub cold_starts: Option<u64>,
+    /// Their median latency (null: no cold start).
+    pub cold_start_p50_us: Option<u64>,
     /// Apps the low-memory killer took (null: no app switched).
     pub lmk_kills: Option<u64>,
     /// Memory stall of at least one workload (PSI `some`), over the window, µs.
@@ -498,6 +500,7 @@ impl RunReport {
             app_switch_p50_us: self.count(Metric::AppSwitchP50Us),
             app_switch_p99_us: self.count(Metric::AppSwitchP99Us),
             cold_starts: self.count(Metric::ColdStarts),
+            cold_start_p50_us: self.count(Metric::ColdStartP50Us),
             lmk_kills: self.count(Metric::LmkKills),
             psi_some_total_us: self.psi.some.total_us(),
             psi_full_total_us: self.psi.full.total_us(),

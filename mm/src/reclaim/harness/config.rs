@@ -152,6 +152,18 @@ impl HarnessConfig {
         cfg
     }
 
+    /// The kernel's `scenario=apps`: the bench's setting with `AppSwitch` and the
+    /// low-memory killer on.
+    pub fn apps() -> Self {
+        let mut cfg = HarnessConfig {
+            pattern: Pattern::AppSwitch { apps: 8 },
+            lmk: true,
+            ..HarnessConfig::bench()
+        };
+        cfg.ops = cfg.default_app_ops().unwrap_or(cfg.ops);
+        cfg
+    }
+
     /// `APP_SWITCHES` switches' worth of accesses, for the `Apps` pattern.
     fn default_app_ops(&self) -> Option<u64> {
         let apps = self.pattern.apps()?;
