@@ -428,7 +428,7 @@ fn shell_script(g: &mut Gen, mem: &str, smp: u32) -> String {
         script.push_str(&format!("set {}={value}\n", key.name()));
     }
     if MEM[..RECLAIM_MEM_MAX].contains(&mem) && g.chance(40) {
-        let kind = g.pick(&["pressure", "bench"]);
+        let kind = g.pick(&["pressure", "bench", "apps"]);
         script.push_str(&format!(
             "set ops=300 bench_ram=2 bench_runs=1 soak_s=0\nrun {kind}\nwait\nvmstat\n"
         ));
@@ -449,7 +449,7 @@ fn all_results(stdout: &str) -> Result<Vec<Map<String, Value>>, String> {
         .collect()
 }
 
-/// A console session's RESULT lines: each run's (`reclaim` or `bench`), then the
+/// A console session's RESULT lines: each run's (`reclaim`, `bench` or `apps`), then the
 /// shell's, whose `runs` and `runs_failed` must count them and their errors; the
 /// shell's is returned.
 fn shell_result(run: &Run) -> Result<Map<String, Value>, String> {
@@ -463,7 +463,7 @@ fn shell_result(run: &Run) -> Result<Map<String, Value>, String> {
     for r in &results {
         if !matches!(
             r.get("scenario").and_then(Value::as_str),
-            Some("reclaim" | "bench")
+            Some("reclaim" | "bench" | "apps")
         ) {
             return Err(format!("a console run's RESULT is of no run: {r:?}"));
         }

@@ -99,7 +99,7 @@ fn every_command_bad_input_and_a_run_in_the_background() {
         &run,
         &[
             // help, meminfo, vmstat, zram, buddyinfo, zoneinfo, top, show
-            "  run pressure|bench ",
+            "  run pressure|bench|apps ",
             "MemTotal:",
             "Inactive(anon):",
             "SwapFree:",
@@ -123,7 +123,7 @@ fn every_command_bad_input_and_a_run_in_the_background() {
             "error: unknown command \"frobnicate\" (type help for the list)",
             "error: set: bad value in command-line word \"reclaim=fast\": expected sync|async",
             "error: set: \"scenario=boot\" is fixed for this boot",
-            "error: run: bad argument \"fast\": expected pressure|bench",
+            "error: run: bad argument \"fast\": expected pressure|bench|apps",
             "error: sleep: bad argument \"0\"",
             "error: line longer than 160 characters: refused",
             "error: run: run pressure is still active",

@@ -2,7 +2,7 @@
 //! 16550, polled every `smp::POLL_PERIOD`, WFI in between). Reads lines through
 //! `kernel::shell::line` (history, editing, Tab completion), parses them with
 //! `kernel::shell::command`, prints the reports from the live zone, LRU, store, swap
-//! map and vmstat counters, and starts `run pressure|bench` with a poll hook, so the
+//! map and vmstat counters, and starts `run pressure|bench|apps` with a poll hook, so the
 //! console stays live while CPU 0 waits for the run's cores and checks its pages. The
 //! prompt and typed line go through `console::write_input`, drawn again after other
 //! output. Owns only the session; the runs are `reclaim`'s and `bench`'s.
@@ -364,6 +364,7 @@ impl Shell<'_> {
                 RunKind::Bench => {
                     bench::run_polling(&settings, Some(&mut hook), bench::Kind::Kcompressd)
                 }
+                RunKind::Apps => bench::run_polling(&settings, Some(&mut hook), bench::Kind::Apps),
             }
         };
         self.running = None;

@@ -14,15 +14,18 @@ pub enum RunKind {
     Pressure,
     /// `scenario=bench`: sync against async on the app-switching workload.
     Bench,
+    /// `scenario=apps`: app-switch latency, kills and cold starts per mode.
+    Apps,
 }
 
 impl RunKind {
-    pub const ALL: &[RunKind] = &[RunKind::Pressure, RunKind::Bench];
+    pub const ALL: &[RunKind] = &[RunKind::Pressure, RunKind::Bench, RunKind::Apps];
 
     pub fn name(self) -> &'static str {
         match self {
             RunKind::Pressure => "pressure",
             RunKind::Bench => "bench",
+            RunKind::Apps => "apps",
         }
     }
 }
@@ -133,7 +136,7 @@ pub const COMMANDS: &[Help] = &[
     },
     Help {
         name: "run",
-        args: "pressure|bench",
+        args: "pressure|bench|apps",
         about: "start a run in the background; the console stays live",
     },
     Help {
@@ -376,16 +379,16 @@ mod tests {
         );
         assert_eq!(
             err("run presure"),
-            "run: bad argument \"presure\": expected pressure|bench: did you mean pressure?"
+            "run: bad argument \"presure\": expected pressure|bench|apps: did you mean pressure?"
         );
         assert_eq!(
             err("trace dupm"),
             "trace: bad argument \"dupm\": expected on|off|dump: did you mean dump?"
         );
-        assert_eq!(err("run"), "run: expected pressure|bench");
+        assert_eq!(err("run"), "run: expected pressure|bench|apps");
         assert_eq!(
             err("run fast"),
-            "run: bad argument \"fast\": expected pressure|bench"
+            "run: bad argument \"fast\": expected pressure|bench|apps"
         );
         assert_eq!(err("vmstat -a"), "vmstat: unexpected argument \"-a\"");
         assert_eq!(
@@ -429,7 +432,7 @@ mod tests {
                 c.name
             );
         }
-        assert!(text.contains("  run pressure|bench "));
+        assert!(text.contains("  run pressure|bench|apps "));
     }
 
     proptest! {

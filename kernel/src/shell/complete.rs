@@ -1,5 +1,5 @@
 //! The words the console knows, for Tab completion and "did you mean": the command
-//! names, their fixed arguments (`run pressure|bench`, `trace on|off|dump`), `set`'s
+//! names, their fixed arguments (`run pressure|bench|apps`, `trace on|off|dump`), `set`'s
 //! keys and their word values. Holds no state and writes nothing: the line editor
 //! inserts what `candidates` offers, the parser and `set` quote what `nearest` finds.
 
@@ -71,7 +71,7 @@ pub fn candidates(context: &str, found: &mut dyn FnMut(Candidate)) {
 }
 
 /// The words `expected` offers when it is a `|`-separated list of lowercase words
-/// (`pressure|bench`); none for a description (`SECONDS`, `key=value...`).
+/// (`pressure|bench|apps`); none for a description (`SECONDS`, `key=value...`).
 pub fn choices(expected: &'static str) -> impl Iterator<Item = &'static str> {
     let words = !expected.is_empty()
         && expected
@@ -164,7 +164,7 @@ mod tests {
         assert_eq!(complete("  tr"), ["trace "]);
         assert_eq!(complete("s"), ["show ", "set ", "sleep "]);
         assert_eq!(complete("").len(), COMMANDS.len());
-        assert_eq!(complete("run "), ["pressure ", "bench "]);
+        assert_eq!(complete("run "), ["pressure ", "bench ", "apps "]);
         assert_eq!(complete("run b"), ["bench "]);
         assert_eq!(complete("trace d"), ["dump "]);
         assert!(complete("run bench ").is_empty());
