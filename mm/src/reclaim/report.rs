@@ -8,6 +8,7 @@
 use core::fmt::{self, Write};
 
 use crate::latency::LatencyHist;
+use crate::psi::PsiSnapshot;
 use crate::vmstat::{VmEvent, VmStatSnapshot};
 use crate::zram::MmStat;
 
@@ -45,7 +46,7 @@ macro_rules! metrics {
 }
 
 /// How many metrics a run has.
-pub const NR_METRICS: usize = 29;
+pub const NR_METRICS: usize = 37;
 
 metrics! {
     PgstealAnonPerS = "pgsteal_anon_per_s", false;
@@ -81,6 +82,22 @@ metrics! {
     SamePages = "same_pages", true;
     /// zram's `mem_used_total`: bytes the store's pool holds, at the window's end.
     MemUsedTotal = "mem_used_total", true;
+    /// Memory stall of at least one workload over the window (PSI `some`), µs.
+    PsiSomeTotalUs = "psi_some_total_us", true;
+    /// Memory stall of every workload on a CPU over the window (PSI `full`), µs.
+    PsiFullTotalUs = "psi_full_total_us", true;
+    /// PSI `some` avg10 at the window's close, percent.
+    PsiSomeAvg10 = "psi_some_avg10", false;
+    /// PSI `some` avg60 at the window's close, percent.
+    PsiSomeAvg60 = "psi_some_avg60", false;
+    /// PSI `some` avg300 at the window's close, percent.
+    PsiSomeAvg300 = "psi_some_avg300", false;
+    /// PSI `full` avg10 at the window's close, percent.
+    PsiFullAvg10 = "psi_full_avg10", false;
+    /// PSI `full` avg60 at the window's close, percent.
+    PsiFullAvg60 = "psi_full_avg60", false;
+    /// PSI `full` avg300 at the window's close, percent.
+    PsiFullAvg300 = "psi_full_avg300", false;
     ElapsedMs = "elapsed_ms", true;
     VerifiedPages = "verified_pages", true;
     /// Summed over runs, not a median.
@@ -138,6 +155,8 @@ pub struct RunInput<'a> {
     pub corrupt: u64,
     /// Every frame free, mapped, in the store or parked at the end.
     pub frames_accounted: bool,
+    /// Memory PSI: stall over the run, averages at its end.
+    pub psi: &'a PsiSnapshot,
 }
 
 /// One run's measurements: a value per metric, plus the sums the pipeline
@@ -229,6 +248,14 @@ impl RunStats {
                 Metric::ComprRatio => ratio(i.mm_stat.orig_data_size, i.mm_stat.compr_data_size),
                 Metric::SamePages => i.mm_stat.same_pages as f64,
                 Metric::MemUsedTotal => i.mm_stat.mem_used_total as f64,
+                Metric::PsiSomeTotalUs => i.psi.some.total_us() as f64,
+                Metric::PsiFullTotalUs => i.psi.full.total_us() as f64,
+                Metric::PsiSomeAvg10 => i.psi.some.avg[0].percent(),
+                Metric::PsiSomeAvg60 => i.psi.some.avg[1].percent(),
+                Metric::PsiSomeAvg300 => i.psi.some.avg[2].percent(),
+                Metric::PsiFullAvg10 => i.psi.full.avg[0].percent(),
+                Metric::PsiFullAvg60 => i.psi.full.avg[1].percent(),
+                Metric::PsiFullAvg300 => i.psi.full.avg[2].percent(),
                 Metric::ElapsedMs => (ns(elapsed) / 1_000_000) as f64,
                 Metric::VerifiedPages => i.verified as f64,
                 Metric::CorruptPages => i.corrupt as f64,
@@ -602,6 +629,7 @@ mod tests {
             verified: 99,
             corrupt,
             frames_accounted: true,
+            psi: &PsiSnapshot::default(),
         })
     }
 
@@ -741,6 +769,7 @@ mod tests {
             verified: 0,
             corrupt: 0,
             frames_accounted: true,
+            psi: &PsiSnapshot::default(),
         })
     }
 

@@ -319,6 +319,7 @@ pub fn run<M: Machine>(
         verified: work.verified + check.verified,
         corrupt: work.corrupt + check.corrupt,
         frames_accounted: frames.accounted(),
+        psi: &psi,
     });
     Ok(RunReport {
         tick_hz: machine.tick_hz(),
