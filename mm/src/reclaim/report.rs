@@ -146,8 +146,6 @@ pub struct RunInput<'a> {
     pub faults: &'a LatencyHist,
     /// App switches (in ticks), cold starts and kills; `None` without app switching.
     pub apps: Option<&'a AppFigures>,
-    /// Memory PSI: stall totals over the run, averages at its end.
-    pub psi: &'a PsiSnapshot,
     /// kswapd's time outside sleep.
     pub kswapd_busy: u64,
     /// All kcompressd workers' time outside sleep, and the pages they took.
@@ -164,6 +162,8 @@ pub struct RunInput<'a> {
     pub corrupt: u64,
     /// Every frame free, mapped, in the store or parked at the end.
     pub frames_accounted: bool,
+    /// Memory PSI: stall over the run, averages at its end.
+    pub psi: &'a PsiSnapshot,
 }
 
 /// One run's measurements: a value per metric, plus the sums the pipeline
