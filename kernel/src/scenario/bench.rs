@@ -190,6 +190,9 @@ fn bench(
     mut poll: Option<&mut dyn FnMut()>,
     kind: Kind,
 ) -> Result<u32, String> {
+    if kind == Kind::Kcompressd && cmd.lmk {
+        return Err(String::from(super::LMK_WITHOUT_APPS));
+    }
     let cores = assign_cores(cmd)?;
     let counts = worker_counts(cmd, cores.workers.len())?;
     if poll.is_some() && cores.workloads.contains(&0) {

@@ -17,6 +17,9 @@ use core::fmt;
 use platform::Board;
 use platform::cmdline::{CmdLine, Scenario};
 
+/// Why `lmk=on` is refused outside `scenario=apps`.
+const LMK_WITHOUT_APPS: &str = "lmk=on: only scenario=apps (the console's run apps) has apps for the low-memory killer to kill";
+
 use crate::arch::aarch64::smp::SmpReport;
 use crate::mem::MemReport;
 

@@ -144,6 +144,9 @@ fn try_pressure(
     scenario: Scenario,
     poll: Option<&mut dyn FnMut()>,
 ) -> Result<u32, String> {
+    if cmd.lmk {
+        return Err(String::from(super::LMK_WITHOUT_APPS));
+    }
     let want_async = cmd.reclaim == cmdline::ReclaimMode::Async;
     let cores = assign_cores(cmd, want_async, poll.is_some())?;
     let mode = if cores.workers.is_empty() {
