@@ -392,6 +392,22 @@ pub fn write_ratio(out: &mut impl Write, value: f64, base: f64, width: usize) ->
 /// The side-by-side table: a column per variant (the first is the baseline, sync),
 /// then each other variant over the first.
 pub fn write_table(out: &mut impl Write, columns: &[(&str, &Values)], runs: u64) -> fmt::Result {
+    let ratios: [(usize, usize); 8] = core::array::from_fn(|i| (i + 1, 0));
+    let n = columns.len().saturating_sub(1).min(ratios.len());
+    write_table_with(out, columns, &ratios[..n], runs)
+}
+
+/// The side-by-side table with chosen ratio columns: `(a, b)` prints column `a` over
+/// column `b` (pairs out of range are skipped).
+pub fn write_table_with(
+    out: &mut impl Write,
+    columns: &[(&str, &Values)],
+    ratios: &[(usize, usize)],
+    runs: u64,
+) -> fmt::Result {
+    let ratios = ratios
+        .iter()
+        .filter(|&&(a, b)| a < columns.len() && b < columns.len());
     write!(out, "--- bench: ")?;
     for (i, (label, _)) in columns.iter().enumerate() {
         write!(out, "{}{label}", if i > 0 { " vs " } else { "" })?;
@@ -405,26 +421,27 @@ pub fn write_table(out: &mut impl Write, columns: &[(&str, &Values)], runs: u64)
     for (label, _) in columns {
         write!(out, " {label:>14}")?;
     }
-    for (label, _) in columns.iter().skip(1) {
-        write!(
-            out,
-            " {:>14}",
-            Cell::new(format_args!("{label}/sync")).as_str()
-        )?;
+    for &(a, b) in ratios.clone() {
+        let head = Cell::new(format_args!("{}/{}", columns[a].0, columns[b].0));
+        let width = head.as_str().len().max(14);
+        write!(out, " {:>width$}", head.as_str())?;
     }
     writeln!(out)?;
-    let Some((_, base)) = columns.first() else {
-        return Ok(());
-    };
     for (k, m) in Metric::ALL.into_iter().enumerate() {
         write!(out, "{:<24}", m.key())?;
         for (_, values) in columns {
             let precision = if m.integer() { 0 } else { 2 };
             write!(out, " {:>14}", Figure(values[k], precision))?;
         }
-        for (_, values) in columns.iter().skip(1) {
+        for &(a, b) in ratios.clone() {
+            let head = Cell::new(format_args!("{}/{}", columns[a].0, columns[b].0));
             write!(out, " ")?;
-            write_ratio(out, values[k], base[k], 14)?;
+            write_ratio(
+                out,
+                columns[a].1[k],
+                columns[b].1[k],
+                head.as_str().len().max(14),
+            )?;
         }
         writeln!(out)?;
     }
