@@ -10,6 +10,7 @@ pub mod busy;
 pub mod frame;
 pub mod latency;
 pub mod lru;
+pub mod lru_gen;
 pub mod page;
 pub mod pagegen;
 pub mod reclaim;

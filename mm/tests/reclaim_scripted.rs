@@ -17,11 +17,10 @@ use std::sync::atomic::AtomicU64;
 
 use mm::addr::{PAGE_SIZE, Pfn, PhysRange};
 use mm::frame::{Watermarks, Zone, ZoneConfig};
-use mm::lru::Lru;
 use mm::page::PageFlags;
 use mm::reclaim::policy::{
-    CompressorQueue, MAX_RECLAIM_RETRIES, Mmu, Node, OutOfMemory, Queues, Reclaim, ReclaimConfig,
-    ReclaimMode, Reclaimer, RingFull, SwapIn, Ticket,
+    CompressorQueue, LruKind, MAX_RECLAIM_RETRIES, Mmu, Node, NodeLru, OutOfMemory, Queues,
+    Reclaim, ReclaimConfig, ReclaimMode, Reclaimer, RingFull, SwapIn, Ticket,
 };
 use mm::reclaim::swap::{SwapEntry, SwapMap, SwapState};
 use mm::ring::{Producer, Ring};
@@ -127,6 +126,23 @@ impl Mmu for ScriptedMmu {
 
     fn flush_tlb(&mut self) {
         self.log.push(Call::Flush);
+    }
+
+    /// Looks at every mapped page in page order, as `test_and_clear_young` does.
+    fn walk_young(&mut self, young: &mut dyn FnMut(Pfn)) {
+        let mapped: Vec<Pfn> = self
+            .ptes
+            .iter()
+            .filter_map(|pte| match *pte {
+                Pte::Present(pfn) => Some(pfn),
+                Pte::Swapped(_) => None,
+            })
+            .collect();
+        for pfn in mapped {
+            if self.test_and_clear_young(pfn) {
+                young(pfn);
+            }
+        }
     }
 }
 
@@ -237,6 +253,8 @@ const SYNC: ReclaimConfig = ReclaimConfig {
     mode: ReclaimMode::Sync,
     ring_full: RingFull::New,
     ring_size: 2,
+    lru: LruKind::Classic,
+    min_ttl_ms: 0,
 };
 
 fn async_config(ring_full: RingFull) -> ReclaimConfig {
@@ -244,6 +262,8 @@ fn async_config(ring_full: RingFull) -> ReclaimConfig {
         mode: ReclaimMode::Async,
         ring_full,
         ring_size: 2,
+        lru: LruKind::Classic,
+        min_ttl_ms: 0,
     }
 }
 
@@ -290,7 +310,7 @@ fn with_world(config: ReclaimConfig, test: impl FnOnce(&mut World<'_>)) {
     );
     let node = Mutex::new(Node {
         zone,
-        lru: Lru::new(),
+        lru: NodeLru::new(config.lru, test_clock_ns()),
     });
     let mut meta = vec![0u64; ZramStore::<HostFrames>::meta_words(SLOTS)];
     let store = Mutex::new(ZramStore::new(HostFrames::new(128), &mut meta));
