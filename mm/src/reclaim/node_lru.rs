@@ -25,6 +25,9 @@ pub struct LruBusy {
 }
 
 /// The node's anonymous LRU.
+// One per node, switched in place and never moved in a hot path; boxing the larger
+// variant would need an allocator, which `mm` does not have.
+#[allow(clippy::large_enum_variant)]
 pub enum NodeLru {
     /// The active and inactive lists.
     Classic(Lru),
