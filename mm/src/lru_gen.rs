@@ -227,10 +227,12 @@ impl LruGen {
         self.lists.iter().map(PageList::len).sum()
     }
 
-    /// Linux's `should_run_aging()` first test: only `MIN_NR_GENS` generations are
-    /// left to evict from, so eviction must wait for `try_to_inc_max_seq`.
-    pub fn should_run_aging(&self) -> bool {
-        self.min_seq + MIN_NR_GENS > self.max_seq
+    /// Linux's `should_run_aging()` first test, after retiring empty old generations:
+    /// only `MIN_NR_GENS` generations are left to evict from, so eviction must wait
+    /// for `try_to_inc_max_seq`. False while no page is on it (nothing to age).
+    pub fn should_run_aging(&mut self) -> bool {
+        self.try_to_inc_min_seq();
+        self.nr_pages() != 0 && self.min_seq + MIN_NR_GENS > self.max_seq
     }
 
     /// When the oldest generation was made (for `lru_gen_min_ttl`).
@@ -457,7 +459,10 @@ impl LruGen {
         let tier_idx = self.get_tier_idx();
         let mut scan = GenScan::default();
         self.try_to_inc_min_seq();
-        while scan.isolated < want && scan.scanned < SCAN_BATCH && !self.should_run_aging() {
+        while scan.isolated < want
+            && scan.scanned < SCAN_BATCH
+            && self.min_seq + MIN_NR_GENS <= self.max_seq
+        {
             let old = gen_of(self.min_seq);
             let Some(index) = self.lists[old].tail() else {
                 self.try_to_inc_min_seq();

@@ -102,6 +102,86 @@ fn aging_moves_young_pages_to_the_youngest_generation_and_eviction_takes_the_old
     lru.check_invariants(&zone).unwrap();
 }
 
+/// Isolates `n` pages (all old) and evicts them; returns their shadows in order.
+fn evict(lru: &mut LruGen, zone: &mut Zone, n: usize) -> Vec<(Pfn, Shadow)> {
+    let mut out = Vec::new();
+    while out.len() < n {
+        let mut batch = IsolatedBatch::new();
+        let scan = lru.isolate(zone, (n - out.len()).min(SWAP_CLUSTER_MAX), &mut batch);
+        assert_eq!(scan.protected, 0);
+        for &pfn in batch.as_slice() {
+            let shadow = lru
+                .folio_check_references(zone, pfn, false)
+                .unwrap()
+                .unwrap();
+            lru.note_evicted(shadow);
+            zone.free_pages(pfn, 0).unwrap();
+            out.push((pfn, shadow));
+        }
+    }
+    out
+}
+
+/// Swaps the evicted pages back in (a fresh frame each) with their shadows.
+fn refault(lru: &mut LruGen, zone: &mut Zone, evicted: &[(Pfn, Shadow)]) {
+    for &(_, shadow) in evicted {
+        let pfn = zone.alloc_pages(0).unwrap();
+        assert_eq!(lru.add_refault(zone, pfn, Some(shadow)), Ok(true));
+    }
+}
+
+#[test]
+fn a_tier_that_refaults_more_than_twice_tier_0_is_protected_and_moves_to_the_next_generation() {
+    let ram = new_ram();
+    let mut zone = zone(&ram);
+    let mut lru = LruGen::new(0);
+    for _ in 0..400 {
+        let pfn = zone.alloc_pages(0).unwrap();
+        lru.add_new(&mut zone, pfn).unwrap();
+    }
+    assert!(lru.should_run_aging());
+    assert!(lru.try_to_inc_max_seq(&mut zone, 3, 1));
+    // Generation 2 holds the 400; it stays the oldest (min_seq 2) throughout, so
+    // every shadow below is recent and the controller's window never closes.
+    let first = evict(&mut lru, &mut zone, 200);
+    refault(&mut lru, &mut zone, &first[..100]);
+    assert_eq!(lru.stats().refaulted, [100, 0, 0, 0]);
+    // 10 pages that nothing refers to join the generation behind the refaulted.
+    for _ in 0..10 {
+        let pfn = zone.alloc_pages(0).unwrap();
+        assert_eq!(lru.add_refault(&mut zone, pfn, None), Ok(false));
+    }
+    // Tier 0: 400 evicted, 100 refaulted. The refaulted pages (PG_workingset: tier
+    // 1) are evicted too and refault again: tier 1 has 100 of 100 refaulted.
+    assert_eq!(lru.get_tier_idx(), 3, "tier 1 has no refaults yet");
+    let again = evict(&mut lru, &mut zone, 300);
+    assert!(again[..200].iter().all(|(_, s)| s.tier() == 0));
+    assert!(again[200..].iter().all(|(_, s)| s.tier() == 1));
+    refault(&mut lru, &mut zone, &again[200..]);
+    assert_eq!(lru.stats().evicted, [400, 100, 0, 0]);
+    assert_eq!(lru.stats().refaulted, [100, 100, 0, 0]);
+    // 100 * (400 + 64) * 1 > (100 + 1) * 100 * 2: tier 1 refaults more than twice as
+    // much as tier 0, so eviction may take tier 0 only.
+    assert_eq!(lru.get_tier_idx(), 0);
+    assert_eq!(lru.min_seq(), 2);
+    // The 10 plain pages (oldest) are isolated; the 100 of tier 1 move to the tail of
+    // generation 3 (`protected`, `workingset_activate`), retiring generation 2.
+    let mut batch = IsolatedBatch::new();
+    let scan = lru.isolate(&mut zone, 32, &mut batch);
+    assert_eq!(
+        (scan.isolated, scan.protected, scan.scanned),
+        (10, 100, 110)
+    );
+    assert_eq!(lru.stats().protected, [0, 100, 0, 0]);
+    assert_eq!(lru.stats().workingset_activate, 100);
+    let sizes: Vec<(u64, u64)> = lru.generations().map(|g| (g.seq, g.nr_pages)).collect();
+    assert_eq!(sizes, [(3, 100), (4, 0)]);
+    for &pfn in batch.as_slice() {
+        lru.putback(&mut zone, pfn).unwrap();
+    }
+    lru.check_invariants(&zone).unwrap();
+}
+
 #[derive(Clone, Debug)]
 enum Op {
     Fault,

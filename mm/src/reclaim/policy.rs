@@ -522,9 +522,14 @@ impl<'a, F: FrameSource, R: RelaxStrategy> Reclaim<'a, F, R> {
     /// walks the page tables (no lock held), moving young pages to the youngest
     /// generation in batches under the node lock, then `try_to_inc_max_seq`.
     fn lru_gen_age<M: Mmu>(&self, reclaimer: &mut Reclaimer<'_, M>) {
-        let max_seq = match &self.node.lock().lru {
-            NodeLru::Mglru(lru_gen) if lru_gen.should_run_aging() => lru_gen.max_seq(),
-            _ => return,
+        let max_seq = match &mut self.node.lock().lru {
+            NodeLru::Mglru(lru_gen) => {
+                if !lru_gen.should_run_aging() {
+                    return;
+                }
+                lru_gen.max_seq()
+            }
+            NodeLru::Classic(_) => return,
         };
         let update = |young: &mut PfnBatch| {
             let mut node = self.node.lock();
