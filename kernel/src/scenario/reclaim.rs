@@ -209,10 +209,11 @@ fn try_pressure(
         })
         .collect();
     println!(
-        "reclaim: scenario={} mode={} ring_full={} ring {} watermark_scale_factor {} ram={} MiB ({} frames managed), anonymous {} MiB ({} pages, {} tables), hardware AF {}",
+        "reclaim: scenario={} mode={} ring_full={} lru={} ring {} watermark_scale_factor {} ram={} MiB ({} frames managed), anonymous {} MiB ({} pages, {} tables), hardware AF {}",
         scenario.name(),
         mode_name(mode),
         cmd.ring_full.name(),
+        cmd.lru.name(),
         config.ring_size,
         zone_cfg.watermark_scale_factor,
         ram_bytes >> 20,
@@ -281,6 +282,7 @@ fn try_pressure(
         mode: mode_name(mode),
         mode_asked: cmd.reclaim.name(),
         ring_full: cmd.ring_full.name(),
+        lru: cmd.lru.name(),
         cpus: smp::online_cpus().count(),
         kcompressd_workers: cores.workers.len(),
         workloads: n,
@@ -303,6 +305,7 @@ struct ReclaimResult<'a> {
     mode: &'a str,
     mode_asked: &'a str,
     ring_full: &'a str,
+    lru: &'a str,
     cpus: usize,
     kcompressd_workers: usize,
     workloads: usize,
