@@ -13,6 +13,8 @@
 //! later). A page's list is then always the one its flags name, which `del` needs to
 //! unlink it in O(1); eviction's sort is left with the tier protection.
 
+use core::fmt;
+
 use crate::addr::Pfn;
 use crate::frame::Zone;
 use crate::frame::memmap::PageList;
@@ -209,6 +211,26 @@ impl LruGen {
             birth_ns: self.timestamps[gen_of(seq)],
             nr_pages: self.lists[gen_of(seq)].len(),
         })
+    }
+
+    /// Writes what `/sys/kernel/debug/lru_gen_full` shows for one node's anon pages:
+    /// each generation's `seq age_in_ms nr_anon_pages` (oldest first, ages against
+    /// `now_ns`), then each tier's `evicted refaulted protected` since it was made.
+    pub fn write_debugfs(&self, out: &mut dyn fmt::Write, now_ns: u64) -> fmt::Result {
+        writeln!(out, "memcg     0 /")?;
+        writeln!(out, "  node     0")?;
+        for g in self.generations() {
+            let age_ms = now_ns.saturating_sub(g.birth_ns) / 1_000_000;
+            writeln!(out, "    {:>8} {:>10} {:>10}", g.seq, age_ms, g.nr_pages)?;
+        }
+        for tier in 0..MAX_NR_TIERS {
+            writeln!(
+                out,
+                "    tier {tier} {:>10} {:>10} {:>10}",
+                self.stats.evicted[tier], self.stats.refaulted[tier], self.stats.protected[tier]
+            )?;
+        }
+        Ok(())
     }
 
     /// Pages on the two youngest generations (Linux's `lru_gen_is_active`), for

@@ -134,7 +134,10 @@ fn harness_rejects_bad_command_lines() {
         HarnessConfig::parse(["lru=mglru"]).unwrap().lru,
         LruKind::Mglru
     );
-    assert_eq!(HarnessConfig::parse([] as [&str; 0]).unwrap().lru, LruKind::Classic);
+    assert_eq!(
+        HarnessConfig::parse([] as [&str; 0]).unwrap().lru,
+        LruKind::Classic
+    );
     let cfg = HarnessConfig::parse(["mode=sync", "ram=1024", "ring_full=oldest"]).unwrap();
     assert_eq!(cfg.mode, ReclaimMode::Sync);
     assert_eq!(cfg.ring_full, RingFull::Oldest);

@@ -66,6 +66,18 @@ fn aging_moves_young_pages_to_the_youngest_generation_and_eviction_takes_the_old
         .collect();
     assert_eq!(sizes, [(2, 0, 3), (3, 0, 1), (4, 10, 0)]);
     assert_eq!((lru.nr_inactive_anon(), lru.nr_active_anon()), (3, 1));
+    let mut debugfs = String::new();
+    lru.write_debugfs(&mut debugfs, 5_000_010).unwrap();
+    let rows: Vec<Vec<&str>> = debugfs
+        .lines()
+        .skip(2)
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(
+        rows[..3],
+        [["2", "5", "3"], ["3", "5", "1"], ["4", "5", "0"]]
+    );
+    assert_eq!(rows[3], ["tier", "0", "0", "0", "0"]);
     // The oldest generation goes first, oldest page first; then only two are left.
     assert_eq!(lru.isolate(&mut zone, 32, &mut batch).isolated, 3);
     assert_eq!(batch.as_slice(), [pages[0], pages[2], pages[3]]);

@@ -254,6 +254,20 @@ fn try_pressure(
     text.clear();
     let _ = write_mm_stat(&mut text, &report.mm_stat);
     println!("--- zram ---\n{}", text.trim_end());
+    // Formatted under the node lock, printed after it.
+    let now = sys.policy.now_ns();
+    text.clear();
+    let mglru = match sys.policy.node().lock().lru.lru_gen() {
+        Some(lru_gen) => lru_gen.write_debugfs(&mut text, now).is_ok(),
+        None => false,
+    };
+    if mglru {
+        println!(
+            "--- lru_gen (seq age_ms nr_anon; tier evicted refaulted protected) ---\n{}\nmin_ttl_unmet {}",
+            text.trim_end(),
+            sys.policy.min_ttl_unmet()
+        );
+    }
     let af_faults = reclaim::AF_FAULTS.load(Ordering::Relaxed) - af_before;
     let race = &report.race;
     println!(
