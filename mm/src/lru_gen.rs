@@ -257,9 +257,14 @@ impl LruGen {
         self.nr_pages() != 0 && self.min_seq + MIN_NR_GENS > self.max_seq
     }
 
-    /// When the oldest generation was made (for `lru_gen_min_ttl`).
+    /// When the oldest generation holding pages was made (the youngest's birth when
+    /// none does), for `lru_gen_min_ttl`: empty old generations not yet retired do
+    /// not make the pages look older than they are.
     pub fn oldest_birth_ns(&self) -> u64 {
-        self.timestamps[gen_of(self.min_seq)]
+        let seq = (self.min_seq..self.max_seq)
+            .find(|&seq| self.lists[gen_of(seq)].len() != 0)
+            .unwrap_or(self.max_seq);
+        self.timestamps[gen_of(seq)]
     }
 
     fn lookup(zone: &Zone, pfn: Pfn) -> Result<(u32, PageFlags), LruError> {

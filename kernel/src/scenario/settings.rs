@@ -72,6 +72,9 @@ pub fn zone_config(cmd: &CmdLine) -> ZoneConfig {
     cfg
 }
 
+// `lru_gen_min_ttl_ms=` accepts what the policy's packed settings can hold.
+const _: () = assert!(cmdline::MAX_LRU_GEN_MIN_TTL_MS == mm::reclaim::policy::MAX_MIN_TTL_MS);
+
 /// The policy in `mode` with `ring_full=`, `ring=`, `lru=` and `lru_gen_min_ttl_ms=`.
 pub fn reclaim_config(cmd: &CmdLine, mode: ReclaimMode) -> ReclaimConfig {
     ReclaimConfig {

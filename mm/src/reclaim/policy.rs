@@ -808,7 +808,7 @@ impl<'a, F: FrameSource, R: RelaxStrategy> Reclaim<'a, F, R> {
         }
         let mut victims = PfnBatch::new();
         // The multi-gen LRU's shadow of each victim, by its place in `victims`.
-        let mut shadows: [Option<Shadow>; SWAP_CLUSTER_MAX] = [None; SWAP_CLUSTER_MAX];
+        let mut victim_shadows: [Option<Shadow>; SWAP_CLUSTER_MAX] = [None; SWAP_CLUSTER_MAX];
         let mut keep = PfnBatch::new();
         let activated = {
             let mut node = self.node.lock();
@@ -831,7 +831,7 @@ impl<'a, F: FrameSource, R: RelaxStrategy> Reclaim<'a, F, R> {
                     for (&pfn, &young) in batch.as_slice().iter().zip(&young) {
                         match lru_gen.folio_check_references(zone, pfn, young) {
                             Ok(Some(shadow)) => {
-                                shadows[victims.len] = Some(shadow);
+                                victim_shadows[victims.len] = Some(shadow);
                                 victims.push(pfn);
                             }
                             Ok(None) | Err(_) => {
@@ -849,7 +849,7 @@ impl<'a, F: FrameSource, R: RelaxStrategy> Reclaim<'a, F, R> {
         let mut tickets = [NO_TICKET; SWAP_CLUSTER_MAX];
         let mut nr_tickets = 0;
         let mut evicted: [Option<Shadow>; SWAP_CLUSTER_MAX] = [None; SWAP_CLUSTER_MAX];
-        for (&pfn, &shadow) in victims.as_slice().iter().zip(&shadows) {
+        for (&pfn, &shadow) in victims.as_slice().iter().zip(&victim_shadows) {
             let Some(entry) = self.swap.alloc(pfn) else {
                 keep.push(pfn);
                 continue;
