@@ -9,7 +9,7 @@
 
 use alloc::string::String;
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, AtomicUsize, Ordering};
 use core::time::Duration;
 
 use kernel::anon_pte::AnonPte;
@@ -19,11 +19,10 @@ use mm::apps::table::{AppId, AppTable};
 use mm::busy::BusyClock;
 use mm::frame::Zone;
 use mm::lmk::{KillReason, Killer, LmkConfig};
-use mm::lru::Lru;
 use mm::psi::{PsiCpu, PsiGroup, PsiSnapshot};
 use mm::reclaim::policy::{
-    CompressorQueue, DEFAULT_RING_SIZE, Mmu, Node, Queues, Reclaim, ReclaimConfig, ReclaimMode,
-    Reclaimer, RingFull, Ticket,
+    CompressorQueue, DEFAULT_RING_SIZE, LruKind, Mmu, Node, NodeLru, Queues, Reclaim,
+    ReclaimConfig, ReclaimMode, Reclaimer, RingFull, Ticket,
 };
 use mm::reclaim::run::DaemonTimes;
 use mm::reclaim::swap::{SwapEntry, SwapMap};
@@ -126,7 +125,7 @@ const HEAP_SLACK: u64 = 128 << 10;
 
 /// What `init` and then every run take from the heap (`kernel::sizing`), for
 /// `run::prepare` to check before anything is built: per swap slot the store's slot
-/// metadata, the swap map's word, a workload's page version and the region's table
+/// metadata, the swap map's word, the multi-gen LRU's shadow, a workload's page version and the region's table
 /// address (one word per 512 pages, counted as one byte per page); per frame of the
 /// zone's span the reverse map's word; once a ring per worker, a compressor per daemon,
 /// the system's parts,
@@ -136,6 +135,7 @@ pub fn heap_costs(max_workers: usize, extra: u64) -> Costs {
     Costs {
         per_slot: ZramStore::<NodeFrames>::meta_words(1) as u64 * word
             + word
+            + size_of::<AtomicU16>() as u64
             + size_of::<u32>() as u64
             + 1,
         per_frame: word,
@@ -172,6 +172,7 @@ struct Parts {
     meta: Vec<u64>,
     store: Vec<StoreLock>,
     words: Vec<mm::sync::AtomicU64>,
+    shadows: Vec<AtomicU16>,
     swap: Vec<SwapMap<'static>>,
     rings: Vec<Ring<Ticket, RING>>,
     producers: Vec<Producer<'static, Ticket, RING>>,
@@ -191,6 +192,7 @@ impl Parts {
             )?,
             store: reserve(1, "the store")?,
             words: reserve(setup.swap_slots, "the swap map")?,
+            shadows: reserve(setup.swap_slots, "the multi-gen LRU's shadows")?,
             swap: reserve(1, "the swap map")?,
             rings: reserve(workers, "the kcompressd rings")?,
             producers: reserve(workers, "the rings' producers")?,
@@ -231,7 +233,7 @@ pub fn init(zone: Zone, setup: Setup) -> Result<&'static System, String> {
         parts.node,
         NodeLock::new(Node {
             zone,
-            lru: Lru::new(),
+            lru: NodeLru::new(LruKind::Classic, clock_ns()),
         }),
     );
     parts
@@ -247,6 +249,10 @@ pub fn init(zone: Zone, setup: Setup) -> Result<&'static System, String> {
         .map_err(|e| alloc::format!("swap map of {} slots: {e:?}", setup.swap_slots))?;
     let swap: &'static SwapMap<'static> = leak_one(parts.swap, swap);
     parts
+        .shadows
+        .extend((0..setup.swap_slots).map(|_| AtomicU16::new(0)));
+    let shadows: &'static [AtomicU16] = parts.shadows.leak();
+    parts
         .rings
         .extend((0..setup.max_workers).map(|_| Ring::new()));
     let rings: &'static [Ring<Ticket, RING>] = parts.rings.leak();
@@ -258,18 +264,23 @@ pub fn init(zone: Zone, setup: Setup) -> Result<&'static System, String> {
     parts
         .compressors
         .extend((0..=setup.max_workers).map(|_| spin::Mutex::new(Compressor::new())));
+    let policy = Reclaim::new(
+        node,
+        store,
+        swap,
+        ReclaimConfig {
+            mode: ReclaimMode::Sync,
+            ring_full: RingFull::New,
+            ring_size: DEFAULT_RING_SIZE,
+            lru: LruKind::Classic,
+            min_ttl_ms: 0,
+        },
+        clock_ns,
+    )
+    .with_shadows(shadows)
+    .map_err(|_| String::from("the shadows are sized unlike the swap map"))?;
     Ok(SYSTEM.call_once(|| System {
-        policy: Reclaim::new(
-            node,
-            store,
-            swap,
-            ReclaimConfig {
-                mode: ReclaimMode::Sync,
-                ring_full: RingFull::New,
-                ring_size: DEFAULT_RING_SIZE,
-            },
-            clock_ns,
-        ),
+        policy,
         kswapd_cpu: AtomicUsize::new(NO_CPU),
         workers: [const { AtomicUsize::new(NO_CPU) }; MAX_CPUS],
         nr_workers: AtomicUsize::new(0),
@@ -292,7 +303,12 @@ impl System {
                 self.queues.len()
             ));
         }
-        self.policy.set_config(layout.config);
+        self.policy.set_config(layout.config).map_err(|busy| {
+            alloc::format!(
+                "lru= cannot switch: {} pages are still on the LRU",
+                busy.nr_pages
+            )
+        })?;
         self.policy.store().lock().set_mem_limit(layout.mem_limit);
         self.kswapd_cpu
             .store(layout.kswapd_cpu.unwrap_or(NO_CPU), Ordering::Relaxed);
@@ -462,6 +478,10 @@ impl Mmu for KernelMmu {
             vm::flush_tlb_all();
             this_cpu_stat().count(VmEvent::NrTlbRemoteFlush);
         }
+    }
+
+    fn walk_young(&mut self, young: &mut dyn FnMut(Pfn)) {
+        vm::walk_young(young);
     }
 }
 

@@ -153,6 +153,30 @@ pub fn pte_of_va(va: u64) -> Option<&'static AtomicU64> {
     pte(page_index(va)?)
 }
 
+/// The multi-gen LRU's aging walk over the region: tests and clears the access flag of
+/// every present PTE and reports each frame that had it (see `test_and_clear_young`
+/// for why no TLB invalidation is owed).
+pub fn walk_young(young: &mut dyn FnMut(Pfn)) {
+    let Some(region) = REGION.get() else {
+        return;
+    };
+    for index in 0..region.pages {
+        let Some(pte) = pte(index) else {
+            continue;
+        };
+        let mut v = pte.load(Ordering::Relaxed);
+        while let AnonPte::Present { pa, young: true } = AnonPte::decode(v) {
+            match pte.compare_exchange(v, v & !PTE_AF, Ordering::Relaxed, Ordering::Relaxed) {
+                Ok(_) => {
+                    young(Pfn::containing(pa));
+                    break;
+                }
+                Err(now) => v = now,
+            }
+        }
+    }
+}
+
 /// `Mmu::test_and_clear_young` on the PTE at `va` mapping `pfn`. No flush is owed, as
 /// on x86 Linux (arm64 Linux's is not waited for): a TLB entry still holding AF = 1
 /// hides accesses until the next shootdown, so a page may look colder than it is, and

@@ -11,6 +11,7 @@ pub mod frame;
 pub mod latency;
 pub mod lmk;
 pub mod lru;
+pub mod lru_gen;
 pub mod page;
 pub mod pagegen;
 pub mod psi;

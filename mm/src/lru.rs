@@ -114,6 +114,12 @@ impl IsolatedBatch {
         self.len == 0
     }
 
+    /// Adds a page the caller just isolated; the caller checked there is room.
+    pub(crate) fn push(&mut self, pfn: Pfn) {
+        self.pfns[self.len] = pfn;
+        self.len += 1;
+    }
+
     /// Empties the batch; the pages go nowhere (put them back or free them first).
     pub fn clear(&mut self) {
         self.len = 0;

@@ -39,6 +39,40 @@ bitflags! {
         /// `PageOffline`: taken out of the zone after boot (`Zone::limit_free_to`, as
         /// a balloon does), not managed, until `Zone::lift_limit` gives it back.
         const OFFLINE = 1 << 10;
+        /// Multi-gen LRU: the page's generation, `seq % MAX_NR_GENS`, two bits
+        /// (Linux's `LRU_GEN_MASK`); meaningful while `LRU` is set.
+        const LRU_GEN = 0b11 << 11;
+        /// Multi-gen LRU: accesses beyond the first, 0..=3 (Linux's `LRU_REFS_MASK`).
+        const LRU_REFS = 0b11 << 13;
+        /// `PG_workingset`: refaulted while its shadow was recent (multi-gen LRU).
+        const WORKINGSET = 1 << 15;
+    }
+}
+
+const LRU_GEN_SHIFT: u32 = 11;
+const LRU_REFS_SHIFT: u32 = 13;
+
+impl PageFlags {
+    /// The `LRU_GEN` field.
+    pub(crate) fn lru_gen(self) -> usize {
+        usize::from((self.bits() & PageFlags::LRU_GEN.bits()) >> LRU_GEN_SHIFT)
+    }
+
+    /// Sets the `LRU_GEN` field to `g` (taken modulo 4).
+    pub(crate) fn set_lru_gen(&mut self, g: usize) {
+        let field = ((g as u16) << LRU_GEN_SHIFT) & PageFlags::LRU_GEN.bits();
+        *self = self.difference(PageFlags::LRU_GEN) | PageFlags::from_bits_retain(field);
+    }
+
+    /// The `LRU_REFS` field.
+    pub(crate) fn lru_refs(self) -> u8 {
+        ((self.bits() & PageFlags::LRU_REFS.bits()) >> LRU_REFS_SHIFT) as u8
+    }
+
+    /// Sets the `LRU_REFS` field to `refs`, saturating at 3.
+    pub(crate) fn set_lru_refs(&mut self, refs: u8) {
+        let field = u16::from(refs.min(3)) << LRU_REFS_SHIFT;
+        *self = self.difference(PageFlags::LRU_REFS) | PageFlags::from_bits_retain(field);
     }
 }
 
@@ -119,6 +153,18 @@ mod tests {
         assert_eq!(page.flags(), PageFlags::ALLOCATED | PageFlags::WRITEBACK);
         assert_eq!(page.set_flags(PageFlags::WRITEBACK, false), Ok(()));
         assert_eq!(page.flags(), PageFlags::ALLOCATED);
+    }
+
+    #[test]
+    fn generation_and_refs_fields_keep_the_other_bits() {
+        let mut flags = PageFlags::LRU | PageFlags::WORKINGSET;
+        flags.set_lru_gen(3);
+        flags.set_lru_refs(9);
+        assert_eq!((flags.lru_gen(), flags.lru_refs()), (3, 3));
+        flags.set_lru_gen(6);
+        flags.set_lru_refs(1);
+        assert_eq!((flags.lru_gen(), flags.lru_refs()), (2, 1));
+        assert!(flags.contains(PageFlags::LRU | PageFlags::WORKINGSET));
     }
 
     #[test]

@@ -96,6 +96,9 @@ vm_events! {
         PswpOut = "pswpout",
         /// Refaults of anonymous pages evicted recently (shadow entry still live).
         WorkingsetRefaultAnon = "workingset_refault_anon",
+        /// Refaulted anonymous pages kept active: with the multi-gen LRU, pages of a
+        /// protected tier moved to the next generation instead of being evicted.
+        WorkingsetActivateAnon = "workingset_activate_anon",
         /// kswapd found the low watermark already met soon after waking.
         KswapdLowWmarkHitQuickly = "kswapd_low_wmark_hit_quickly",
         /// kswapd found the high watermark already met soon after waking.

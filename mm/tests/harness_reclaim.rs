@@ -5,7 +5,7 @@
 
 use mm::pagegen::{PageKind, PageMix};
 use mm::reclaim::harness::{self, HarnessConfig, HarnessReport, Pattern};
-use mm::reclaim::policy::{ReclaimMode, RingFull};
+use mm::reclaim::policy::{LruKind, ReclaimMode, RingFull};
 use mm::vmstat::VmEvent;
 
 /// A working set twice the RAM: with the default mix (lz4 ratio ~2.7, ~2.2 counting
@@ -51,6 +51,18 @@ fn run_clean(cfg: &HarnessConfig) -> HarnessReport {
     assert!(line.starts_with("RESULT {\"scenario\":\"reclaim\""));
     assert!(line.contains("\"psi_some_total_us\":") && line.contains("\"psi_full_avg300\":"));
     report
+}
+
+#[test]
+fn harness_mglru_loses_nothing_in_either_mode() {
+    for mode in [ReclaimMode::Sync, ReclaimMode::Async] {
+        let report = run_clean(&HarnessConfig {
+            lru: LruKind::Mglru,
+            pattern: Pattern::HotCold,
+            ..small(mode)
+        });
+        assert!(report.result_line().contains("\"lru\":\"mglru\""));
+    }
 }
 
 #[test]
@@ -119,6 +131,15 @@ fn harness_rejects_bad_command_lines() {
     assert!(HarnessConfig::parse(["pattern=apps", "apps=0"]).is_err());
     assert!(HarnessConfig::parse(["mix=pebbles"]).is_err());
     assert!(HarnessConfig::parse(["mix=50,50,0,0,1"]).is_err());
+    assert!(HarnessConfig::parse(["lru=foo"]).is_err());
+    assert_eq!(
+        HarnessConfig::parse(["lru=mglru"]).unwrap().lru,
+        LruKind::Mglru
+    );
+    assert_eq!(
+        HarnessConfig::parse([] as [&str; 0]).unwrap().lru,
+        LruKind::Classic
+    );
     let cfg = HarnessConfig::parse(["mode=sync", "ram=1024", "ring_full=oldest"]).unwrap();
     assert_eq!(cfg.mode, ReclaimMode::Sync);
     assert_eq!(cfg.ring_full, RingFull::Oldest);

@@ -8,10 +8,9 @@ use std::sync::atomic::AtomicU64;
 
 use mm::addr::{PAGE_SIZE, Pfn, PhysRange};
 use mm::frame::{Watermarks, Zone, ZoneConfig};
-use mm::lru::Lru;
 use mm::reclaim::policy::{
-    CompressorQueue, DEFAULT_RING_SIZE, Mmu, Node, Queues, Reclaim, ReclaimConfig, ReclaimMode,
-    Reclaimer, RingFull, SwapIn, Ticket,
+    CompressorQueue, DEFAULT_RING_SIZE, LruKind, Mmu, Node, NodeLru, Queues, Reclaim,
+    ReclaimConfig, ReclaimMode, Reclaimer, RingFull, SwapIn, Ticket,
 };
 use mm::reclaim::swap::{SwapEntry, SwapMap};
 use mm::ring::{Producer, Ring};
@@ -44,6 +43,10 @@ impl Mmu for OldPages {
     }
 
     fn flush_tlb(&mut self) {}
+
+    fn walk_young(&mut self, _young: &mut dyn FnMut(Pfn)) {
+        // Every page is old: the walk finds none young.
+    }
 }
 
 struct ZoneFrames<'a>(&'a Mutex<Node>);
@@ -87,7 +90,7 @@ fn with_policy(config: ReclaimConfig, test: impl FnOnce(Fixture<'_>)) {
     let marks = zone.watermarks();
     let node = Mutex::new(Node {
         zone,
-        lru: Lru::new(),
+        lru: NodeLru::new(config.lru, 0),
     });
     let mut meta = vec![0u64; ZramStore::<ZoneFrames>::meta_words(2048)];
     let store = Mutex::new(ZramStore::new(ZoneFrames(&node), &mut meta));
@@ -118,6 +121,22 @@ fn reclaim_kswapd_balances_to_high_and_pages_come_back() {
             mode: ReclaimMode::Sync,
             ring_full: RingFull::New,
             ring_size: DEFAULT_RING_SIZE,
+            lru: LruKind::Classic,
+            min_ttl_ms: 0,
+        },
+        kswapd_balances_then_pages_come_back,
+    );
+}
+
+#[test]
+fn reclaim_kswapd_balances_to_high_and_pages_come_back_with_mglru() {
+    with_policy(
+        ReclaimConfig {
+            mode: ReclaimMode::Sync,
+            ring_full: RingFull::New,
+            ring_size: DEFAULT_RING_SIZE,
+            lru: LruKind::Mglru,
+            min_ttl_ms: 0,
         },
         kswapd_balances_then_pages_come_back,
     );
@@ -210,6 +229,8 @@ fn ring_size_caps_what_kswapd_queues() {
             mode: ReclaimMode::Async,
             ring_full: RingFull::New,
             ring_size: 8,
+            lru: LruKind::Classic,
+            min_ttl_ms: 0,
         },
         kswapd_queues_at_most_ring_size,
     );

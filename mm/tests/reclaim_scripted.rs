@@ -13,16 +13,15 @@ use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 use std::sync::Once;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU16, AtomicU64};
 
 use mm::addr::{PAGE_SIZE, Pfn, PhysRange};
 use mm::frame::{Watermarks, Zone, ZoneConfig};
-use mm::lru::Lru;
 use mm::page::PageFlags;
 use mm::psi::PsiGroup;
 use mm::reclaim::policy::{
-    CompressorQueue, MAX_RECLAIM_RETRIES, Mmu, Node, OutOfMemory, Queues, Reclaim, ReclaimConfig,
-    ReclaimMode, Reclaimer, RingFull, SwapIn, Ticket,
+    CompressorQueue, LruKind, MAX_RECLAIM_RETRIES, Mmu, Node, NodeLru, OutOfMemory, Queues,
+    Reclaim, ReclaimConfig, ReclaimMode, Reclaimer, RingFull, SwapIn, Ticket,
 };
 use mm::reclaim::swap::{SwapEntry, SwapMap, SwapState};
 use mm::ring::{Producer, Ring};
@@ -130,6 +129,23 @@ impl Mmu for ScriptedMmu {
         self.log.push(Call::Flush);
         // A batch's work takes time: what a stall around it measures.
         CLOCK.with(|c| c.set(c.get() + MS));
+    }
+
+    /// Looks at every mapped page in page order, as `test_and_clear_young` does.
+    fn walk_young(&mut self, young: &mut dyn FnMut(Pfn)) {
+        let mapped: Vec<Pfn> = self
+            .ptes
+            .iter()
+            .filter_map(|pte| match *pte {
+                Pte::Present(pfn) => Some(pfn),
+                Pte::Swapped(_) => None,
+            })
+            .collect();
+        for pfn in mapped {
+            if self.test_and_clear_young(pfn) {
+                young(pfn);
+            }
+        }
     }
 }
 
@@ -240,6 +256,8 @@ const SYNC: ReclaimConfig = ReclaimConfig {
     mode: ReclaimMode::Sync,
     ring_full: RingFull::New,
     ring_size: 2,
+    lru: LruKind::Classic,
+    min_ttl_ms: 0,
 };
 
 fn async_config(ring_full: RingFull) -> ReclaimConfig {
@@ -247,6 +265,8 @@ fn async_config(ring_full: RingFull) -> ReclaimConfig {
         mode: ReclaimMode::Async,
         ring_full,
         ring_size: 2,
+        lru: LruKind::Classic,
+        min_ttl_ms: 0,
     }
 }
 
@@ -295,13 +315,16 @@ fn with_world(config: ReclaimConfig, test: impl FnOnce(&mut World<'_>)) {
     );
     let node = Mutex::new(Node {
         zone,
-        lru: Lru::new(),
+        lru: NodeLru::new(config.lru, test_clock_ns()),
     });
     let mut meta = vec![0u64; ZramStore::<HostFrames>::meta_words(SLOTS)];
     let store = Mutex::new(ZramStore::new(HostFrames::new(128), &mut meta));
     let words: Vec<AtomicU64> = (0..SLOTS).map(|_| AtomicU64::new(0)).collect();
     let swap = SwapMap::new(&words).unwrap();
-    let reclaim = Reclaim::new(&node, &store, &swap, config, test_clock_ns);
+    let shadows: Vec<AtomicU16> = (0..SLOTS).map(|_| AtomicU16::new(0)).collect();
+    let reclaim = Reclaim::new(&node, &store, &swap, config, test_clock_ns)
+        .with_shadows(&shadows)
+        .unwrap();
     let vmstat = VmStat::<1>::new();
     let psi = PsiGroup::<1>::new(0);
     psi.cpu(0).unwrap().task_start(0);
@@ -1013,6 +1036,142 @@ fn direct_reclaim_that_finds_nothing_waits_for_queued_pages_instead_of_failing()
         w.reclaimer.mmu.pinned.clear();
         let back = w.swap_in_all();
         assert_eq!(back.len(), 2);
+    });
+}
+
+// ---- the multi-gen LRU ----
+
+const MGLRU: ReclaimConfig = ReclaimConfig {
+    lru: LruKind::Mglru,
+    ..SYNC
+};
+
+/// (seq, pages) of every generation, oldest first.
+fn generations(w: &World<'_>) -> Vec<(u64, u64)> {
+    let node = w.node.lock();
+    let lru_gen = node.lru.lru_gen().expect("lru=mglru");
+    lru_gen.generations().map(|g| (g.seq, g.nr_pages)).collect()
+}
+
+/// The aging walk's log: a look at every mapped page, in page order.
+fn walk(pages: impl IntoIterator<Item = usize>, young: impl Fn(usize) -> bool) -> Vec<Call> {
+    pages
+        .into_iter()
+        .map(|p| Call::Young(p, young(p)))
+        .collect()
+}
+
+#[test]
+fn mglru_evicts_the_oldest_generation_first_and_ages_whenever_only_two_are_left() {
+    with_world(MGLRU, |w| {
+        // Pages 0..40 join generation max_seq - 1 = 2; 5 is touched once, 7 twice.
+        w.fault_in(40);
+        w.reclaimer.mmu.touch(5, 1);
+        w.reclaimer.mmu.touch(7, 2);
+        w.set_free(MIN);
+        w.alloc().result.unwrap();
+        // Only generations 2 and 3 are left (0 and 1 are empty): the walk runs first
+        // and moves 5 and 7 to generation 3, opening 4; then the 32 oldest of
+        // generation 2 are evicted.
+        let victims: Vec<usize> = (0..40).filter(|&p| p != 5 && p != 7).take(32).collect();
+        let mut want = walk(0..40, |p| p == 5 || p == 7);
+        want.extend(batch(victims, |_| false, |_| true));
+        assert_eq!(w.reclaimer.mmu.take_log(), want);
+        assert_eq!(generations(w), [(2, 6), (3, 2), (4, 0)]);
+        assert_eq!(w.lru(), (6, 2));
+        assert_eq!(w.stat(VmEvent::PgStealDirect), 32);
+
+        // The next reclaim empties generation 2; with only 3 and 4 left it walks
+        // again (7 is young once more), evicts 5 from generation 3, walks once more
+        // and evicts 7. Then nothing is left: every priority finds nothing.
+        w.set_free(MIN);
+        w.alloc().result.unwrap();
+        let mut want = batch(34..40, |_| false, |_| true);
+        want.extend(walk([5, 7], |p| p == 7));
+        want.extend(batch([5], |_| false, |_| true));
+        want.extend(walk([7], |_| false));
+        want.extend(batch([7], |_| false, |_| true));
+        want.extend([Call::Flush; 13]);
+        assert_eq!(w.reclaimer.mmu.take_log(), want);
+        assert_eq!(generations(w), [(5, 0), (6, 0)]);
+        assert_eq!(w.stat(VmEvent::PgStealDirect), 40);
+        assert_eq!(w.stat(VmEvent::PgActivate), 0);
+        assert_eq!(w.swap_in_all().len(), 40);
+    });
+}
+
+#[test]
+fn mglru_promotes_a_page_found_young_at_eviction_to_the_youngest_generation() {
+    with_world(MGLRU, |w| {
+        w.fault_in(72);
+        w.set_free(MIN);
+        w.alloc().result.unwrap();
+        let mut want = walk(0..72, |_| false);
+        want.extend(batch(0..32, |_| false, |_| true));
+        assert_eq!(w.reclaimer.mmu.take_log(), want);
+        assert_eq!(generations(w), [(2, 40), (3, 0), (4, 0)]);
+
+        // Page 33, in the oldest generation, is touched after the walk: eviction's
+        // look at it finds it young and promotes it to the youngest generation with a
+        // ref; the rest of generation 2 goes (priority 12 takes 31, priority 11 the
+        // last 8, reaching 32), and with it generation 2.
+        w.reclaimer.mmu.touch(33, 1);
+        w.set_free(MIN);
+        w.alloc().result.unwrap();
+        let mut want = batch(32..64, |p| p == 33, |_| true);
+        want.extend(batch(64..72, |_| false, |_| true));
+        assert_eq!(w.reclaimer.mmu.take_log(), want);
+        assert_eq!(generations(w), [(3, 0), (4, 1)]);
+        assert_eq!(w.lru(), (0, 1));
+        assert_eq!(w.stat(VmEvent::PgActivate), 1);
+        let flags = w.flags(33);
+        assert_eq!(
+            flags & (PageFlags::LRU_GEN | PageFlags::LRU_REFS),
+            PageFlags::from_bits_retain(1 << 13),
+            "generation 4 % 4 = 0, one ref"
+        );
+
+        // Only the pages evicted after generation 2 was retired (min_seq 3, the
+        // last 8) have a recent shadow: their refaults count.
+        assert_eq!(w.swap_in_all().len(), 71);
+        assert_eq!(w.stat(VmEvent::WorkingsetRefaultAnon), 8);
+    });
+}
+
+#[test]
+fn mglru_min_ttl_keeps_kswapd_off_a_young_generation_but_not_direct_reclaim() {
+    let config = ReclaimConfig {
+        min_ttl_ms: 1000,
+        ..MGLRU
+    };
+    with_world(config, |w| {
+        w.fault_in(40);
+        w.set_free(LOW - 1);
+        // The clock stands still: the oldest generation is 0 ms old.
+        assert!(!w.kswapd());
+        assert_eq!(w.reclaim.min_ttl_unmet(), 1);
+        assert_eq!(w.stat(VmEvent::PgScanKswapd), 0);
+        assert_eq!(w.reclaimer.mmu.take_log(), []);
+        w.set_free(MIN);
+        w.alloc().result.unwrap();
+        assert_eq!(w.stat(VmEvent::PgStealDirect), 32);
+        assert_eq!(w.swap_in_all().len(), 32);
+    });
+}
+
+#[test]
+fn set_config_switches_an_empty_lru_and_refuses_a_busy_one() {
+    with_world(SYNC, |w| {
+        w.reclaim.set_config(MGLRU).unwrap();
+        assert!(w.node.lock().lru.lru_gen().is_some());
+        w.fault_in(1);
+        assert_eq!(
+            w.reclaim.set_config(SYNC).map_err(|busy| busy.nr_pages),
+            Err(1)
+        );
+        assert_eq!(w.reclaim.config().lru, LruKind::Mglru);
+        // Same kind: nothing to switch.
+        w.reclaim.set_config(MGLRU).unwrap();
     });
 }
 

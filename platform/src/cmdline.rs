@@ -93,6 +93,16 @@ word_enum!(
         Oldest = "oldest",
     }
 );
+word_enum!(
+    /// Which LRU reclaim uses (`lru=`): Linux's two lists with second chance
+    /// (`classic`), or its multi-gen LRU (`mglru`, `CONFIG_LRU_GEN_ENABLED`).
+    LruKind {
+        /// The active and inactive lists.
+        Classic = "classic",
+        /// The multi-gen LRU.
+        Mglru = "mglru",
+    }
+);
 
 /// Most kcompressd CPUs `kcompressd_cpu=` may list.
 pub const MAX_KCOMPRESSD_CPUS: usize = 8;
@@ -116,6 +126,11 @@ pub struct CmdLine {
     pub kcompressd_cpu: ArrayVec<u32, MAX_KCOMPRESSD_CPUS>,
     /// What kswapd does when every kcompressd ring is full (`ring_full=`, default `new`).
     pub ring_full: RingFull,
+    /// Which LRU reclaim uses (`lru=`, default `classic`).
+    pub lru: LruKind,
+    /// The multi-gen LRU's `lru_gen_min_ttl` in ms (`lru_gen_min_ttl_ms=`, default 0
+    /// = off, as Linux's): kswapd does not evict a generation younger than this.
+    pub lru_gen_min_ttl_ms: u32,
     /// Soak duration in seconds, if the scenario takes one.
     pub soak_s: Option<u64>,
     /// Workload random seed, if given.
@@ -181,6 +196,9 @@ pub const MAX_BENCH_MIB: u64 = 1 << 20;
 
 /// Largest `ring=`: the kernel's rings are built with this capacity.
 pub const MAX_RING: u32 = 1024;
+/// Largest `lru_gen_min_ttl_ms=` (what the policy's packed settings hold, about six
+/// days).
+pub const MAX_LRU_GEN_MIN_TTL_MS: u32 = (1 << 29) - 1;
 /// Linux's limit on `vm.watermark_scale_factor`.
 pub const MAX_WATERMARK_SCALE_FACTOR: u32 = 3000;
 
@@ -196,6 +214,8 @@ impl Default for CmdLine {
             kswapd_cpu: 1,
             kcompressd_cpu,
             ring_full: RingFull::New,
+            lru: LruKind::Classic,
+            lru_gen_min_ttl_ms: 0,
             soak_s: None,
             seed: None,
             ops: None,
@@ -263,6 +283,10 @@ word_enum!(
         BenchBudgetS = "bench_budget_s",
         /// [`CmdLine::lmk`].
         Lmk = "lmk",
+        /// [`CmdLine::lru`].
+        Lru = "lru",
+        /// [`CmdLine::lru_gen_min_ttl_ms`].
+        LruGenMinTtlMs = "lru_gen_min_ttl_ms",
     }
 );
 word_enum!(
@@ -439,6 +463,11 @@ impl CmdLine {
             Key::RingFull => {
                 self.ring_full = RingFull::from_name(value).ok_or(bad(RingFull::EXPECTED))?;
             }
+            Key::Lru => self.lru = LruKind::from_name(value).ok_or(bad(LruKind::EXPECTED))?,
+            Key::LruGenMinTtlMs => {
+                self.lru_gen_min_ttl_ms = number_in(value, 0..=MAX_LRU_GEN_MIN_TTL_MS)
+                    .ok_or(bad("milliseconds, 0..=536870911"))?;
+            }
             Key::KswapdCpu => {
                 self.kswapd_cpu = number(value)
                     .and_then(|n| u32::try_from(n).ok())
@@ -508,6 +537,8 @@ impl CmdLine {
             Key::KswapdCpu => self.kswapd_cpu = d.kswapd_cpu,
             Key::KcompressdCpu => self.kcompressd_cpu = d.kcompressd_cpu,
             Key::RingFull => self.ring_full = d.ring_full,
+            Key::Lru => self.lru = d.lru,
+            Key::LruGenMinTtlMs => self.lru_gen_min_ttl_ms = d.lru_gen_min_ttl_ms,
             Key::SoakS => self.soak_s = d.soak_s,
             Key::Seed => self.seed = d.seed,
             Key::Ops => self.ops = d.ops,
@@ -552,7 +583,8 @@ mod tests {
              kcompressd_cpu=0,5,2 ring_full=oldest soak_s=30 seed=7 ops=7 \
              bench_runs=3 bench_ram=64 pace=5000 trace=on ring=64 \
              watermark_scale_factor=200 mix=3,1,30,59,7 placement=capacity \
-             workload_cpu=6,7,8 bench_workers=1,2,4 bench_budget_s=300 bench_anon=128 lmk=on";
+             workload_cpu=6,7,8 bench_workers=1,2,4 bench_budget_s=300 bench_anon=128 \
+             lru=mglru lru_gen_min_ttl_ms=1000 lmk=on";
         let mut cmd = CmdLine::parse(line).unwrap();
         for &key in Key::ALL {
             assert!(cmd.given(key), "{}", key.name());
@@ -576,6 +608,7 @@ mod tests {
         assert_eq!(cmd.kcompressd_cpu.as_slice(), &[2]);
         assert_eq!(cmd.ring_full, RingFull::New);
         assert!(!cmd.lmk);
+        assert_eq!((cmd.lru, cmd.lru_gen_min_ttl_ms), (LruKind::Classic, 0));
         assert_eq!((cmd.soak_s, cmd.seed, cmd.ops), (None, None, None));
         assert_eq!(
             (cmd.bench_runs, cmd.bench_ram, cmd.pace),
@@ -590,9 +623,11 @@ mod tests {
              kcompressd_cpu=0,5,2 ring_full=oldest soak_s=30 seed=18446744073709551615 ops=7 \
              bench_runs=3 bench_ram=64 pace=5000 trace=on ring=64 \
              watermark_scale_factor=200 mix=3,1,30,59,7 placement=capacity \
-             workload_cpu=6,7,8 bench_workers=1,2,4 bench_budget_s=300 bench_anon=128 lmk=on",
+             workload_cpu=6,7,8 bench_workers=1,2,4 bench_budget_s=300 bench_anon=128 \
+             lru=mglru lru_gen_min_ttl_ms=1000 lmk=on",
         )
         .unwrap();
+        assert_eq!((cmd.lru, cmd.lru_gen_min_ttl_ms), (LruKind::Mglru, 1000));
         assert_eq!(cmd.scenario, Scenario::Protect);
         assert_eq!(cmd.exit, ExitMethod::Semihosting);
         assert_eq!(cmd.reclaim, ReclaimMode::Sync);
@@ -664,6 +699,10 @@ mod tests {
              boot|protect|smp|reclaim|race|oom|soak|bench|apps|shell"
         );
         assert_eq!(
+            error("lru=foo"),
+            "bad value in command-line word \"lru=foo\": expected classic|mglru"
+        );
+        assert_eq!(
             error("exit=hlt"),
             "bad value in command-line word \"exit=hlt\": expected semihosting|psci|reset"
         );
@@ -707,6 +746,10 @@ mod tests {
             "bench_ram=0",
             "bench_ram=1048577",
             "bench_ram=18446744073709551615",
+            "lru=MGLRU",
+            "lru=",
+            "lru_gen_min_ttl_ms=1s",
+            "lru_gen_min_ttl_ms=536870912",
         ] {
             assert!(error(bad).starts_with("bad value"), "{bad}");
         }
@@ -724,6 +767,9 @@ mod tests {
         }
         for r in RingFull::ALL {
             assert_eq!(RingFull::from_name(r.name()), Some(*r));
+        }
+        for l in LruKind::ALL {
+            assert_eq!(LruKind::from_name(l.name()), Some(*l));
         }
     }
 

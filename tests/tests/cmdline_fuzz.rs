@@ -11,7 +11,7 @@
 
 use mm::pagegen::SplitMix64;
 use platform::cmdline::{
-    CmdLine, ExitMethod, Key, MAX_BENCH_MIB, MAX_RING, MAX_WATERMARK_SCALE_FACTOR, OnOff,
+    CmdLine, ExitMethod, Key, LruKind, MAX_BENCH_MIB, MAX_RING, MAX_WATERMARK_SCALE_FACTOR, OnOff,
     Placement, ReclaimMode, RingFull, Scenario,
 };
 use qemu_tests::{Boot, Run};
@@ -169,6 +169,12 @@ fn value(g: &mut Gen, key: Key, draw: Draw, scenario: Scenario, smp: u32) -> Str
         Key::Exit => word(g, &words_of(ExitMethod::ALL, ExitMethod::name)),
         Key::Reclaim => word(g, &words_of(ReclaimMode::ALL, ReclaimMode::name)),
         Key::RingFull => word(g, &words_of(RingFull::ALL, RingFull::name)),
+        Key::Lru => word(g, &words_of(LruKind::ALL, LruKind::name)),
+        Key::LruGenMinTtlMs => number(
+            g,
+            (0, 5000),
+            &["0", "1", "536870911", "536870912", "4294967296"],
+        ),
         Key::Trace | Key::Lmk => word(g, &words_of(OnOff::ALL, OnOff::name)),
         Key::Placement => word(g, &words_of(Placement::ALL, Placement::name)),
         Key::KswapdCpu => number(

@@ -171,6 +171,30 @@ fn oom_stops_the_workload_and_the_kernel_survives() {
     }
 }
 
+/// The multi-gen LRU under the same pressure: `lru=mglru` on the command line reaches
+/// the policy (RESULT says so), and the run shows what every run must.
+#[test]
+fn async_4cpu_128m_mglru() {
+    let result = expect_reclaim(
+        boot(4, "128M", 3, false),
+        "async",
+        "async",
+        &["lru=mglru", "ops=4000"],
+    );
+    assert_eq!(result.get("lru"), Some(&Value::from("mglru")), "{result:?}");
+}
+
+/// `lru=` takes `classic|mglru` only: anything else is refused before any run, with
+/// the parser's one-line error in RESULT and status 2.
+#[test]
+fn an_unknown_lru_is_refused() {
+    let run = boot(2, "128M", 2, false).run(&["scenario=reclaim", "lru=foo"]);
+    let error = run.expect_refusal("lru=foo");
+    assert!(error.contains("expected classic|mglru"), "{error}");
+    assert_eq!(run.status, Some(2), "{}", run.output());
+    assert!(run.result().unwrap().get("pswpout").is_none());
+}
+
 /// A kswapd_cpu or kcompressd_cpu the line names but the machine cannot honour (not
 /// online, CPU 0, the same CPU for both) is refused before any run, with RESULT naming
 /// it; only the defaults fall back (`async_on_2cpus_switches_itself_off`).

@@ -298,6 +298,31 @@ fn repeated_runs_reuse_what_they_allocated_and_the_heap_comes_back_level() {
     expect_lines(&run, &["run bench: ended with status 0"]);
 }
 
+/// `set lru=mglru` takes the next run to the multi-gen LRU (the LRU is empty between
+/// runs, so it switches in place), `show` lists it, a later run goes back to the
+/// classic LRU, and a bad value is refused with the parser's line.
+#[test]
+fn set_lru_switches_the_next_run() {
+    let script = "set lru=mglru ops=4000\nshow\nrun pressure\nwait\nmeminfo\n\
+                  set lru=classic\nrun pressure\nwait\nset lru=foo\npoweroff\n";
+    let run = session(&boot(), script, 10, 1);
+    expect_lines(
+        &run,
+        &[
+            "lru=mglru\r\n",
+            "lru=mglru ring 256",
+            "lru=classic ring 256",
+            "Inactive(anon):",
+            "error: set: bad value in command-line word \"lru=foo\": expected classic|mglru",
+        ],
+    );
+    let lrus: Vec<String> = results(&run)
+        .iter()
+        .filter_map(|r| r.get("lru").and_then(Value::as_str).map(String::from))
+        .collect();
+    assert_eq!(lrus, ["mglru", "classic"], "{}", run.output());
+}
+
 #[test]
 fn two_cpus_leave_no_core_for_the_workload() {
     let boot = Boot { smp: 2, ..boot() };

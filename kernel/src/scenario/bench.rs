@@ -336,12 +336,13 @@ fn bench(
         POOL_PAGES
     );
     println!(
-        "bench: kswapd on cpu{}, kcompressd (async) on {}, worker counts {}, ring {}, ring_full={}, watermark_scale_factor {}, {} run(s) of each mode{}",
+        "bench: kswapd on cpu{}, kcompressd (async) on {}, worker counts {}, ring {}, ring_full={}, lru={}, watermark_scale_factor {}, {} run(s) of each mode{}",
         cores.kswapd,
         Cpus(&cores.workers),
         List(&counts),
         config(ReclaimMode::Async).ring_size,
         cmd.ring_full.name(),
+        cmd.lru.name(),
         zone_cfg.watermark_scale_factor,
         runs,
         match cmd.bench_budget_s {

@@ -213,10 +213,11 @@ fn try_pressure(
         })
         .collect();
     println!(
-        "reclaim: scenario={} mode={} ring_full={} ring {} watermark_scale_factor {} ram={} MiB ({} frames managed), anonymous {} MiB ({} pages, {} tables), hardware AF {}",
+        "reclaim: scenario={} mode={} ring_full={} lru={} ring {} watermark_scale_factor {} ram={} MiB ({} frames managed), anonymous {} MiB ({} pages, {} tables), hardware AF {}",
         scenario.name(),
         mode_name(mode),
         cmd.ring_full.name(),
+        cmd.lru.name(),
         config.ring_size,
         zone_cfg.watermark_scale_factor,
         ram_bytes >> 20,
@@ -257,6 +258,20 @@ fn try_pressure(
     text.clear();
     let _ = write_mm_stat(&mut text, &report.mm_stat);
     println!("--- zram ---\n{}", text.trim_end());
+    // Formatted under the node lock, printed after it.
+    let now = sys.policy.now_ns();
+    text.clear();
+    let mglru = match sys.policy.node().lock().lru.lru_gen() {
+        Some(lru_gen) => lru_gen.write_debugfs(&mut text, now).is_ok(),
+        None => false,
+    };
+    if mglru {
+        println!(
+            "--- lru_gen (seq age_ms nr_anon; tier evicted refaulted protected) ---\n{}\nmin_ttl_unmet {}",
+            text.trim_end(),
+            sys.policy.min_ttl_unmet()
+        );
+    }
     let af_faults = reclaim::AF_FAULTS.load(Ordering::Relaxed) - af_before;
     let race = &report.race;
     println!(
@@ -285,6 +300,7 @@ fn try_pressure(
         mode: mode_name(mode),
         mode_asked: cmd.reclaim.name(),
         ring_full: cmd.ring_full.name(),
+        lru: cmd.lru.name(),
         cpus: smp::online_cpus().count(),
         kcompressd_workers: cores.workers.len(),
         workloads: n,
@@ -307,6 +323,7 @@ struct ReclaimResult<'a> {
     mode: &'a str,
     mode_asked: &'a str,
     ring_full: &'a str,
+    lru: &'a str,
     cpus: usize,
     kcompressd_workers: usize,
     workloads: usize,

@@ -7,7 +7,7 @@ use core::fmt;
 
 use mm::frame::ZoneConfig;
 use mm::pagegen::PageMix;
-use mm::reclaim::policy::{DEFAULT_RING_SIZE, ReclaimConfig, ReclaimMode, RingFull};
+use mm::reclaim::policy::{DEFAULT_RING_SIZE, LruKind, ReclaimConfig, ReclaimMode, RingFull};
 use platform::Board;
 use platform::cmdline::{self, CmdLine, Placement};
 use platform::placement;
@@ -72,7 +72,10 @@ pub fn zone_config(cmd: &CmdLine) -> ZoneConfig {
     cfg
 }
 
-/// The policy in `mode` with `ring_full=` and `ring=`.
+// `lru_gen_min_ttl_ms=` accepts what the policy's packed settings can hold.
+const _: () = assert!(cmdline::MAX_LRU_GEN_MIN_TTL_MS == mm::reclaim::policy::MAX_MIN_TTL_MS);
+
+/// The policy in `mode` with `ring_full=`, `ring=`, `lru=` and `lru_gen_min_ttl_ms=`.
 pub fn reclaim_config(cmd: &CmdLine, mode: ReclaimMode) -> ReclaimConfig {
     ReclaimConfig {
         mode,
@@ -81,6 +84,11 @@ pub fn reclaim_config(cmd: &CmdLine, mode: ReclaimMode) -> ReclaimConfig {
             cmdline::RingFull::Oldest => RingFull::Oldest,
         },
         ring_size: cmd.ring.map_or(DEFAULT_RING_SIZE, |n| n as usize),
+        lru: match cmd.lru {
+            cmdline::LruKind::Classic => LruKind::Classic,
+            cmdline::LruKind::Mglru => LruKind::Mglru,
+        },
+        min_ttl_ms: cmd.lru_gen_min_ttl_ms,
     }
 }
 

@@ -19,7 +19,7 @@ use kernel::shell::line::{Event, LineEditor};
 use kernel::shell::report::{self, CoreLoad, MemInfo, ZoneInfo};
 use kernel::shell::settings as shell_settings;
 use mm::frame::{NR_PAGE_ORDERS, Zone};
-use mm::lru::Lru;
+use mm::reclaim::policy::NodeLru;
 use mm::vmstat::VmEvent;
 use mm::zram::MmStat;
 use platform::Board;
@@ -418,7 +418,7 @@ struct Figures {
 
 /// `settings`: the zone's `watermark_scale_factor` is the console's setting (`set`
 /// applies it to the zone at once, a run again at its start).
-fn zone_figures(zone: &Zone, lru: Option<&Lru>, settings: &CmdLine) -> Figures {
+fn zone_figures(zone: &Zone, lru: Option<&NodeLru>, settings: &CmdLine) -> Figures {
     let (active, inactive) = lru.map_or((0, 0), |l| (l.nr_active_anon(), l.nr_inactive_anon()));
     let w = zone.watermarks();
     Figures {

@@ -3,7 +3,7 @@
 //! keys and their word values. Holds no state and writes nothing: the line editor
 //! inserts what `candidates` offers, the parser and `set` quote what `nearest` finds.
 
-use platform::cmdline::{Key, OnOff, Placement, ReclaimMode, RingFull};
+use platform::cmdline::{Key, LruKind, OnOff, Placement, ReclaimMode, RingFull};
 
 use super::command::COMMANDS;
 use super::settings::{DEFAULT_WORD, is_tunable};
@@ -85,6 +85,7 @@ fn value_words(key: Key) -> &'static str {
     match key {
         Key::Reclaim => ReclaimMode::EXPECTED,
         Key::RingFull => RingFull::EXPECTED,
+        Key::Lru => LruKind::EXPECTED,
         Key::Trace | Key::Lmk => OnOff::EXPECTED,
         Key::Placement => Placement::EXPECTED,
         _ => "",
@@ -182,6 +183,8 @@ mod tests {
         );
         assert_eq!(complete("set trace=o"), ["on ", "off "]);
         assert_eq!(complete("set lmk="), ["on ", "off ", "default "]);
+        assert_eq!(complete("set lru"), ["lru=", "lru_gen_min_ttl_ms="]);
+        assert_eq!(complete("set lru=m"), ["mglru "]);
         assert_eq!(complete("set seed="), ["default "]);
         assert!(complete("set nokey=").is_empty());
     }

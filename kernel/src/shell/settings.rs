@@ -138,6 +138,8 @@ pub fn write_setting(
         Key::KswapdCpu => write!(out, "{}", settings.kswapd_cpu)?,
         Key::KcompressdCpu => write_list(out, &settings.kcompressd_cpu)?,
         Key::RingFull => out.write_str(settings.ring_full.name())?,
+        Key::Lru => out.write_str(settings.lru.name())?,
+        Key::LruGenMinTtlMs => write!(out, "{}", settings.lru_gen_min_ttl_ms)?,
         Key::SoakS => num(out, settings.soak_s, cmdline::DEFAULT_SOAK_S)?,
         Key::Seed => num(out, settings.seed, cmdline::DEFAULT_SEED)?,
         Key::BenchRuns => num(out, settings.bench_runs, cmdline::DEFAULT_BENCH_RUNS)?,

@@ -233,6 +233,21 @@ impl PageList {
         self.len += 1;
     }
 
+    /// Adds `index` at the tail, the oldest end (Linux's `list_move_tail`).
+    pub(crate) fn push_tail(&mut self, memmap: &mut Memmap, index: u32) {
+        let old_tail = self.tail;
+        let page = memmap.desc_mut(index);
+        page.next = NIL;
+        page.prev = old_tail;
+        if old_tail == NIL {
+            self.head = index;
+        } else {
+            memmap.desc_mut(old_tail).next = index;
+        }
+        self.tail = index;
+        self.len += 1;
+    }
+
     pub(crate) fn remove(&mut self, memmap: &mut Memmap, index: u32) {
         let page = memmap.desc_mut(index);
         let (prev, next) = (page.prev, page.next);

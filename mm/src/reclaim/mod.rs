@@ -6,6 +6,7 @@
 
 #[cfg(feature = "std")]
 pub mod harness;
+mod node_lru;
 pub mod policy;
 pub mod report;
 pub mod run;

@@ -14,15 +14,17 @@
 //! (`mm_vmscan_lru_shrink_inactive`, `mm_vmscan_direct_reclaim_begin`, ...): one
 //! relaxed load while tracing is off.
 
-use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, AtomicUsize, Ordering};
 
 use spin::RelaxStrategy;
 use spin::mutex::Mutex;
 
+pub use super::node_lru::{LruBusy, LruKind, NodeLru};
 use super::swap::{Fault, SwapEntry, SwapMap};
 use crate::addr::{PAGE_SIZE, Pfn};
 use crate::frame::Zone;
-use crate::lru::{FolioReferences, IsolatedBatch, Lru, LruError, LruList, SWAP_CLUSTER_MAX};
+use crate::lru::{FolioReferences, IsolatedBatch, LruError, LruList, SWAP_CLUSTER_MAX};
+use crate::lru_gen::Shadow;
 use crate::psi::PsiCpu;
 use crate::ring::{Consumer, Producer};
 use crate::trace::{self, Event};
@@ -58,6 +60,13 @@ pub trait Mmu {
     /// broadcast `tlbi` + `dsb ish` for the whole batch instead of one per page;
     /// host: nothing to do, the unmapping CAS already Acquired the workload's Release).
     fn flush_tlb(&mut self);
+
+    /// The multi-gen LRU's aging walk (Linux's `walk_mm()`): tests and clears the
+    /// access flag of every present PTE of the workloads and calls `young` with each
+    /// frame that had it set. Called without the policy's locks; `young` may take
+    /// them. No TLB invalidation is owed (a missed access only makes a page look
+    /// older, as with `test_and_clear_young`).
+    fn walk_young(&mut self, young: &mut dyn FnMut(Pfn));
 }
 
 /// Who compresses the pages kswapd evicts.
@@ -91,14 +100,26 @@ pub struct ReclaimConfig {
     /// Tickets kswapd keeps queued per compressor ring at most (the kfifo's size;
     /// rings are built larger, this is the tunable): more means full less often.
     pub ring_size: usize,
+    /// Which LRU (`lru=`); switched by `set_config` while the LRU is empty.
+    pub lru: LruKind,
+    /// Linux's `lru_gen_min_ttl` in ms (`lru_gen_min_ttl_ms=`, 0 = off): kswapd
+    /// does not evict from a generation younger than this (multi-gen LRU only).
+    /// At most [`MAX_MIN_TTL_MS`].
+    pub min_ttl_ms: u32,
 }
 
+/// Largest `min_ttl_ms` (the bits left in the packed word: about six days).
+pub const MAX_MIN_TTL_MS: u32 = (1 << 29) - 1;
+
 impl ReclaimConfig {
-    /// One word: bit 0 async, bit 1 oldest, the ring size above.
+    /// One word: bit 0 async, bit 1 oldest, bit 2 multi-gen LRU, the ring size in
+    /// bits 3..35, `min_ttl_ms` (clamped) above.
     fn pack(self) -> u64 {
         u64::from(self.mode == ReclaimMode::Async)
             | u64::from(self.ring_full == RingFull::Oldest) << 1
-            | (self.ring_size as u64) << 2
+            | u64::from(self.lru == LruKind::Mglru) << 2
+            | (self.ring_size as u64 & 0xffff_ffff) << 3
+            | u64::from(self.min_ttl_ms.min(MAX_MIN_TTL_MS)) << 35
     }
 
     fn unpack(word: u64) -> ReclaimConfig {
@@ -113,7 +134,13 @@ impl ReclaimConfig {
             } else {
                 RingFull::New
             },
-            ring_size: (word >> 2) as usize,
+            lru: if word & 4 != 0 {
+                LruKind::Mglru
+            } else {
+                LruKind::Classic
+            },
+            ring_size: ((word >> 3) & 0xffff_ffff) as usize,
+            min_ttl_ms: (word >> 35) as u32,
         }
     }
 }
@@ -125,8 +152,8 @@ pub const DEFAULT_RING_SIZE: usize = 256;
 pub struct Node {
     /// The one zone: free lists, memmap, watermarks.
     pub zone: Zone,
-    /// The zone's anonymous LRU lists.
-    pub lru: Lru,
+    /// The zone's anonymous LRU (classic or multi-gen).
+    pub lru: NodeLru,
 }
 
 /// A page handed to compression: its swap entry and the frame still holding it.
@@ -214,6 +241,16 @@ pub struct Reclaim<'a, F: FrameSource, R> {
     /// Monotonic nanoseconds (the kernel's counter, the host's `Instant`, a test's
     /// script): for what the policy times itself.
     clock: fn() -> u64,
+    /// The multi-gen LRU's shadow per swap slot (`Shadow::to_bits`, 0: none), if the
+    /// caller gave one (`with_shadows`). A side array, not bits of the swap word: the
+    /// word's states and their orderings are the swap protocol's (checked under
+    /// loom), and a shadow is written once by reclaim before the unmap publishes the
+    /// entry and read once by the fault before `swap_in_done` frees it, so a plain
+    /// Relaxed slot carried by the protocol's own orderings is enough.
+    shadows: Option<&'a [AtomicU16]>,
+    /// kswapd passes that stopped because every generation was younger than
+    /// `min_ttl_ms` (Linux then invokes the OOM killer).
+    min_ttl_unmet: AtomicU64,
 }
 
 /// An allocation failed after direct reclaim made no progress: out of memory.
@@ -336,7 +373,27 @@ impl<'a, F: FrameSource, R: RelaxStrategy> Reclaim<'a, F, R> {
             waited: AtomicU64::new(0),
             writeback_failed: AtomicU64::new(0),
             clock,
+            shadows: None,
+            min_ttl_unmet: AtomicU64::new(0),
         }
+    }
+
+    /// Gives the multi-gen LRU one shadow slot per swap entry (as many as the swap
+    /// map's words, all 0) for its refault detection; without it no refault is
+    /// recent and the tiers get no feedback. Refused (`Err` with the slots back) when
+    /// the sizes differ.
+    pub fn with_shadows(mut self, shadows: &'a [AtomicU16]) -> Result<Self, &'a [AtomicU16]> {
+        if shadows.len() != self.swap.capacity() {
+            return Err(shadows);
+        }
+        self.shadows = Some(shadows);
+        Ok(self)
+    }
+
+    /// kswapd passes stopped by `min_ttl_ms` so far (for the caller's count or its
+    /// low-memory killer).
+    pub fn min_ttl_unmet(&self) -> u64 {
+        self.min_ttl_unmet.load(Ordering::Relaxed)
     }
 
     /// Now, in nanoseconds of the clock it was made with.
@@ -362,10 +419,14 @@ impl<'a, F: FrameSource, R: RelaxStrategy> Reclaim<'a, F, R> {
         ReclaimConfig::unpack(self.config.load(Ordering::Relaxed))
     }
 
-    /// New settings for the next run, in place (nothing allocated). Call with no
-    /// daemon or workload running: a pass under way would mix the two.
-    pub fn set_config(&self, config: ReclaimConfig) {
+    /// New settings for the next run, in place (nothing allocated), switching the
+    /// node's LRU to `config.lru` (an empty one) if it is the other kind. Call with
+    /// no daemon or workload running: a pass under way would mix the two. Refused,
+    /// nothing changed, when the LRU must switch and still holds pages.
+    pub fn set_config(&self, config: ReclaimConfig) -> Result<(), LruBusy> {
+        self.node.lock().lru.switch(config.lru, self.now_ns())?;
         self.config.store(config.pack(), Ordering::Relaxed);
+        Ok(())
     }
 
     /// The node (zone and LRU) under its lock.
@@ -450,12 +511,82 @@ impl<'a, F: FrameSource, R: RelaxStrategy> Reclaim<'a, F, R> {
         }
     }
 
-    /// A page newly mapped by its first fault joins the LRU (inactive head).
+    /// A page newly mapped by its first fault joins the LRU (inactive head, or
+    /// generation `max_seq - 1`).
     pub fn lru_add_new(&self, pfn: Pfn) {
         let mut node = self.node.lock();
         let Node { zone, lru } = &mut *node;
         // A page the caller just allocated and mapped is allocated and on no list.
-        let _ = lru.add(zone, pfn, LruList::InactiveAnon);
+        let _ = lru.add_new(zone, pfn);
+    }
+
+    /// A page just swapped in joins the LRU: the classic inactive head (every
+    /// refault counts), or the multi-gen LRU's refault path with the slot's shadow.
+    fn lru_add_refault(&self, pfn: Pfn, shadow: Option<Shadow>, stat: &CpuVmStat) {
+        let recent = {
+            let mut node = self.node.lock();
+            let Node { zone, lru } = &mut *node;
+            match lru {
+                NodeLru::Classic(lru) => lru.add(zone, pfn, LruList::InactiveAnon).is_ok(),
+                NodeLru::Mglru(lru_gen) => lru_gen.add_refault(zone, pfn, shadow) == Ok(true),
+            }
+        };
+        if recent {
+            stat.count(VmEvent::WorkingsetRefaultAnon);
+        }
+    }
+
+    /// The multi-gen LRU's aging, when only `MIN_NR_GENS` generations are left:
+    /// walks the page tables (no lock held), moving young pages to the youngest
+    /// generation in batches under the node lock, then `try_to_inc_max_seq`.
+    fn lru_gen_age<M: Mmu>(&self, reclaimer: &mut Reclaimer<'_, M>) {
+        let max_seq = match &mut self.node.lock().lru {
+            NodeLru::Mglru(lru_gen) => {
+                if !lru_gen.should_run_aging() {
+                    return;
+                }
+                lru_gen.max_seq()
+            }
+            NodeLru::Classic(_) => return,
+        };
+        let update = |young: &mut PfnBatch| {
+            let mut node = self.node.lock();
+            let Node { zone, lru } = &mut *node;
+            if let NodeLru::Mglru(lru_gen) = lru {
+                for &pfn in young.as_slice() {
+                    lru_gen.update_gen(zone, pfn);
+                }
+            }
+            young.len = 0;
+        };
+        let mut young = PfnBatch::new();
+        reclaimer.mmu.walk_young(&mut |pfn| {
+            young.push(pfn);
+            if young.len == young.pfns.len() {
+                update(&mut young);
+            }
+        });
+        update(&mut young);
+        let now = self.now_ns();
+        let mut node = self.node.lock();
+        let Node { zone, lru } = &mut *node;
+        if let NodeLru::Mglru(lru_gen) = lru {
+            lru_gen.try_to_inc_max_seq(zone, max_seq, now);
+        }
+    }
+
+    /// `lru_gen_min_ttl`: kswapd leaves the multi-gen LRU alone while its oldest
+    /// generation is younger than `min_ttl_ms`.
+    fn lru_gen_too_young(&self) -> bool {
+        let ttl_ms = self.config().min_ttl_ms;
+        if ttl_ms == 0 {
+            return false;
+        }
+        let birth = match &self.node.lock().lru {
+            NodeLru::Mglru(lru_gen) => lru_gen.oldest_birth_ns(),
+            NodeLru::Classic(_) => return false,
+        };
+        self.now_ns().saturating_sub(birth) < u64::from(ttl_ms) * 1_000_000
     }
 
     /// Linux's `zap_pte_range()` for a page the caller has just unmapped for good (its
@@ -532,8 +663,14 @@ impl<'a, F: FrameSource, R: RelaxStrategy> Reclaim<'a, F, R> {
         reclaimed
     }
 
+    /// What a priority's scan target is a fraction of: the inactive list, or (as
+    /// Linux's `get_nr_to_scan()` for the multi-gen LRU) every generation.
     fn nr_inactive(&self) -> usize {
-        self.node.lock().lru.nr_inactive_anon() as usize
+        let node = self.node.lock();
+        match &node.lru {
+            NodeLru::Classic(lru) => lru.nr_inactive_anon() as usize,
+            NodeLru::Mglru(lru_gen) => lru_gen.nr_pages() as usize,
+        }
     }
 
     // ---- kswapd ----
@@ -571,6 +708,10 @@ impl<'a, F: FrameSource, R: RelaxStrategy> Reclaim<'a, F, R> {
                 return true;
             }
             if priority == 0 {
+                return false;
+            }
+            if self.lru_gen_too_young() {
+                self.min_ttl_unmet.fetch_add(1, Ordering::Relaxed);
                 return false;
             }
             let target = self.nr_inactive() >> priority;
@@ -630,28 +771,36 @@ impl<'a, F: FrameSource, R: RelaxStrategy> Reclaim<'a, F, R> {
         scanner: Scanner,
         queues: Option<&mut Queues<'_, '_, R, W, N>>,
     ) -> Shrunk {
+        if self.config().lru == LruKind::Mglru {
+            self.lru_gen_age(reclaimer);
+        }
         let mut batch = IsolatedBatch::new();
         let mut deactivated = PfnBatch::new();
-        let scanned = {
+        // Pages isolated (`pgscan`), and pages looked at: the multi-gen LRU also sorts
+        // protected pages into the next generation, which is progress too.
+        let (scanned, looked_at) = {
             let mut node = self.node.lock();
             let Node { zone, lru } = &mut *node;
-            if lru.inactive_is_low() {
-                let before = lru.stats();
-                lru.shrink_active_list(zone, SWAP_CLUSTER_MAX, |pfn| deactivated.push(pfn));
-                let after = lru.stats();
-                reclaimer
-                    .stat
-                    .add(VmEvent::PgRefill, after.pgrefill - before.pgrefill);
-                reclaimer.stat.add(
-                    VmEvent::PgDeactivate,
-                    after.pgdeactivate - before.pgdeactivate,
-                );
-                trace::emit(Event::LruShrinkActive {
-                    nr_taken: (after.pgrefill - before.pgrefill) as u32,
-                    nr_deactivated: (after.pgdeactivate - before.pgdeactivate) as u32,
-                });
+            match lru {
+                NodeLru::Classic(lru) => {
+                    let n = Self::isolate_classic(
+                        lru,
+                        zone,
+                        nr_to_scan,
+                        &mut batch,
+                        &mut deactivated,
+                        reclaimer.stat,
+                    );
+                    (n, n)
+                }
+                NodeLru::Mglru(lru_gen) => {
+                    let scan = lru_gen.isolate(zone, nr_to_scan, &mut batch);
+                    reclaimer
+                        .stat
+                        .add(VmEvent::WorkingsetActivateAnon, scan.protected as u64);
+                    (scan.isolated, scan.scanned)
+                }
             }
-            lru.isolate(zone, LruList::InactiveAnon, nr_to_scan, &mut batch)
         };
         // The access flags of the pages just deactivated are cleared outside the lock.
         for &pfn in deactivated.as_slice() {
@@ -659,8 +808,52 @@ impl<'a, F: FrameSource, R: RelaxStrategy> Reclaim<'a, F, R> {
         }
         if scanned == 0 {
             reclaimer.mmu.flush_tlb();
-            return Shrunk::default();
+            return Shrunk {
+                scanned: looked_at,
+                reclaimed: 0,
+            };
         }
+        self.shrink_isolated(reclaimer, &batch, looked_at, scanner, queues)
+    }
+
+    /// The classic half of isolation: `shrink_active_list` if the inactive list is
+    /// low, then the inactive tail. Returns pages isolated.
+    fn isolate_classic(
+        lru: &mut crate::lru::Lru,
+        zone: &mut Zone,
+        nr_to_scan: usize,
+        batch: &mut IsolatedBatch,
+        deactivated: &mut PfnBatch,
+        stat: &CpuVmStat,
+    ) -> usize {
+        if lru.inactive_is_low() {
+            let before = lru.stats();
+            lru.shrink_active_list(zone, SWAP_CLUSTER_MAX, |pfn| deactivated.push(pfn));
+            let after = lru.stats();
+            stat.add(VmEvent::PgRefill, after.pgrefill - before.pgrefill);
+            stat.add(
+                VmEvent::PgDeactivate,
+                after.pgdeactivate - before.pgdeactivate,
+            );
+            trace::emit(Event::LruShrinkActive {
+                nr_taken: (after.pgrefill - before.pgrefill) as u32,
+                nr_deactivated: (after.pgdeactivate - before.pgdeactivate) as u32,
+            });
+        }
+        lru.isolate(zone, LruList::InactiveAnon, nr_to_scan, batch)
+    }
+
+    /// The rest of the shrink step for an isolated batch (`looked_at` pages were
+    /// scanned to fill it): age, unmap, compress or queue, free.
+    fn shrink_isolated<M: Mmu, W: FnMut(usize), const N: usize>(
+        &self,
+        reclaimer: &mut Reclaimer<'_, M>,
+        batch: &IsolatedBatch,
+        looked_at: usize,
+        scanner: Scanner,
+        queues: Option<&mut Queues<'_, '_, R, W, N>>,
+    ) -> Shrunk {
+        let scanned = batch.len();
         let (scan_event, steal_event) = match scanner {
             Scanner::Kswapd => (VmEvent::PgScanKswapd, VmEvent::PgStealKswapd),
             Scanner::Direct => (VmEvent::PgScanDirect, VmEvent::PgStealDirect),
@@ -673,33 +866,60 @@ impl<'a, F: FrameSource, R: RelaxStrategy> Reclaim<'a, F, R> {
             *young = reclaimer.mmu.test_and_clear_young(pfn);
         }
         let mut victims = PfnBatch::new();
+        // The multi-gen LRU's shadow of each victim, by its place in `victims`.
+        let mut victim_shadows: [Option<Shadow>; SWAP_CLUSTER_MAX] = [None; SWAP_CLUSTER_MAX];
         let mut keep = PfnBatch::new();
         let activated = {
             let mut node = self.node.lock();
             let Node { zone, lru } = &mut *node;
-            let before = lru.stats().pgactivate;
-            for (&pfn, &young) in batch.as_slice().iter().zip(&young) {
-                match lru.folio_check_references(zone, pfn, young) {
-                    Ok(FolioReferences::Reclaim) => victims.push(pfn),
-                    Ok(FolioReferences::Activate | FolioReferences::Keep) | Err(_) => {
-                        let _ = lru.putback(zone, pfn);
+            let activated = match lru {
+                NodeLru::Classic(lru) => {
+                    let before = lru.stats().pgactivate;
+                    for (&pfn, &young) in batch.as_slice().iter().zip(&young) {
+                        match lru.folio_check_references(zone, pfn, young) {
+                            Ok(FolioReferences::Reclaim) => victims.push(pfn),
+                            Ok(FolioReferences::Activate | FolioReferences::Keep) | Err(_) => {
+                                let _ = lru.putback(zone, pfn);
+                            }
+                        }
                     }
+                    lru.stats().pgactivate - before
                 }
-            }
-            let activated = lru.stats().pgactivate - before;
+                NodeLru::Mglru(lru_gen) => {
+                    let before = lru_gen.stats().pgactivate;
+                    for (&pfn, &young) in batch.as_slice().iter().zip(&young) {
+                        match lru_gen.folio_check_references(zone, pfn, young) {
+                            Ok(Some(shadow)) => {
+                                victim_shadows[victims.len] = Some(shadow);
+                                victims.push(pfn);
+                            }
+                            Ok(None) | Err(_) => {
+                                let _ = lru_gen.putback(zone, pfn);
+                            }
+                        }
+                    }
+                    lru_gen.stats().pgactivate - before
+                }
+            };
             reclaimer.stat.add(VmEvent::PgActivate, activated);
             activated
         };
 
         let mut tickets = [NO_TICKET; SWAP_CLUSTER_MAX];
         let mut nr_tickets = 0;
-        for &pfn in victims.as_slice() {
+        let mut evicted: [Option<Shadow>; SWAP_CLUSTER_MAX] = [None; SWAP_CLUSTER_MAX];
+        for (&pfn, &shadow) in victims.as_slice().iter().zip(&victim_shadows) {
             let Some(entry) = self.swap.alloc(pfn) else {
                 keep.push(pfn);
                 continue;
             };
+            // Before the unmap publishes the entry: a fault reads it after.
+            if let Some(slot) = self.shadows.and_then(|s| s.get(entry.index() as usize)) {
+                slot.store(shadow.map_or(0, Shadow::to_bits), Ordering::Relaxed);
+            }
             if reclaimer.mmu.try_to_unmap(pfn, entry) {
                 tickets[nr_tickets] = Ticket { entry, pfn };
+                evicted[nr_tickets] = shadow;
                 nr_tickets += 1;
             } else {
                 // No PTE ever held the entry: it is ours to give back.
@@ -757,6 +977,7 @@ impl<'a, F: FrameSource, R: RelaxStrategy> Reclaim<'a, F, R> {
         }
         self.finish_batch(
             keep.as_slice(),
+            &evicted[..nr_tickets],
             freed.as_slice(),
             reclaimer.stat,
             steal_event,
@@ -767,7 +988,7 @@ impl<'a, F: FrameSource, R: RelaxStrategy> Reclaim<'a, F, R> {
             nr_activate: activated as u32,
         });
         Shrunk {
-            scanned,
+            scanned: looked_at,
             reclaimed: freed.len + queued - taken_back,
         }
     }
@@ -878,9 +1099,17 @@ impl<'a, F: FrameSource, R: RelaxStrategy> Reclaim<'a, F, R> {
     }
 
     /// Under one node lock: pages that were not reclaimed go back to the LRU, the
-    /// frames of stored pages are freed and counted as stolen.
-    fn finish_batch(&self, keep: &[Pfn], freed: &[Pfn], stat: &CpuVmStat, steal: VmEvent) {
-        if keep.is_empty() && freed.is_empty() {
+    /// multi-gen LRU counts the unmapped pages' tiers as evicted, the frames of
+    /// stored pages are freed and counted as stolen.
+    fn finish_batch(
+        &self,
+        keep: &[Pfn],
+        evicted: &[Option<Shadow>],
+        freed: &[Pfn],
+        stat: &CpuVmStat,
+        steal: VmEvent,
+    ) {
+        if keep.is_empty() && evicted.is_empty() && freed.is_empty() {
             return;
         }
         let mut nr_freed = 0;
@@ -889,6 +1118,12 @@ impl<'a, F: FrameSource, R: RelaxStrategy> Reclaim<'a, F, R> {
             let Node { zone, lru } = &mut *node;
             for &pfn in keep {
                 let _ = lru.putback(zone, pfn);
+            }
+            if let NodeLru::Mglru(lru_gen) = lru {
+                evicted
+                    .iter()
+                    .flatten()
+                    .for_each(|&s| lru_gen.note_evicted(s));
             }
             for &pfn in freed {
                 if zone.free_pages(pfn, 0).is_ok() {
@@ -919,7 +1154,7 @@ impl<'a, F: FrameSource, R: RelaxStrategy> Reclaim<'a, F, R> {
             self.writeout_into(compressor, stat, ticket, &mut freed);
         }
         // Queued pages were kswapd's reclaim.
-        self.finish_batch(&[], freed.as_slice(), stat, VmEvent::PgStealKswapd);
+        self.finish_batch(&[], &[], freed.as_slice(), stat, VmEvent::PgStealKswapd);
         self.in_flight.fetch_sub(n, Ordering::Relaxed);
         if n > 0 {
             trace::emit(Event::KcompressdCompressDone { nr_pages: n as u32 });
@@ -1002,12 +1237,15 @@ impl<'a, F: FrameSource, R: RelaxStrategy> Reclaim<'a, F, R> {
                     return Err(SwapInError::Load(error));
                 }
                 map(new);
+                // Read before `swap_in_done` lets reclaim reuse the slot.
+                let shadow = self
+                    .shadows
+                    .and_then(|s| s.get(entry.index() as usize))
+                    .and_then(|slot| Shadow::from_bits(slot.load(Ordering::Relaxed)));
                 let _ = self.swap.swap_in_done(entry);
                 reclaimer.stat.count(VmEvent::PswpIn);
                 reclaimer.stat.count(VmEvent::PgMajFault);
-                // Every anonymous refault with a live shadow counts here in Linux.
-                reclaimer.stat.count(VmEvent::WorkingsetRefaultAnon);
-                self.lru_add_new(new);
+                self.lru_add_refault(new, shadow, reclaimer.stat);
                 trace::emit(Event::SwapinDone);
                 Ok(SwapIn::Loaded(new))
             }

@@ -6,7 +6,7 @@ use std::string::{String, ToString};
 use std::vec::Vec;
 
 use crate::pagegen::{PageGen, PageMix};
-use crate::reclaim::policy::{ReclaimMode, RingFull};
+use crate::reclaim::policy::{LruKind, ReclaimMode, RingFull};
 
 /// Most threads of each kind (vmstat slots are fixed per CPU).
 pub(super) const MAX_WORKERS: usize = 4;
@@ -66,6 +66,8 @@ pub struct HarnessConfig {
     pub workers: usize,
     /// Tickets queued per ring at most (`ReclaimConfig::ring_size`).
     pub ring_size: usize,
+    /// Which LRU reclaim uses (`lru=`).
+    pub lru: LruKind,
     /// RAM managed by the zone, in frames.
     pub ram_frames: usize,
     /// Anonymous pages the workloads touch (at least twice the RAM).
@@ -96,6 +98,7 @@ impl Default for HarnessConfig {
             ring_full: RingFull::New,
             workers: 1,
             ring_size: 256,
+            lru: LruKind::Classic,
             ram_frames: 4096,
             wss_pages: 8192,
             workloads: 1,
@@ -119,6 +122,7 @@ pub const USAGE: &str = "usage: reclaim-harness [key=value ...]
   ring_full=new|oldest     order when every ring is full (default new)
   workers=N                kcompressd workers, 1..=4 (default 1)
   ring=N                   tickets queued per ring at most, 1..=4096 (default 256)
+  lru=classic|mglru        the two-list LRU or the multi-gen LRU (default classic)
   ram=FRAMES               RAM managed by the zone, in 4 KiB frames (default 4096)
   wss=PAGES                anonymous pages touched, >= 2 x ram (default 2 x ram)
   workloads=N              workload threads, 1..=4 (default 1)
@@ -200,6 +204,13 @@ impl HarnessConfig {
                         "new" => RingFull::New,
                         "oldest" => RingFull::Oldest,
                         _ => return Err(format!("ring_full: '{value}' is not new|oldest")),
+                    }
+                }
+                "lru" => {
+                    cfg.lru = match value {
+                        "classic" => LruKind::Classic,
+                        "mglru" => LruKind::Mglru,
+                        _ => return Err(format!("lru: '{value}' is not classic|mglru")),
                     }
                 }
                 "workers" => cfg.workers = num(value)? as usize,
@@ -312,6 +323,13 @@ impl HarnessConfig {
             return Err("wsf must be 1..=3000".to_string());
         }
         Ok(())
+    }
+
+    pub(super) fn lru_name(&self) -> &'static str {
+        match self.lru {
+            LruKind::Classic => "classic",
+            LruKind::Mglru => "mglru",
+        }
     }
 
     pub(super) fn mode_name(&self) -> &'static str {

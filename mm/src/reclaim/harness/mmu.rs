@@ -90,6 +90,32 @@ impl Mmu for SimMmu<'_> {
     fn flush_tlb(&mut self) {
         // Nothing deferred: the unmapping CAS already Acquired the workload's Release.
     }
+
+    fn walk_young(&mut self, young: &mut dyn FnMut(Pfn)) {
+        for pte in &self.0.ptes {
+            let mut v = pte.load(Ordering::Relaxed);
+            loop {
+                if v & PRESENT == 0 {
+                    break;
+                }
+                // A page in use right now is young, as in `test_and_clear_young`.
+                if v & LOCKED != 0 {
+                    young(Pfn(v & PFN_MASK));
+                    break;
+                }
+                if v & ACCESSED == 0 {
+                    break;
+                }
+                match pte.compare_exchange(v, v & !ACCESSED, Ordering::Relaxed, Ordering::Relaxed) {
+                    Ok(_) => {
+                        young(Pfn(v & PFN_MASK));
+                        break;
+                    }
+                    Err(now) => v = now,
+                }
+            }
+        }
+    }
 }
 
 /// The store's frames come from the same zone as everything else, as zram's do.

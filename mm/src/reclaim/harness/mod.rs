@@ -10,7 +10,7 @@ mod workload;
 
 use std::string::{String, ToString};
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, Ordering};
 use std::thread::{self, Scope, ScopedJoinHandle, Thread};
 use std::time::Instant;
 use std::vec::Vec;
@@ -41,10 +41,9 @@ use crate::busy::BusyClock;
 use crate::frame::{Watermarks, Zone, ZoneConfig};
 use crate::latency::LatencyHist;
 use crate::lmk::{Killer, LmkConfig};
-use crate::lru::Lru;
 use crate::pagegen::PageGen;
 use crate::psi::{PsiGroup, PsiSnapshot};
-use crate::reclaim::policy::Node;
+use crate::reclaim::policy::{Node, NodeLru};
 use crate::ring::{Producer, Ring};
 use crate::rmap::Rmap;
 use crate::vmstat::{VmStat, VmStatSnapshot};
@@ -86,6 +85,7 @@ struct HarnessResult<'a> {
     scenario: &'a str,
     mode: &'a str,
     ring_full: &'a str,
+    lru: &'a str,
     workers: usize,
     ring: usize,
     #[serde(flatten)]
@@ -113,6 +113,7 @@ impl HarnessReport {
                 RingFull::New => "new",
                 RingFull::Oldest => "oldest",
             },
+            lru: c.lru_name(),
             workers: c.workers,
             ring: c.ring_size,
             run: self.run.fields(),
@@ -515,7 +516,7 @@ pub fn run(cfg: &HarnessConfig) -> Result<HarnessReport, String> {
     let watermarks = zone.watermarks();
     let node = Mutex::<_, YieldRelax>::new(Node {
         zone,
-        lru: Lru::new(),
+        lru: NodeLru::new(cfg.lru, host_clock_ns()),
     });
     let mut meta = vec![0u64; ZramStore::<NodeFrames>::meta_words(cfg.wss_pages)];
     let store = Mutex::<_, YieldRelax>::new(ZramStore::new(NodeFrames(&node), &mut meta));
@@ -523,6 +524,7 @@ pub fn run(cfg: &HarnessConfig) -> Result<HarnessReport, String> {
         .map(|_| crate::sync::AtomicU64::new(0))
         .collect();
     let swap = SwapMap::new(&words).map_err(|e| format!("swap map: {e:?}"))?;
+    let shadows: Vec<AtomicU16> = (0..cfg.wss_pages).map(|_| AtomicU16::new(0)).collect();
     let workers = match cfg.mode {
         ReclaimMode::Async => cfg.workers,
         ReclaimMode::Sync => 0,
@@ -546,9 +548,13 @@ pub fn run(cfg: &HarnessConfig) -> Result<HarnessReport, String> {
                 mode: cfg.mode,
                 ring_full: cfg.ring_full,
                 ring_size: cfg.ring_size,
+                lru: cfg.lru,
+                min_ttl_ms: 0,
             },
             host_clock_ns,
-        ),
+        )
+        .with_shadows(&shadows)
+        .map_err(|_| "shadows sized unlike the swap map")?,
         table: PageTable {
             ptes: (0..cfg.wss_pages).map(|_| AtomicU64::new(0)).collect(),
             rmap: Rmap::new(Pfn::containing(base), &rmap_slots),
