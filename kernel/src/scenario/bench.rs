@@ -16,7 +16,7 @@ use core::time::Duration;
 use kernel::sizing::{Anon, BenchShortfall, BenchZone};
 use mm::addr::PAGE_SIZE;
 use mm::pagegen::{POOL_PAGES, PageGen, PagePool};
-use mm::reclaim::policy::ReclaimMode;
+use mm::reclaim::policy::{LruKind, ReclaimMode};
 use mm::reclaim::report::{self, Figure, Metric, RunStats, Values};
 use mm::reclaim::run::{Progress, RunReport, Sampler, ValuesJson};
 use mm::vmstat::VmEvent;
@@ -124,6 +124,84 @@ fn worker_counts(cmd: &cmdline::CmdLine, listed: usize) -> Result<Vec<usize>, St
         None if listed > 1 => Ok(alloc::vec![1, listed]),
         None => Ok(alloc::vec![1]),
     }
+}
+
+/// One column of the table: who compresses, on which cores, with which LRU (`None`:
+/// `lru=`'s).
+struct Variant {
+    label: String,
+    mode: ReclaimMode,
+    workers: Vec<usize>,
+    lru: Option<LruKind>,
+}
+
+/// The columns, run in this order in every round. `bench`: sync, then one async
+/// variant per worker count (one worker: the plain design). `apps`: sync and async
+/// (one worker) for each LRU, classic first; only `lru=`'s when it is given.
+fn variants(
+    cmd: &cmdline::CmdLine,
+    kind: Kind,
+    counts: &[usize],
+    workers: &[usize],
+) -> Vec<Variant> {
+    let variant = |label: String, mode, workers: &[usize], lru| Variant {
+        label,
+        mode,
+        workers: workers.to_vec(),
+        lru,
+    };
+    match kind {
+        Kind::Kcompressd => {
+            let mut out = alloc::vec![variant(String::from("sync"), ReclaimMode::Sync, &[], None)];
+            for &count in counts {
+                let label = match count {
+                    1 => String::from("async"),
+                    n => format!("async_{n}w"),
+                };
+                out.push(variant(label, ReclaimMode::Async, &workers[..count], None));
+            }
+            out
+        }
+        Kind::Apps => {
+            let lrus: &[LruKind] = if cmd.given(cmdline::Key::Lru) {
+                match cmd.lru {
+                    cmdline::LruKind::Classic => &[LruKind::Classic],
+                    cmdline::LruKind::Mglru => &[LruKind::Mglru],
+                }
+            } else {
+                &[LruKind::Classic, LruKind::Mglru]
+            };
+            let mut out = Vec::new();
+            for &lru in lrus {
+                let name = match lru {
+                    LruKind::Classic => "classic",
+                    LruKind::Mglru => "mglru",
+                };
+                out.push(variant(
+                    format!("{name}_sync"),
+                    ReclaimMode::Sync,
+                    &[],
+                    Some(lru),
+                ));
+                out.push(variant(
+                    format!("{name}_async"),
+                    ReclaimMode::Async,
+                    &workers[..1],
+                    Some(lru),
+                ));
+            }
+            out
+        }
+    }
+}
+
+/// The table's ratio columns: each variant over the first (`bench`); for `apps`,
+/// async over sync within each LRU, then mglru over classic within each mode.
+fn ratios(variants: &[Variant]) -> Vec<(usize, usize)> {
+    if variants.iter().all(|v| v.lru.is_none()) || variants.len() != 4 {
+        return (1..variants.len()).map(|i| (i, 0)).collect();
+    }
+    alloc::vec![(1, 0), (3, 2), (2, 0), (3, 1)]
 }
 
 /// What stays the same for every run.
@@ -335,14 +413,20 @@ fn bench(
         settings::MixWords(mix),
         POOL_PAGES
     );
+    let variants = variants(cmd, kind, &counts, &cores.workers);
+    let labels: Vec<&str> = variants.iter().map(|v| v.label.as_str()).collect();
     println!(
-        "bench: kswapd on cpu{}, kcompressd (async) on {}, worker counts {}, ring {}, ring_full={}, lru={}, watermark_scale_factor {}, {} run(s) of each mode{}",
+        "bench: kswapd on cpu{}, kcompressd (async) on {}, worker counts {}, ring {}, ring_full={}, lru={}, columns {}, watermark_scale_factor {}, {} run(s) of each mode{}",
         cores.kswapd,
         Cpus(&cores.workers),
         List(&counts),
         config(ReclaimMode::Async).ring_size,
         cmd.ring_full.name(),
-        cmd.lru.name(),
+        match kind {
+            Kind::Apps if variants.len() == 4 => "classic and mglru",
+            _ => cmd.lru.name(),
+        },
+        labels.join(" "),
         zone_cfg.watermark_scale_factor,
         runs,
         match cmd.bench_budget_s {
@@ -367,20 +451,6 @@ fn bench(
         cores,
         specs,
     };
-    // sync, then one async variant per worker count (one worker: the plain design),
-    // in the same boot, alternating.
-    let mut variants = alloc::vec![(String::from("sync"), ReclaimMode::Sync, Vec::new())];
-    for &count in &counts {
-        let label = match count {
-            1 => String::from("async"),
-            n => format!("async_{n}w"),
-        };
-        variants.push((
-            label,
-            ReclaimMode::Async,
-            bench.cores.workers[..count].to_vec(),
-        ));
-    }
     let mut results: Vec<Vec<RunStats>> = variants.iter().map(|_| Vec::new()).collect();
     let mut failure = None;
     let bench_start = timer::now_ticks();
@@ -398,11 +468,14 @@ fn bench(
             );
             break;
         }
-        for ((label, mode, workers), runs_of) in variants.iter().zip(&mut results) {
+        for (variant, runs_of) in variants.iter().zip(&mut results) {
+            let label = &variant.label;
+            let mut config = config(variant.mode);
+            config.lru = variant.lru.unwrap_or(config.lru);
             sys.configure(&Layout {
-                config: config(*mode),
+                config,
                 kswapd_cpu: Some(bench.cores.kswapd),
-                workers,
+                workers: &variant.workers,
                 mem_limit: 0,
             })?;
             let m = run_mode(&bench, sys, label, run, poll.as_deref_mut())?;
@@ -435,16 +508,18 @@ fn bench(
     let columns: Vec<(&str, Values)> = variants
         .iter()
         .zip(&results)
-        .map(|((label, _, _), r)| (label.as_str(), report::medians(r)))
+        .map(|(v, r)| (v.label.as_str(), report::medians(r)))
         .collect();
-    print_table(&columns, runs);
-    let asyncs: Vec<report::Variant<'_>> = variants
-        .iter()
-        .zip(&results)
-        .skip(1)
-        .map(|((label, _, w), r)| (label.as_str(), r.as_slice(), w.len()))
-        .collect();
-    print_pipeline(&results[0], &asyncs);
+    print_table(&columns, &ratios(&variants), runs);
+    if kind == Kind::Kcompressd {
+        let asyncs: Vec<report::Variant<'_>> = variants
+            .iter()
+            .zip(&results)
+            .skip(1)
+            .map(|(v, r)| (v.label.as_str(), r.as_slice(), v.workers.len()))
+            .collect();
+        print_pipeline(&results[0], &asyncs);
+    }
     let status = u32::from(failure.is_some());
     super::print_result(&BenchResult {
         scenario: kind.name(),
@@ -645,10 +720,10 @@ fn page_pool(seed: u64) -> Result<&'static PagePool, String> {
     Ok(pool)
 }
 
-fn print_table(columns: &[(&str, Values)], runs: u64) {
+fn print_table(columns: &[(&str, Values)], ratios: &[(usize, usize)], runs: u64) {
     let columns: Vec<(&str, &Values)> = columns.iter().map(|(l, v)| (*l, v)).collect();
     let mut table = String::new();
-    if report::write_table(&mut table, &columns, runs).is_ok() {
+    if report::write_table_with(&mut table, &columns, ratios, runs).is_ok() {
         crate::print!("{table}");
     }
 }
