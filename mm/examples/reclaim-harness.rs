@@ -17,6 +17,7 @@
 use std::process::ExitCode;
 
 use mm::reclaim::harness::{self, HarnessConfig};
+use mm::reclaim::policy::LruKind;
 use mm::reclaim::sweep::{self, bench_columns};
 
 const MODES: &str = "reclaim-harness [key=value ...]                   one run
@@ -34,8 +35,8 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     let outcome = match args.first().map(String::as_str) {
-        Some("bench") => bench(&args[1..], HarnessConfig::bench()),
-        Some("apps") => bench(&args[1..], HarnessConfig::apps()),
+        Some("bench") => bench(&args[1..], HarnessConfig::bench(), false),
+        Some("apps") => bench(&args[1..], HarnessConfig::apps(), true),
         Some("sweep") => sweep(&args[1..]),
         _ => single(&args),
     };
@@ -76,11 +77,19 @@ fn take_runs(args: &[String]) -> Result<(usize, Vec<String>), String> {
     Ok((runs, rest))
 }
 
-/// The kernel bench's comparison from `base` (its `bench` or `apps` setting).
-fn bench(args: &[String], base: HarnessConfig) -> Result<bool, String> {
+/// The kernel bench's comparison from `base` (its `bench` or `apps` setting); `apps`
+/// runs each LRU unless `lru=` picks one.
+fn bench(args: &[String], base: HarnessConfig, apps: bool) -> Result<bool, String> {
     let (runs, args) = take_runs(args)?;
     let cfg = HarnessConfig::parse_onto(base, &args)?;
-    let comparison = sweep::compare(&cfg, bench_columns(&cfg), runs)?;
+    let columns = if apps && !args.iter().any(|a| a.starts_with("lru=")) {
+        sweep::apps_columns(&[LruKind::Classic, LruKind::Mglru])
+    } else if apps {
+        sweep::apps_columns(&[cfg.lru])
+    } else {
+        bench_columns(&cfg)
+    };
+    let comparison = sweep::compare(&cfg, columns, runs)?;
     let mut out = String::new();
     sweep::write_config(&mut out, &cfg, &comparison.watermarks, runs)
         .and_then(|()| comparison.write_table(&mut out))

@@ -397,6 +397,11 @@ pub fn write_table(out: &mut impl Write, columns: &[(&str, &Values)], runs: u64)
     write_table_with(out, columns, &ratios[..n], runs)
 }
 
+/// The ratio columns of the apps table, whose columns are sync and async with the
+/// classic LRU, then the same with the multi-gen LRU: async over sync within each
+/// LRU, then mglru over classic within each mode.
+pub const APPS_RATIOS: [(usize, usize); 4] = [(1, 0), (3, 2), (2, 0), (3, 1)];
+
 /// The side-by-side table with chosen ratio columns: `(a, b)` prints column `a` over
 /// column `b` (pairs out of range are skipped).
 pub fn write_table_with(

@@ -10,7 +10,7 @@ use std::vec::Vec;
 use std::{format, vec};
 
 use super::harness::{self, HarnessConfig, HarnessReport, Pattern};
-use super::policy::{ReclaimMode, RingFull};
+use super::policy::{LruKind, ReclaimMode, RingFull};
 use super::report::{self, Figure, Metric, RunStats, Values};
 use crate::addr::PAGE_SIZE;
 use crate::frame::Watermarks;
@@ -24,6 +24,8 @@ pub struct Column {
     pub mode: ReclaimMode,
     /// kcompressd workers (0 for sync).
     pub workers: usize,
+    /// The LRU of its runs (`None`: the configuration's).
+    pub lru: Option<LruKind>,
     /// Each run's figures, in run order.
     pub runs: Vec<RunStats>,
     /// Some run stopped on an allocation that failed after direct reclaim.
@@ -36,6 +38,7 @@ impl Column {
             label,
             mode,
             workers,
+            lru: None,
             runs: Vec::new(),
             oom: false,
         }
@@ -82,6 +85,26 @@ pub fn bench_columns(cfg: &HarnessConfig) -> Vec<Column> {
     columns
 }
 
+/// Like the kernel's `scenario=apps`: sync and async (one worker) for each of `lrus`.
+pub fn apps_columns(lrus: &[LruKind]) -> Vec<Column> {
+    let mut columns = Vec::new();
+    for &lru in lrus {
+        let name = match lru {
+            LruKind::Classic => "classic",
+            LruKind::Mglru => "mglru",
+        };
+        for (mode, workers, suffix) in [
+            (ReclaimMode::Sync, 0, "sync"),
+            (ReclaimMode::Async, 1, "async"),
+        ] {
+            let mut column = Column::new(format!("{name}_{suffix}"), mode, workers);
+            column.lru = Some(lru);
+            columns.push(column);
+        }
+    }
+    columns
+}
+
 /// A sweep point: sync against async with the configuration's workers.
 pub fn pair_columns(cfg: &HarnessConfig) -> Vec<Column> {
     vec![
@@ -103,6 +126,7 @@ pub fn compare(
             let run_cfg = HarnessConfig {
                 mode: column.mode,
                 workers: column.workers.max(1),
+                lru: column.lru.unwrap_or(cfg.lru),
                 ..cfg.clone()
             };
             let report: HarnessReport = harness::run(&run_cfg)?;
@@ -135,6 +159,11 @@ impl Comparison {
             .map(|c| (c.label.as_str(), c.medians()))
             .collect();
         let columns: Vec<(&str, &Values)> = medians.iter().map(|(l, v)| (*l, v)).collect();
+        let apps = self.columns.len() == 4 && self.columns.iter().all(|c| c.lru.is_some());
+        if apps {
+            // Each LRU's own pair: no pipeline model across two LRUs.
+            return report::write_table_with(out, &columns, &report::APPS_RATIOS, self.runs as u64);
+        }
         report::write_table(out, &columns, self.runs as u64)?;
         let Some((sync, asyncs)) = self.columns.split_first() else {
             return Ok(());
