@@ -157,3 +157,80 @@ fn bench_refuses_sizes_that_cannot_work() {
         }
     }
 }
+
+/// `scenario=apps` (issue 13): one table for {classic, mglru} x {sync, async}, each
+/// column with app-switch latencies, kills, cold starts and PSI, the killer on by
+/// default; every page verified, none corrupt. No timing threshold.
+#[test]
+fn apps_reports_each_lru_and_mode_clean() {
+    let boot = Boot {
+        timeout_secs: 240,
+        ..Boot::default()
+    };
+    let run = boot.run(&["scenario=apps", "bench_ram=16", "ops=4096", "bench_runs=1"]);
+    let result = run.expect_pass("apps");
+    for name in ["classic_sync", "classic_async", "mglru_sync", "mglru_async"] {
+        let m = mode(&run, &result, name);
+        for key in [
+            "app_switch_p50_us",
+            "app_switch_p99_us",
+            "lmk_kills",
+            "cold_starts",
+            "psi_some_total_us",
+            "psi_full_avg10",
+            "kswapd_busy_pct",
+        ] {
+            if !m.get(key).is_some_and(Value::is_number) {
+                run.fail(&format!("'{name}' has no number '{key}'"));
+            }
+        }
+        if number(&run, m, "psi_some_total_us") == 0 {
+            run.fail(&format!(
+                "{name}: twice the RAM in apps and no memory stall"
+            ));
+        }
+        if number(&run, m, "cold_starts") > number(&run, m, "lmk_kills") {
+            run.fail(&format!("{name}: more cold starts than kills"));
+        }
+    }
+    for needle in [
+        "low-memory killer on",
+        "mglru_sync/classic_sync",
+        "mglru_async/classic_async",
+    ] {
+        if !run.stdout.contains(needle) {
+            run.fail(&format!("the output has no '{needle}'"));
+        }
+    }
+}
+
+/// `lmk=off` runs the apps without the killer: no kill, no cold start; `lru=` picks
+/// one LRU's pair; `lmk=on` where there are no apps is refused, not ignored.
+#[test]
+fn apps_without_the_killer_and_lmk_refused_elsewhere() {
+    let boot = Boot {
+        timeout_secs: 240,
+        ..Boot::default()
+    };
+    let run = boot.run(&[
+        "scenario=apps",
+        "bench_ram=16",
+        "ops=4096",
+        "bench_runs=1",
+        "lmk=off",
+        "lru=mglru",
+    ]);
+    let result = run.expect_pass("apps");
+    if result.contains_key("classic_sync") {
+        run.fail("lru=mglru still ran the classic LRU");
+    }
+    for name in ["mglru_sync", "mglru_async"] {
+        let m = mode(&run, &result, name);
+        if number(&run, m, "lmk_kills") != 0 || number(&run, m, "cold_starts") != 0 {
+            run.fail(&format!("{name}: kills with lmk=off"));
+        }
+    }
+    let run = Boot::default().run(&["scenario=bench", "lmk=on", "bench_ram=16", "ops=4096"]);
+    let error = run.expect_refusal("lmk=on");
+    assert!(error.contains("only scenario=apps"), "{error}");
+}

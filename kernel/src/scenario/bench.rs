@@ -519,6 +519,15 @@ fn bench(
             .map(|(v, r)| (v.label.as_str(), r.as_slice(), v.workers.len()))
             .collect();
         print_pipeline(&results[0], &asyncs);
+    } else {
+        // Each LRU's pair on its own: t_scan is kswapd's cost per page without the
+        // compression, the part an LRU can change.
+        for (pair, runs) in variants.chunks(2).zip(results.chunks(2)) {
+            if let ([sync, asyn], [sync_runs, async_runs]) = (pair, runs) {
+                println!("apps: {} and {}:", sync.label, asyn.label);
+                print_pipeline(sync_runs, &[(asyn.label.as_str(), async_runs, 1)]);
+            }
+        }
     }
     let status = u32::from(failure.is_some());
     super::print_result(&BenchResult {

@@ -161,8 +161,20 @@ impl Comparison {
         let columns: Vec<(&str, &Values)> = medians.iter().map(|(l, v)| (*l, v)).collect();
         let apps = self.columns.len() == 4 && self.columns.iter().all(|c| c.lru.is_some());
         if apps {
-            // Each LRU's own pair: no pipeline model across two LRUs.
-            return report::write_table_with(out, &columns, &report::APPS_RATIOS, self.runs as u64);
+            report::write_table_with(out, &columns, &report::APPS_RATIOS, self.runs as u64)?;
+            // Each LRU's pair on its own: t_scan is kswapd's cost per page without
+            // the compression, the part an LRU can change.
+            for pair in self.columns.chunks(2) {
+                if let [sync, asyn] = pair {
+                    writeln!(out, "apps: {} and {}:", sync.label, asyn.label)?;
+                    report::write_pipeline(
+                        out,
+                        &sync.runs,
+                        &[(asyn.label.as_str(), &asyn.runs, 1)],
+                    )?;
+                }
+            }
+            return Ok(());
         }
         report::write_table(out, &columns, self.runs as u64)?;
         let Some((sync, asyncs)) = self.columns.split_first() else {
