@@ -1626,6 +1626,21 @@ fn exercises_on_the_host() {
         per_pair < TIMING,
         "{per_pair:.2} s a pair, the docs say about a second"
     );
+    // Section 12's host table: the four columns, each LRU's pipeline, nothing corrupt.
+    let (apps, _) = harness(&["apps", "runs=5"]);
+    for want in [
+        "--- bench: classic_sync vs classic_async vs mglru_sync vs mglru_async (medians of 5 runs) ---",
+        "apps: classic_sync and classic_async:",
+        "apps: mglru_sync and mglru_async:",
+    ] {
+        assert!(apps.contains(want), "no \"{want}\":\n{apps}");
+    }
+    let corrupt = apps
+        .lines()
+        .find(|l| l.starts_with("corrupt_pages "))
+        .unwrap_or_else(|| panic!("no corrupt_pages row:\n{apps}"));
+    let cells: Vec<&str> = corrupt.split_whitespace().skip(1).take(4).collect();
+    assert_eq!(cells, ["0"; 4], "corrupt pages:\n{apps}");
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1894,4 +1909,154 @@ fn shell_scripts() {
             && steal[2] == steal[1] + number(&run, &runs[1], "pgsteal_anon"),
         "vmstat never goes down; each run's RESULT counts only its own events",
     );
+}
+
+// ---------------------------------------------------------------------------------------
+// Section 12: Android (scenario=apps)
+
+/// The four columns of `scenario=apps`, in table order.
+const APPS_COLUMNS: [&str; 4] = ["classic_sync", "classic_async", "mglru_sync", "mglru_async"];
+
+/// `key` of each of the four columns, in `APPS_COLUMNS` order.
+fn apps_row(run: &Run, result: &Map<String, Value>, key: &str) -> [f64; 4] {
+    APPS_COLUMNS.map(|name| float(run, mode(run, result, name), key))
+}
+
+/// Runs a documented `scenario=apps` command: RESULT passes, 3 runs, every column
+/// clean (verified pages, none corrupt).
+fn apps(words: &str) -> (Run, Map<String, Value>) {
+    let run = qemu(&default_machine(), words);
+    let result = run.expect_pass("apps");
+    if number(&run, &result, "runs") != 3 {
+        run.fail("expected 3 runs of each column");
+    }
+    for name in APPS_COLUMNS {
+        let m = mode(&run, &result, name);
+        claim(&run, number(&run, m, "corrupt_pages") == 0, "0 corrupt");
+        claim(
+            &run,
+            number(&run, m, "verified_pages") > 0,
+            "pages verified",
+        );
+    }
+    (run, result)
+}
+
+/// Exercise 11: the multi-gen LRU scans far fewer pages in both modes; about a kill a
+/// run; the t_scan lines of both pairs.
+#[test]
+fn exercise11_classic_against_multi_gen() {
+    let (run, result) = apps("scenario=apps bench_ram=16 ops=4096");
+    expect_lines(
+        &run,
+        &[
+            "apps: classic_sync and classic_async:",
+            "apps: mglru_sync and mglru_async:",
+            "mglru_sync/classic_sync",
+        ],
+    );
+    let scanned = apps_row(&run, &result, "pgscan_kswapd");
+    below(
+        &run,
+        scanned[2],
+        scanned[0],
+        "mglru scans fewer pages than classic, sync",
+    );
+    below(
+        &run,
+        scanned[3],
+        scanned[1],
+        "mglru scans fewer pages than classic, async",
+    );
+    for (what, got, seen) in [
+        ("pgscan_kswapd classic sync", scanned[0], 20269.0),
+        ("pgscan_kswapd mglru sync", scanned[2], 11229.0),
+    ] {
+        near(&run, what, got, seen, WORK);
+    }
+    let stalls = apps_row(&run, &result, "allocstall");
+    near(&run, "allocstall classic sync", stalls[0], 86.0, timing());
+    near(&run, "allocstall mglru sync", stalls[2], 90.0, timing());
+    let kills: f64 = apps_row(&run, &result, "lmk_kills").iter().sum();
+    claim(&run, kills >= 1.0, "the killer fires in the boot");
+    claim(
+        &run,
+        run.stdout.contains("lmk: kill app"),
+        "a line per kill",
+    );
+}
+
+/// Exercise 12: `pressure` is zero before any run; after `run apps` some and full are
+/// equal and non-zero, with kills while it ran.
+#[test]
+fn exercise12_watch_the_pressure() {
+    let run = console(
+        &machine(4, "128M", "cortex-a53"),
+        &[
+            "pressure",
+            "set bench_ram=16 ops=4096 bench_runs=1",
+            "run apps",
+            "wait",
+            "pressure",
+            "poweroff",
+        ],
+        1,
+    );
+    let lines: Vec<&str> = run
+        .stdout
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with("some avg10=") || l.starts_with("full avg10="))
+        .collect();
+    let [some0, full0, some1, full1] = lines.as_slice() else {
+        run.fail(&format!("expected two pressure reports, got {lines:?}"));
+    };
+    claim(
+        &run,
+        *some0 == "some avg10=0.00 avg60=0.00 avg300=0.00 total=0"
+            && *full0 == "full avg10=0.00 avg60=0.00 avg300=0.00 total=0",
+        "all zero before the run",
+    );
+    claim(
+        &run,
+        some1.strip_prefix("some") == full1.strip_prefix("full"),
+        "some and full equal (one task per workload CPU)",
+    );
+    let total: f64 = some1
+        .rsplit_once("total=")
+        .and_then(|(_, t)| t.parse().ok())
+        .unwrap_or_else(|| run.fail(&format!("no total in {some1}")));
+    near(&run, "some total", total, 911_448.0, timing());
+    claim(
+        &run,
+        run.stdout.contains("lmk: kill app"),
+        "kill lines while it runs",
+    );
+}
+
+/// Exercise 13: `lmk=off`: no kill, no cold start; the stall totals of the docs.
+#[test]
+fn exercise13_without_the_killer() {
+    let (run, result) = apps("scenario=apps bench_ram=16 ops=4096 lmk=off");
+    expect_lines(&run, &["low-memory killer off"]);
+    claim(
+        &run,
+        apps_row(&run, &result, "lmk_kills") == [0.0; 4]
+            && apps_row(&run, &result, "cold_starts") == [0.0; 4],
+        "no kill and no cold start",
+    );
+    claim(&run, !run.stdout.contains("lmk: kill"), "no kill line");
+    let stall = apps_row(&run, &result, "psi_some_total_us");
+    for (name, got, seen) in [
+        ("classic_sync", stall[0], 281_644.0),
+        ("mglru_async", stall[3], 382_743.0),
+    ] {
+        near(
+            &run,
+            &format!("psi_some_total_us {name}"),
+            got,
+            seen,
+            timing(),
+        );
+    }
 }
