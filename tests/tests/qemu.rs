@@ -60,7 +60,8 @@ boot_matrix! {
 }
 
 /// `scenario=protect`: writing text, executing data, touching address 0 and
-/// overflowing a stack each fault and are caught.
+/// overflowing a stack each fault and are caught; q0-q31, FPSR and FPCR come back
+/// unchanged across a workload-region fault the fault hook resolves.
 fn expect_protect(boot: Boot) {
     let run = boot.run(&["scenario=protect"]);
     let result = run.expect_pass("protect");
@@ -68,6 +69,9 @@ fn expect_protect(boot: Boot) {
     let caught = number(&run, &result, "caught");
     if checks == 0 || caught != checks {
         run.fail(&format!("protect caught {caught} of {checks} checks"));
+    }
+    if result.get("fpsimd_preserved") != Some(&true.into()) {
+        run.fail("FP/SIMD registers changed across a resolved fault");
     }
 }
 
