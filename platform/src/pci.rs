@@ -326,8 +326,8 @@ pub(crate) fn host_from_node(path: &NodePath<'_>) -> Result<PciHost, DtbError> {
 }
 
 /// The I/O and 32-bit memory windows of a PCI bridge's `ranges`: (phys.hi phys.mid
-/// phys.lo, parent address, size) entries; phys.hi bits 24-25 are the space code.
-/// The parent address must be a CPU address (the bridge's parent translates nothing).
+/// phys.lo, parent address, size) entries; phys.hi bits 24-25 are the space code. The
+/// parent address is translated to a CPU address through the buses above.
 fn windows(
     node: &Node<'_>,
     ancestors: &[Node<'_>],
@@ -355,7 +355,7 @@ fn windows(
         let (cpu, size) = rest.split_at(parent_cells as usize * 4);
         let window = Window {
             pci: number(&child[4..]),
-            cpu: number(cpu),
+            cpu: tree::translate(ancestors, number(cpu))?,
             size: number(size),
         };
         window.cpu.checked_add(window.size).ok_or(bad(

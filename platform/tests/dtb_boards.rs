@@ -478,6 +478,21 @@ fn edge_cases() {
         },
     );
     assert_eq!(b.console.unwrap().reg_io_width, 4);
+    let pci = b.pci.expect("edge-cases.dtb: pcie@30000000");
+    assert_eq!(pci.ecam, Region::new(0x3000_0000, 0x20_0000));
+    assert_eq!(
+        (pci.bus_start, pci.bus_end),
+        (0x10, 0x11),
+        "cut to the window"
+    );
+    assert_eq!(
+        pci.io.map(|w| (w.pci, w.cpu, w.size)),
+        Some((0, 0x3eff_0000, 0x1_0000))
+    );
+    assert_eq!(
+        pci.mem32.map(|w| (w.pci, w.cpu, w.size)),
+        Some((0x1000_0000, 0x1000_0000, 0x100_0000))
+    );
     assert_eq!(
         b.usable_bytes(),
         0xf_0000 + (0xc000_0000 - 0x8020_0000) + 4 * GIB - 0x1000
