@@ -314,12 +314,13 @@ pub(crate) fn host_from_node(path: &NodePath<'_>) -> Result<PciHost, DtbError> {
     if buses == 0 {
         return Err(bad("reg", "ECAM window smaller than one bus (1 MiB)"));
     }
-    bus_end = bus_end.min(bus_start + u32::try_from(buses - 1).unwrap_or(255));
+    // At most 256 buses fit a bus number: larger windows are cut there too.
+    bus_end = bus_end.min(bus_start.saturating_add(buses.min(256) as u32 - 1));
     let (io, mem32) = windows(node, ancestors)?;
     Ok(PciHost {
         ecam,
         bus_start: bus_start as u8,
-        bus_end: bus_end.min(255) as u8,
+        bus_end: bus_end as u8,
         io,
         mem32,
     })
