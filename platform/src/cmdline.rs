@@ -279,46 +279,37 @@ fn console_arg(value: &str) -> Option<ConsoleArg> {
         Some((name, options)) => (name, Some(options)),
         None => (value, None),
     };
+    let baud = match options {
+        Some(options) => Some(serial_options(options)?),
+        None => None,
+    };
     Some(ConsoleArg {
         device: ConsoleDevice::from_name(name)?,
-        baud: options
-            .map(serial_options)
-            .map_or(Some(None), |b| b.map(Some))?,
+        baud,
     })
 }
 
+/// `UART,ACCESS,ADDR[,OPTIONS]`; a PL011's access is always `mmio32` and may be left
+/// out (`pl011,ADDR`), as Linux allows.
 fn earlycon(value: &str) -> Option<EarlyCon> {
-    let mut parts = value.split(',');
+    let mut parts = value.split(',').peekable();
     let uart = EarlyConUart::from_name(parts.next()?)?;
-    let mut next = parts.next()?;
-    let access = match (uart, EarlyConAccess::from_name(next)) {
+    let named = parts.peek().copied().and_then(EarlyConAccess::from_name);
+    if named.is_some() {
+        parts.next();
+    }
+    let access = match (uart, named) {
         (EarlyConUart::Uart8250, Some(access)) => access,
-        (EarlyConUart::Pl011, Some(EarlyConAccess::Mmio32)) => EarlyConAccess::Mmio32,
-        (EarlyConUart::Pl011, None) => {
-            let access = EarlyConAccess::Mmio32;
-            let address = address(next)?;
-            return earlycon_rest(uart, access, address, parts);
-        }
+        (EarlyConUart::Pl011, None | Some(EarlyConAccess::Mmio32)) => EarlyConAccess::Mmio32,
         _ => return None,
     };
-    next = parts.next()?;
-    earlycon_rest(uart, access, address(next)?, parts)
-}
-
-fn earlycon_rest<'v>(
-    uart: EarlyConUart,
-    access: EarlyConAccess,
-    address: u64,
-    mut parts: impl Iterator<Item = &'v str>,
-) -> Option<EarlyCon> {
+    let address = address(parts.next()?)?;
     let baud = match parts.next() {
         Some(options) => Some(serial_options(options)?),
         None => None,
     };
-    if parts.next().is_some() || (access == EarlyConAccess::Io && address > 0xffff) {
-        return None;
-    }
-    Some(EarlyCon {
+    let port_fits = access != EarlyConAccess::Io || address <= 0xffff;
+    (parts.next().is_none() && port_fits).then_some(EarlyCon {
         uart,
         access,
         address,
