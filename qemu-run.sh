@@ -29,6 +29,11 @@ options:
   --cpu MODEL     QEMU CPU model: cortex-a53, cortex-a72, cortex-a76, max... (default cortex-a53)
   --gic 2|3       GIC version (default 3; GICv2 allows at most 8 CPUs)
   --el2           enter the kernel at EL2 (virtualization=on; PSCI over SMC)
+  --uart pl011|16550
+                  the console UART (default pl011, virt's own): 16550 adds QEMU's PCI
+                  16550 (-device pci-serial) on stdin/stdout and console=ttyS0 to the
+                  command line (unless it has a console= or earlycon= of its own); the
+                  PL011 then writes to a file, shown on stderr when QEMU ends
   --uboot         boot the Image through Debian's U-Boot with booti, as on a board
   --elf           boot the ELF instead of the Image (no DTB pointer in x0)
   --gdb           wait for a debugger on localhost:1234 (QEMU -s -S)
@@ -47,6 +52,7 @@ The console is QEMU's serial port on stdin/stdout (-nographic): Ctrl-A x quits Q
 Ctrl-A h lists the other keys. Examples:
   ./qemu-run.sh --smp 8 --mem 2G -- scenario=boot
   ./qemu-run.sh --uboot --el2 -- scenario=protect
+  ./qemu-run.sh --uart 16550 -- scenario=boot
 EOF
 }
 
@@ -56,7 +62,7 @@ die() {
 }
 
 smp=4 mem=512M cpu=cortex-a53 gic=3 el2=0 uboot=0 elf=0 gdb=0 timeout=0 build=1 build_only=0
-image='' qemu_bin=qemu-system-aarch64 pidfile='' icount=0
+image='' qemu_bin=qemu-system-aarch64 pidfile='' icount=0 uart=pl011
 need_value() { [[ $# -ge 2 && -n $2 ]] || die "option $1 needs a value (see --help)"; }
 while (($#)); do
     case $1 in
@@ -65,6 +71,7 @@ while (($#)); do
     --cpu) need_value "$@"; cpu=$2; shift 2 ;;
     --gic) need_value "$@"; gic=$2; shift 2 ;;
     --timeout) need_value "$@"; timeout=$2; shift 2 ;;
+    --uart) need_value "$@"; uart=$2; shift 2 ;;
     --el2) el2=1; shift ;;
     --uboot) uboot=1; shift ;;
     --elf) elf=1; shift ;;
@@ -87,6 +94,7 @@ kernel_args=("$@")
 [[ $gic == 3 || $smp -le 8 ]] || die "GICv2 supports at most 8 CPUs (--smp $smp)"
 [[ $mem =~ ^[1-9][0-9]*[MG]?$ ]] || die "--mem wants a size like 512M or 2G, not '$mem'"
 [[ $timeout =~ ^[0-9]+$ ]] || die "--timeout wants seconds, not '$timeout'"
+[[ $uart == pl011 || $uart == 16550 ]] || die "--uart wants pl011 or 16550, not '$uart'"
 ((uboot && elf)) && die "--uboot boots the Image; it cannot be combined with --elf"
 [[ -z $image ]] || ((!elf && !build_only && !gdb)) || die "--image boots a prebuilt Image only (no --elf, --build-only or --gdb)"
 [[ -z $image || -f $image ]] || die "--image: no file '$image'"
@@ -102,6 +110,10 @@ command -v "$qemu_bin" >/dev/null || die "no QEMU '$qemu_bin': run tools/setup.s
 ((${#kernel_args[@]})) || read -ra kernel_args <<<"$DEFAULT_CMDLINE"
 cmdline="${kernel_args[*]}"
 [[ " $cmdline" == *" exit="* ]] || cmdline+=" exit=semihosting"
+# The 16550 behind PCI is the console only if the kernel is asked (Linux's ttyS0).
+if [[ $uart == 16550 && " $cmdline" != *" console="* && " $cmdline" != *" earlycon="* ]]; then
+    cmdline+=" console=ttyS0"
+fi
 # A bad exit= would make the kernel refuse its command line and power off through
 # PSCI, which QEMU reports as status 0: refuse it here, where the status still counts.
 for word in $cmdline; do
@@ -179,6 +191,12 @@ qemu=("$qemu_bin" -machine "$machine" -cpu "$cpu" -smp "$smp" -m "$mem"
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+if [[ $uart == 16550 ]]; then
+    # stdin/stdout (and QEMU's monitor, Ctrl-A c) go to the PCI 16550; the PL011 writes
+    # to a file, so what reaches stdout came through the 16550.
+    qemu+=(-chardev "stdio,id=console,mux=on" -mon "chardev=console,mode=readline"
+        -device "pci-serial,chardev=console" -serial "file:$tmp/pl011.log")
+fi
 if ((uboot)); then
     [[ $cmdline != *$'\n'* ]] || die "the kernel command line cannot contain a newline"
     # U-Boot reads its environment from the second flash bank (0x4000000, 256 KiB,
@@ -245,5 +263,9 @@ else
     status=${PIPESTATUS[0]}
 fi
 set -e
+if [[ -s $tmp/pl011.log ]]; then
+    echo "qemu-run.sh: the PL011 (not the console) said:" >&2
+    sed 's/^/  pl011| /' "$tmp/pl011.log" >&2
+fi
 ((status == 124 && timeout)) && echo "qemu-run.sh: timed out after $timeout s" >&2
 exit "$status"

@@ -330,9 +330,11 @@ set_stacks_and_vectors:
 
 // ---------------------------------------------------------------------------------
 // Exception vectors. Every entry saves a TrapFrame (kernel/src/arch/aarch64/
-// exception.rs: x0-x30, interrupted SP, ELR, SPSR, ESR, FAR) on SP_EL1 and calls
-// exception_entry(kind, &mut frame); kind = group * 4 + type, group 0 = EL1 with SP_EL0
-// (normal kernel code), 1 = EL1 with SP_EL1 (inside a handler), 2/3 = lower EL.
+// exception.rs: x0-x30, interrupted SP, ELR, SPSR, ESR, FAR, q0-q31, FPSR, FPCR) on
+// SP_EL1 and calls exception_entry(kind, &mut frame); kind = group * 4 + type, group
+// 0 = EL1 with SP_EL0 (normal kernel code), 1 = EL1 with SP_EL1 (inside a handler),
+// 2/3 = lower EL. The FP/SIMD state is saved here, before any Rust runs, because the
+// compiler may use vector registers anywhere in the handler (memset, memcpy, hashing).
 // ---------------------------------------------------------------------------------
 .macro VENTRY kind
     .balign 0x80
@@ -391,8 +393,54 @@ exception_common:
     mrs     x2, esr_el1
     mrs     x3, far_el1
     stp     x2, x3, [sp, #272]
+    add     x2, sp, #{FRAME_Q}
+    stp     q0, q1, [x2, #0]
+    stp     q2, q3, [x2, #32]
+    stp     q4, q5, [x2, #64]
+    stp     q6, q7, [x2, #96]
+    stp     q8, q9, [x2, #128]
+    stp     q10, q11, [x2, #160]
+    stp     q12, q13, [x2, #192]
+    stp     q14, q15, [x2, #224]
+    stp     q16, q17, [x2, #256]
+    stp     q18, q19, [x2, #288]
+    stp     q20, q21, [x2, #320]
+    stp     q22, q23, [x2, #352]
+    stp     q24, q25, [x2, #384]
+    stp     q26, q27, [x2, #416]
+    stp     q28, q29, [x2, #448]
+    stp     q30, q31, [x2, #480]
+    mrs     x2, fpsr
+    str     x2, [sp, #{FRAME_FPSR}]
+    mrs     x2, fpcr
+    str     x2, [sp, #{FRAME_FPCR}]
+    // The handler runs with the default FP environment (round to nearest, no flush to
+    // zero, no flags), whatever the interrupted code had set.
+    msr     fpsr, xzr
+    msr     fpcr, xzr
     mov     x1, sp
     bl      {EXCEPTION_ENTRY}
+    add     x2, sp, #{FRAME_Q}
+    ldp     q0, q1, [x2, #0]
+    ldp     q2, q3, [x2, #32]
+    ldp     q4, q5, [x2, #64]
+    ldp     q6, q7, [x2, #96]
+    ldp     q8, q9, [x2, #128]
+    ldp     q10, q11, [x2, #160]
+    ldp     q12, q13, [x2, #192]
+    ldp     q14, q15, [x2, #224]
+    ldp     q16, q17, [x2, #256]
+    ldp     q18, q19, [x2, #288]
+    ldp     q20, q21, [x2, #320]
+    ldp     q22, q23, [x2, #352]
+    ldp     q24, q25, [x2, #384]
+    ldp     q26, q27, [x2, #416]
+    ldp     q28, q29, [x2, #448]
+    ldp     q30, q31, [x2, #480]
+    ldr     x2, [sp, #{FRAME_FPSR}]
+    msr     fpsr, x2
+    ldr     x2, [sp, #{FRAME_FPCR}]
+    msr     fpcr, x2
     // The handler may have changed ELR/SPSR/x0-x30 (fault recovery).
     ldp     x2, x3, [sp, #256]
     msr     elr_el1, x2

@@ -69,7 +69,8 @@ fn boot_stop(reason: BootStop) -> ! {
 extern "C" fn kmain(dtb_pa: usize, entry_el: u64) -> ! {
     use arch::aarch64::{exception, fatal, gic, mmu, power, psci, smp};
     use kernel::memmap::Span;
-    use platform::cmdline::CmdLine;
+    use platform::ArrayVec;
+    use platform::cmdline::{CmdLine, ConsoleChoice};
 
     if dtb_pa == 0 {
         boot_stop(BootStop::NoDtb);
@@ -89,27 +90,55 @@ extern "C" fn kmain(dtb_pa: usize, entry_el: u64) -> ! {
         boot_stop(BootStop::BadDtb)
     };
     let board = BOARD.call_once(|| board);
-    let Some(console) = board.console else {
-        boot_stop(BootStop::NoConsole)
+    // A refused line is refused once the heap is up (its RESULT line is written there),
+    // and leaves by its own `exit=` if that names a method; until then it asks for the
+    // DTB's console, as does a console the board cannot give.
+    let parsed = CmdLine::parse(board.bootargs);
+    let choice = match &parsed {
+        Ok(c) => c
+            .console_choice(board.console.map(|c| c.kind), board.pci.is_some())
+            .map_err(console::SelectError::Choice),
+        Err(_) => Ok(ConsoleChoice::Dtb),
     };
+    let extra = choice.map_or_else(|_| ArrayVec::new(), |c| console::mappings(board, c));
     let dtb_span = Span::new(dtb_pa as u64, (dtb_pa + size) as u64);
-    let Ok(page_tables) = mmu::init(board, dtb_span) else {
+    let Ok(page_tables) = mmu::init(board, dtb_span, &extra) else {
         boot_stop(BootStop::PageTables)
+    };
+    // SAFETY: `mmu::init` mapped `console::mappings` of this choice as Device memory;
+    // nothing else drives them.
+    let chosen = choice.and_then(|c| unsafe { console::resolve(board, c) });
+    let (console, pci, console_error) = match chosen {
+        Ok((console, pci)) => (console, pci, None),
+        Err(e) => (board.console, None, Some(e)),
+    };
+    let Some(console) = console else {
+        boot_stop(BootStop::NoConsole)
     };
     console::init(&console);
     exception::set_fault_hook(fault::hook);
     println!(
         "kernel: entered at EL{entry_el}, DTB at {dtb_pa:#x} ({size} bytes), MMU on ({page_tables} page tables)"
     );
+    match pci {
+        Some(bdf) => println!(
+            "kernel: console {} at PCI {bdf}, registers at {:#x}",
+            console.kind.name(),
+            console.base
+        ),
+        None => println!(
+            "kernel: console {} ({}) at {:#x}",
+            console.kind.name(),
+            console.path,
+            console.base
+        ),
+    }
     if let Some(method) = board.psci {
         psci::init(method);
     } else {
         println!("kernel: the DTB has no /psci node: no secondary CPUs, no power-off");
     }
 
-    // A refused line is refused once the heap is up (its RESULT line is written there),
-    // and leaves by its own `exit=` if that names a method.
-    let parsed = CmdLine::parse(board.bootargs);
     let (exit, scenario) = match &parsed {
         Ok(c) => (Some(c.exit), c.scenario.name()),
         Err(e) => {
@@ -125,6 +154,9 @@ extern "C" fn kmain(dtb_pa: usize, entry_el: u64) -> ! {
         Ok(c) => c,
         Err(e) => boot_failed(scenario, format_args!("command line: {e}"), 2),
     };
+    if let Some(e) = console_error {
+        boot_failed(scenario, format_args!("console: {e}"), 2)
+    }
     println!("kernel: command line \"{}\"", board.bootargs);
     let Some(gic_desc) = &board.gic else {
         boot_failed(

@@ -8,6 +8,7 @@ use core::fmt;
 use serde::Serialize;
 
 use crate::fdt::{Fdt, Node};
+use crate::pci::{self, PciHost};
 use crate::regions::{self, Region, TooManyRegions};
 use crate::tree::{self, NodePath};
 
@@ -40,6 +41,8 @@ pub struct Board<'a> {
     pub console: Option<Console<'a>>,
     /// The interrupt controller (`arm,gic-400`, `arm,gic-v3`, ...), if one was found.
     pub gic: Option<Gic>,
+    /// The first generic ECAM PCI host bridge (`pci-host-ecam-generic`), if any.
+    pub pci: Option<PciHost>,
     /// `/psci`'s `method` (the conduit for `CPU_ON` and `SYSTEM_OFF`), if any; in
     /// JSON `{"method":"hvc"}`.
     #[serde(serialize_with = "psci_json")]
@@ -282,6 +285,7 @@ impl<'a> Board<'a> {
                 None => None,
             },
             gic: find_gic(root)?,
+            pci: find_pci_host(root)?,
             psci: psci(root)?,
             cpus: cpus(root)?,
             bootargs: match chosen {
@@ -462,14 +466,48 @@ fn gic_version(compatible: &str) -> Option<u8> {
     }
 }
 
-/// The first enabled GIC in tree order (depth-first, at most `MAX_DEPTH` levels).
+/// The first enabled GIC in tree order.
 fn find_gic(root: Node<'_>) -> Result<Option<Gic>, DtbError> {
-    let mut path = NodePath::new();
-    path.push(root);
-    search_gic(&mut path)
+    find_node(root, &|path| {
+        let Some(node) = path.last() else {
+            return Ok(None);
+        };
+        match tree::strings(node, "compatible")?.find_map(gic_version) {
+            Some(version) => gic_from_node(path, version).map(Some),
+            None => Ok(None),
+        }
+    })
 }
 
-fn search_gic(path: &mut NodePath<'_>) -> Result<Option<Gic>, DtbError> {
+/// The first enabled generic ECAM PCI host bridge in tree order.
+fn find_pci_host(root: Node<'_>) -> Result<Option<PciHost>, DtbError> {
+    find_node(root, &|path| {
+        let Some(node) = path.last() else {
+            return Ok(None);
+        };
+        if tree::strings(node, "compatible")?.any(|c| c == pci::ECAM_COMPATIBLE) {
+            pci::host_from_node(path).map(Some)
+        } else {
+            Ok(None)
+        }
+    })
+}
+
+/// What `found` makes of the first enabled node in tree order (depth-first, at most
+/// `MAX_DEPTH` levels) it makes something of; it gets the node's path, root first.
+fn find_node<'a, T>(
+    root: Node<'a>,
+    found: &dyn Fn(&NodePath<'a>) -> Result<Option<T>, DtbError>,
+) -> Result<Option<T>, DtbError> {
+    let mut path = NodePath::new();
+    path.push(root);
+    search(&mut path, found)
+}
+
+fn search<'a, T>(
+    path: &mut NodePath<'a>,
+    found: &dyn Fn(&NodePath<'a>) -> Result<Option<T>, DtbError>,
+) -> Result<Option<T>, DtbError> {
     let Some(&node) = path.last() else {
         return Ok(None);
     };
@@ -477,17 +515,18 @@ fn search_gic(path: &mut NodePath<'_>) -> Result<Option<Gic>, DtbError> {
         if !tree::is_enabled(&child) {
             continue;
         }
-        // Nodes deeper than we track are not searched (no GIC sits that deep).
+        // Nodes deeper than we track are not searched (nothing we look for sits
+        // that deep).
         if path.try_push(child).is_err() {
             continue;
         }
-        let found = match tree::strings(&child, "compatible")?.find_map(gic_version) {
-            Some(version) => Some(gic_from_node(path, version)?),
-            None => search_gic(path)?,
+        let result = match found(path)? {
+            Some(t) => Some(t),
+            None => search(path, found)?,
         };
         path.pop();
-        if found.is_some() {
-            return Ok(found);
+        if result.is_some() {
+            return Ok(result);
         }
     }
     Ok(None)

@@ -177,7 +177,213 @@ pub struct CmdLine {
     /// The low-memory killer (`lmk=on|off`, default off): Android lmkd's PSI mode
     /// (`mm::lmk`) kills the least recently used background app under stall.
     pub lmk: bool,
+    /// The console UART by Linux's device name (`console=ttyS0|ttyAMA0[,OPTIONS]`), if
+    /// given; absent: the DTB's `/chosen/stdout-path`.
+    pub console: Option<ConsoleArg>,
+    /// The console UART by type and address (`earlycon=uart8250,io|mmio|mmio32,ADDR` or
+    /// `earlycon=pl011,[mmio32,]ADDR`, options after a further comma), if given.
+    pub earlycon: Option<EarlyCon>,
 }
+
+word_enum!(
+    /// The UART family Linux's console names stand for.
+    ConsoleDevice {
+        /// `ttyS0`: the first 8250/16550 UART.
+        TtyS0 = "ttyS0",
+        /// `ttyAMA0`: the first PL011.
+        TtyAma0 = "ttyAMA0",
+    }
+);
+
+/// `console=`: a device and Linux's serial options (`115200n8`: only the baud is kept).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConsoleArg {
+    /// Which UART.
+    pub device: ConsoleDevice,
+    /// The baud rate the options give, if any.
+    pub baud: Option<u32>,
+}
+
+word_enum!(
+    /// The UART an `earlycon=` names (Linux's earlycon driver names).
+    EarlyConUart {
+        /// 8250/16550.
+        Uart8250 = "uart8250",
+        /// Arm PL011.
+        Pl011 = "pl011",
+    }
+);
+
+word_enum!(
+    /// How an `earlycon=` UART's registers are reached.
+    EarlyConAccess {
+        /// Port I/O: a port in the PCI host bridge's I/O window.
+        Io = "io",
+        /// Memory-mapped, byte registers one byte apart.
+        Mmio = "mmio",
+        /// Memory-mapped, 32-bit registers four bytes apart (MediaTek, DesignWare).
+        Mmio32 = "mmio32",
+    }
+);
+
+/// `earlycon=`: a UART by type, access and address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EarlyCon {
+    /// Which UART family.
+    pub uart: EarlyConUart,
+    /// How its registers are reached (`pl011` is always `mmio32`).
+    pub access: EarlyConAccess,
+    /// The I/O port (`io`) or the physical address (`mmio`, `mmio32`).
+    pub address: u64,
+    /// The baud rate the options give, if any.
+    pub baud: Option<u32>,
+}
+
+/// As the command line spells it (`ttyS0,115200`; options but the baud are not kept).
+impl fmt::Display for ConsoleArg {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.device.name())?;
+        match self.baud {
+            Some(baud) => write!(f, ",{baud}"),
+            None => Ok(()),
+        }
+    }
+}
+
+/// As the command line spells it (`uart8250,io,0x1000,115200`).
+impl fmt::Display for EarlyCon {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (uart, access) = (self.uart.name(), self.access.name());
+        write!(f, "{uart},{access},{:#x}", self.address)?;
+        match self.baud {
+            Some(baud) => write!(f, ",{baud}"),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Linux's serial options `BBBBPNF` (baud, parity n/o/e, bits 5-8, `r` for RTS/CTS):
+/// the baud, or `None` if the options are not that.
+fn serial_options(options: &str) -> Option<u32> {
+    let digits = options.bytes().take_while(u8::is_ascii_digit).count();
+    let (baud, rest) = options.split_at(digits);
+    let baud = u32::try_from(number(baud)?).ok().filter(|&b| b > 0)?;
+    let mut rest = rest.bytes().peekable();
+    rest.next_if(|b| b"noe".contains(b));
+    rest.next_if(|b| (b'5'..=b'8').contains(b));
+    rest.next_if(|&b| b == b'r');
+    rest.next().is_none().then_some(baud)
+}
+
+/// A hexadecimal (`0x...`) or decimal address.
+fn address(value: &str) -> Option<u64> {
+    match value
+        .strip_prefix("0x")
+        .or_else(|| value.strip_prefix("0X"))
+    {
+        Some(hex) if !hex.is_empty() && hex.bytes().all(|b| b.is_ascii_hexdigit()) => {
+            u64::from_str_radix(hex, 16).ok()
+        }
+        Some(_) => None,
+        None => number(value),
+    }
+}
+
+fn console_arg(value: &str) -> Option<ConsoleArg> {
+    let (name, options) = match value.split_once(',') {
+        Some((name, options)) => (name, Some(options)),
+        None => (value, None),
+    };
+    let baud = match options {
+        Some(options) => Some(serial_options(options)?),
+        None => None,
+    };
+    Some(ConsoleArg {
+        device: ConsoleDevice::from_name(name)?,
+        baud,
+    })
+}
+
+/// `UART,ACCESS,ADDR[,OPTIONS]`; a PL011's access is always `mmio32` and may be left
+/// out (`pl011,ADDR`), as Linux allows.
+fn earlycon(value: &str) -> Option<EarlyCon> {
+    let mut parts = value.split(',').peekable();
+    let uart = EarlyConUart::from_name(parts.next()?)?;
+    let named = parts.peek().copied().and_then(EarlyConAccess::from_name);
+    if named.is_some() {
+        parts.next();
+    }
+    let access = match (uart, named) {
+        (EarlyConUart::Uart8250, Some(access)) => access,
+        (EarlyConUart::Pl011, None | Some(EarlyConAccess::Mmio32)) => EarlyConAccess::Mmio32,
+        _ => return None,
+    };
+    let address = address(parts.next()?)?;
+    let baud = match parts.next() {
+        Some(options) => Some(serial_options(options)?),
+        None => None,
+    };
+    let port_fits = access != EarlyConAccess::Io || address <= 0xffff;
+    (parts.next().is_none() && port_fits).then_some(EarlyCon {
+        uart,
+        access,
+        address,
+        baud,
+    })
+}
+
+/// Where the console is, as the command line asks it on this board
+/// ([`CmdLine::console_choice`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConsoleChoice {
+    /// The UART `/chosen/stdout-path` names.
+    Dtb,
+    /// QEMU's PCI 16550 behind the generic ECAM host bridge, its I/O BAR placed at
+    /// `port` (or wherever the window has room).
+    PciSerial {
+        /// The port `earlycon=uart8250,io,PORT` gave.
+        port: Option<u64>,
+    },
+    /// A memory-mapped UART at the address `earlycon=` gave.
+    Mmio {
+        /// Which driver.
+        kind: crate::ConsoleKind,
+        /// Physical address.
+        base: u64,
+        /// Register index to byte offset shift.
+        reg_shift: u32,
+        /// Access width in bytes.
+        reg_io_width: u32,
+    },
+}
+
+/// Why the command line's console cannot be had on this board.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConsoleChoiceError {
+    /// `console=` and `earlycon=` name different UART families.
+    Conflict,
+    /// `console=ttyS0` (or `earlycon=uart8250,io`) on a board whose DTB console is no
+    /// 16550 and which has no generic ECAM PCI host bridge to look behind.
+    NoNs16550,
+    /// `console=ttyAMA0` on a board whose DTB console is no PL011.
+    NoPl011,
+}
+
+impl fmt::Display for ConsoleChoiceError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ConsoleChoiceError::Conflict => {
+                "console= and earlycon= name different UART families"
+            }
+            ConsoleChoiceError::NoNs16550 => {
+                "console=ttyS0: the DTB's console is no 16550 and there is no generic ECAM PCI host bridge to find one behind"
+            }
+            ConsoleChoiceError::NoPl011 => "console=ttyAMA0: the DTB's console is no PL011",
+        })
+    }
+}
+
+impl core::error::Error for ConsoleChoiceError {}
 
 /// The workload seed when `seed=` is absent.
 pub const DEFAULT_SEED: u64 = 1;
@@ -232,6 +438,8 @@ impl Default for CmdLine {
             bench_workers: None,
             bench_budget_s: None,
             lmk: false,
+            console: None,
+            earlycon: None,
         }
     }
 }
@@ -287,6 +495,10 @@ word_enum!(
         Lru = "lru",
         /// [`CmdLine::lru_gen_min_ttl_ms`].
         LruGenMinTtlMs = "lru_gen_min_ttl_ms",
+        /// [`CmdLine::console`].
+        Console = "console",
+        /// [`CmdLine::earlycon`].
+        Earlycon = "earlycon",
     }
 );
 word_enum!(
@@ -516,9 +728,70 @@ impl CmdLine {
                     "five percentages ZERO,SAME,TEXT,STRUCTURED,RANDOM summing to 100",
                 ))?);
             }
+            Key::Console => {
+                self.console = Some(console_arg(value).ok_or(bad(
+                    "ttyS0|ttyAMA0, optionally with serial options (ttyS0,115200n8)",
+                ))?);
+            }
+            Key::Earlycon => {
+                self.earlycon = Some(earlycon(value).ok_or(bad(
+                    "uart8250,io,PORT (PORT <= 0xffff) or uart8250,mmio|mmio32,ADDR or \
+                     pl011,[mmio32,]ADDR, optionally followed by ,115200n8",
+                ))?);
+            }
         }
         self.given |= 1 << key as u32;
         Ok(key)
+    }
+
+    /// Where the console is on a board whose DTB console is `dtb` and which has a
+    /// generic ECAM PCI host bridge or not (`pci`). `earlycon=` picks the UART by
+    /// address; `console=ttyS0` the DTB's console if it is a 16550, else the PCI
+    /// serial; `console=ttyAMA0` the DTB's console, which must be a PL011. Both given:
+    /// they must name the same family, and `earlycon=` says where.
+    pub fn console_choice(
+        &self,
+        dtb: Option<crate::ConsoleKind>,
+        pci: bool,
+    ) -> Result<ConsoleChoice, ConsoleChoiceError> {
+        use crate::ConsoleKind;
+        let family = |device| match device {
+            ConsoleDevice::TtyS0 => ConsoleKind::Ns16550,
+            ConsoleDevice::TtyAma0 => ConsoleKind::Pl011,
+        };
+        if let Some(early) = self.earlycon {
+            let kind = match early.uart {
+                EarlyConUart::Uart8250 => ConsoleKind::Ns16550,
+                EarlyConUart::Pl011 => ConsoleKind::Pl011,
+            };
+            if self.console.is_some_and(|c| family(c.device) != kind) {
+                return Err(ConsoleChoiceError::Conflict);
+            }
+            let (reg_shift, reg_io_width) = match (kind, early.access) {
+                (ConsoleKind::Pl011, _) => (0, 4),
+                (_, EarlyConAccess::Mmio32) => (2, 4),
+                (_, EarlyConAccess::Mmio) => (0, 1),
+                (_, EarlyConAccess::Io) if pci => {
+                    return Ok(ConsoleChoice::PciSerial {
+                        port: Some(early.address),
+                    });
+                }
+                (_, EarlyConAccess::Io) => return Err(ConsoleChoiceError::NoNs16550),
+            };
+            return Ok(ConsoleChoice::Mmio {
+                kind,
+                base: early.address,
+                reg_shift,
+                reg_io_width,
+            });
+        }
+        match self.console.map(|c| family(c.device)) {
+            None => Ok(ConsoleChoice::Dtb),
+            Some(kind) if dtb == Some(kind) => Ok(ConsoleChoice::Dtb),
+            Some(ConsoleKind::Ns16550) if pci => Ok(ConsoleChoice::PciSerial { port: None }),
+            Some(ConsoleKind::Ns16550) => Err(ConsoleChoiceError::NoNs16550),
+            Some(ConsoleKind::Pl011) => Err(ConsoleChoiceError::NoPl011),
+        }
     }
 
     /// Whether the line (or a later `set`) gave `key`, rather than leaving its default.
@@ -555,6 +828,8 @@ impl CmdLine {
             Key::BenchWorkers => self.bench_workers = d.bench_workers,
             Key::BenchBudgetS => self.bench_budget_s = d.bench_budget_s,
             Key::Lmk => self.lmk = d.lmk,
+            Key::Console => self.console = d.console,
+            Key::Earlycon => self.earlycon = d.earlycon,
         }
         self.given &= !(1 << key as u32);
     }
@@ -584,7 +859,8 @@ mod tests {
              bench_runs=3 bench_ram=64 pace=5000 trace=on ring=64 \
              watermark_scale_factor=200 mix=3,1,30,59,7 placement=capacity \
              workload_cpu=6,7,8 bench_workers=1,2,4 bench_budget_s=300 bench_anon=128 \
-             lru=mglru lru_gen_min_ttl_ms=1000 lmk=on";
+             lru=mglru lru_gen_min_ttl_ms=1000 lmk=on \
+             console=ttyS0 earlycon=uart8250,io,0x1000";
         let mut cmd = CmdLine::parse(line).unwrap();
         for &key in Key::ALL {
             assert!(cmd.given(key), "{}", key.name());
@@ -624,7 +900,8 @@ mod tests {
              bench_runs=3 bench_ram=64 pace=5000 trace=on ring=64 \
              watermark_scale_factor=200 mix=3,1,30,59,7 placement=capacity \
              workload_cpu=6,7,8 bench_workers=1,2,4 bench_budget_s=300 bench_anon=128 \
-             lru=mglru lru_gen_min_ttl_ms=1000 lmk=on",
+             lru=mglru lru_gen_min_ttl_ms=1000 lmk=on \
+             console=ttyS0,921600n8 earlycon=uart8250,mmio32,0x11002000,921600",
         )
         .unwrap();
         assert_eq!((cmd.lru, cmd.lru_gen_min_ttl_ms), (LruKind::Mglru, 1000));
@@ -658,6 +935,198 @@ mod tests {
         assert_eq!(cmd.bench_budget_s, Some(300));
         assert_eq!(cmd.bench_anon, Some(128));
         assert!(cmd.lmk);
+        assert_eq!(
+            cmd.console,
+            Some(ConsoleArg {
+                device: ConsoleDevice::TtyS0,
+                baud: Some(921_600)
+            })
+        );
+        assert_eq!(
+            cmd.earlycon,
+            Some(EarlyCon {
+                uart: EarlyConUart::Uart8250,
+                access: EarlyConAccess::Mmio32,
+                address: 0x1100_2000,
+                baud: Some(921_600)
+            })
+        );
+    }
+
+    #[test]
+    fn console_words_follow_linux() {
+        let console = |v: &str| {
+            CmdLine::parse(&format!("console={v}"))
+                .ok()
+                .map(|c| c.console)
+        };
+        let early = |v: &str| {
+            CmdLine::parse(&format!("earlycon={v}"))
+                .ok()
+                .map(|c| c.earlycon)
+        };
+        for (value, device, baud) in [
+            ("ttyS0", ConsoleDevice::TtyS0, None),
+            ("ttyAMA0,115200", ConsoleDevice::TtyAma0, Some(115_200)),
+            ("ttyS0,115200n8", ConsoleDevice::TtyS0, Some(115_200)),
+            ("ttyS0,9600e7r", ConsoleDevice::TtyS0, Some(9600)),
+        ] {
+            assert_eq!(
+                console(value),
+                Some(Some(ConsoleArg { device, baud })),
+                "{value}"
+            );
+        }
+        for (value, uart, access, address) in [
+            (
+                "uart8250,io,0x1000",
+                EarlyConUart::Uart8250,
+                EarlyConAccess::Io,
+                0x1000,
+            ),
+            (
+                "uart8250,io,4096",
+                EarlyConUart::Uart8250,
+                EarlyConAccess::Io,
+                0x1000,
+            ),
+            (
+                "uart8250,mmio,0x9000000",
+                EarlyConUart::Uart8250,
+                EarlyConAccess::Mmio,
+                0x900_0000,
+            ),
+            (
+                "pl011,0x9000000",
+                EarlyConUart::Pl011,
+                EarlyConAccess::Mmio32,
+                0x900_0000,
+            ),
+            (
+                "pl011,mmio32,0X9000000",
+                EarlyConUart::Pl011,
+                EarlyConAccess::Mmio32,
+                0x900_0000,
+            ),
+        ] {
+            let want = EarlyCon {
+                uart,
+                access,
+                address,
+                baud: None,
+            };
+            assert_eq!(early(value), Some(Some(want)), "{value}");
+            // It reads back as it is spelled (hex addresses).
+            let shown = want.to_string();
+            assert_eq!(early(&shown), Some(Some(want)), "{shown}");
+        }
+        for bad in [
+            "console=ttyS1",
+            "console=ttyS",
+            "console=ttyS0,",
+            "console=ttyS0,fast",
+            "console=ttyS0,0",
+            "console=ttyS0,115200x",
+            "console=ttyS0,115200n9",
+            "console=ttyS0,115200n8rr",
+            "console=tty0",
+            "earlycon=",
+            "earlycon=uart8250",
+            "earlycon=uart8250,io",
+            "earlycon=uart8250,io,0x10000",
+            "earlycon=uart8250,pio,0x1000",
+            "earlycon=uart8250,mmio32,0x",
+            "earlycon=uart8250,mmio32,0xg",
+            "earlycon=uart8250,mmio32,0x11002000,fast",
+            "earlycon=uart8250,mmio32,0x11002000,921600,1",
+            "earlycon=pl011,io,0x1000",
+            "earlycon=pl011,mmio,0x9000000",
+            "earlycon=cdns,0xff000000",
+            "earlycon=uart8250,mmio32,0x1_0000",
+        ] {
+            let e = error(bad);
+            assert!(e.starts_with("bad value"), "{bad}: {e}");
+        }
+        assert!(error("earlycon=pl011").contains("uart8250,io,PORT"));
+    }
+
+    #[test]
+    fn the_console_is_chosen_from_the_line_and_the_board() {
+        use crate::ConsoleKind::{Ns16550, Pl011};
+        let choice = |line: &str, dtb, pci| CmdLine::parse(line).unwrap().console_choice(dtb, pci);
+        let pci_serial = |port| Ok(ConsoleChoice::PciSerial { port });
+        // No console word: the DTB's, whatever it is.
+        assert_eq!(choice("", Some(Pl011), true), Ok(ConsoleChoice::Dtb));
+        assert_eq!(choice("", None, false), Ok(ConsoleChoice::Dtb));
+        // ttyS0: the DTB's 16550 (a MediaTek board), else the PCI one (QEMU).
+        assert_eq!(
+            choice("console=ttyS0", Some(Ns16550), true),
+            Ok(ConsoleChoice::Dtb)
+        );
+        assert_eq!(choice("console=ttyS0", Some(Pl011), true), pci_serial(None));
+        assert_eq!(
+            choice("console=ttyS0", Some(Pl011), false),
+            Err(ConsoleChoiceError::NoNs16550)
+        );
+        assert_eq!(
+            choice("console=ttyAMA0", Some(Pl011), true),
+            Ok(ConsoleChoice::Dtb)
+        );
+        assert_eq!(
+            choice("console=ttyAMA0", Some(Ns16550), true),
+            Err(ConsoleChoiceError::NoPl011)
+        );
+        // earlycon: by address, the port of the PCI serial for io.
+        assert_eq!(
+            choice(
+                "console=ttyS0 earlycon=uart8250,io,0x2000",
+                Some(Pl011),
+                true
+            ),
+            pci_serial(Some(0x2000))
+        );
+        assert_eq!(
+            choice("earlycon=uart8250,io,0x2000", Some(Pl011), false),
+            Err(ConsoleChoiceError::NoNs16550)
+        );
+        assert_eq!(
+            choice("earlycon=uart8250,mmio32,0x11002000", Some(Pl011), false),
+            Ok(ConsoleChoice::Mmio {
+                kind: Ns16550,
+                base: 0x1100_2000,
+                reg_shift: 2,
+                reg_io_width: 4
+            })
+        );
+        assert_eq!(
+            choice("earlycon=uart8250,mmio,0x3f8", None, false),
+            Ok(ConsoleChoice::Mmio {
+                kind: Ns16550,
+                base: 0x3f8,
+                reg_shift: 0,
+                reg_io_width: 1
+            })
+        );
+        assert_eq!(
+            choice("earlycon=pl011,0x9000000", Some(Ns16550), false),
+            Ok(ConsoleChoice::Mmio {
+                kind: Pl011,
+                base: 0x900_0000,
+                reg_shift: 0,
+                reg_io_width: 4
+            })
+        );
+        let conflict = choice(
+            "console=ttyAMA0 earlycon=uart8250,io,0x1000",
+            Some(Pl011),
+            true,
+        );
+        assert_eq!(conflict, Err(ConsoleChoiceError::Conflict));
+        assert!(
+            ConsoleChoiceError::NoNs16550
+                .to_string()
+                .starts_with("console=ttyS0: ")
+        );
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Board description from a flattened devicetree: memory, reserved regions, console,
-//! GIC, PSCI, CPUs, bootargs; and the kernel command-line parser. Pure parsing: no
+//! GIC, PSCI, CPUs, PCI host bridge, bootargs; PCI config-space logic over an accessor
+//! (`pci`); and the kernel command-line parser. Pure parsing: no
 //! hardware access, no allocation, never a panic on a damaged DTB. Always `no_std`
 //! (the `std` feature only builds the host tool `dtb-info`).
 #![cfg_attr(not(test), no_std)]
@@ -9,6 +10,7 @@
 mod board;
 pub mod cmdline;
 mod fdt;
+pub mod pci;
 pub mod placement;
 mod regions;
 mod tree;

@@ -160,7 +160,7 @@ pub(crate) fn translated_reg<'a>(
 }
 
 /// Maps `addr`, an address on the bus of the last node of `buses`, up to the root.
-fn translate(buses: &[Node<'_>], mut addr: u64) -> Result<u64, DtbError> {
+pub(crate) fn translate(buses: &[Node<'_>], mut addr: u64) -> Result<u64, DtbError> {
     for pair in buses.windows(2).rev() {
         let (up, bus) = (&pair[0], &pair[1]);
         let ranges = raw(bus, "ranges").ok_or(bad(

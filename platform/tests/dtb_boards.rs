@@ -478,6 +478,21 @@ fn edge_cases() {
         },
     );
     assert_eq!(b.console.unwrap().reg_io_width, 4);
+    let pci = b.pci.expect("edge-cases.dtb: pcie@30000000");
+    assert_eq!(pci.ecam, Region::new(0x3000_0000, 0x20_0000));
+    assert_eq!(
+        (pci.bus_start, pci.bus_end),
+        (0x10, 0x11),
+        "cut to the window"
+    );
+    assert_eq!(
+        pci.io.map(|w| (w.pci, w.cpu, w.size)),
+        Some((0, 0x3eff_0000, 0x1_0000))
+    );
+    assert_eq!(
+        pci.mem32.map(|w| (w.pci, w.cpu, w.size)),
+        Some((0x1000_0000, 0x1000_0000, 0x100_0000))
+    );
     assert_eq!(
         b.usable_bytes(),
         0xf_0000 + (0xc000_0000 - 0x8020_0000) + 4 * GIB - 0x1000
@@ -513,4 +528,40 @@ fn placement_by_capacity_on_real_boards() {
         by_capacity(&caps, &[0, 1, 2, 3], 1),
         Err(PlacementError::Uniform)
     );
+}
+
+/// QEMU virt's `pcie@10000000` (`pci-host-ecam-generic`): the high ECAM window for
+/// buses 0-255, the 64 KiB I/O window at 0x3eff0000 and the 32-bit memory window; no
+/// MediaTek board has a generic ECAM bridge (theirs are `mediatek,*-pcie`).
+#[test]
+fn generic_ecam_host_bridges() {
+    use platform::pci::{PciHost, Window};
+    let qemu = PciHost {
+        ecam: Region::new(0x40_1000_0000, 0x1000_0000),
+        bus_start: 0,
+        bus_end: 255,
+        io: Some(Window {
+            pci: 0,
+            cpu: 0x3eff_0000,
+            size: 0x1_0000,
+        }),
+        mem32: Some(Window {
+            pci: 0x1000_0000,
+            cpu: 0x1000_0000,
+            size: 0x2eff_0000,
+        }),
+    };
+    for file in [
+        "qemu-virt-a53-smp4-256m.dtb",
+        "qemu-virt-gic2-a72-smp2-512m.dtb",
+        "qemu-virt-el2-gic3-max-smp8-2g.dtb",
+    ] {
+        let bytes = dtb(file);
+        let board = Board::from_dtb(&bytes).unwrap();
+        assert_eq!(board.pci, Some(qemu), "{file}");
+    }
+    for file in ["mt8192-asurada-spherion-r0.dtb", "mt8183-evb.dtb"] {
+        let bytes = dtb(file);
+        assert_eq!(Board::from_dtb(&bytes).unwrap().pci, None, "{file}");
+    }
 }

@@ -24,6 +24,24 @@ pub enum Via {
     UBoot,
 }
 
+/// The console UART (qemu-run.sh `--uart`): virt's PL011, or QEMU's PCI 16550
+/// (`-device pci-serial`, `console=ttyS0`), then the only one on stdout.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Uart {
+    Pl011,
+    Ns16550,
+}
+
+impl Uart {
+    /// The RESULT's `console` for it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Uart::Pl011 => "pl011",
+            Uart::Ns16550 => "ns16550",
+        }
+    }
+}
+
 /// One QEMU machine configuration; `Boot::default()` is qemu-run.sh's default machine.
 #[derive(Clone, Debug)]
 pub struct Boot {
@@ -33,6 +51,7 @@ pub struct Boot {
     pub gic: u32,
     pub el2: bool,
     pub via: Via,
+    pub uart: Uart,
     pub timeout_secs: u32,
 }
 
@@ -45,6 +64,7 @@ impl Default for Boot {
             gic: 3,
             el2: false,
             via: Via::Image,
+            uart: Uart::Pl011,
             timeout_secs: 60,
         }
     }
@@ -86,6 +106,9 @@ impl Boot {
             Via::Image => {}
             Via::Elf => args.push("--elf".to_string()),
             Via::UBoot => args.push("--uboot".to_string()),
+        }
+        if self.uart == Uart::Ns16550 {
+            args.extend(["--uart".to_string(), "16550".to_string()]);
         }
         args
     }
@@ -396,7 +419,7 @@ pub fn expect_boot(boot: &Boot) {
         ("entry_el", (if boot.el2 { 2 } else { 1 }).into()),
         ("gic", boot.gic.into()),
         ("psci", (if boot.el2 { "smc" } else { "hvc" }).into()),
-        ("console", "pl011".into()),
+        ("console", boot.uart.name().into()),
     ];
     for (key, want) in expected {
         match result.get(key) {
@@ -619,5 +642,10 @@ mod tests {
         };
         let options = boot.options().join(" ");
         assert!(options.contains("--smp 4 --mem 512M --gic 3 --el2 --uboot"));
+        let pci = Boot {
+            uart: Uart::Ns16550,
+            ..Boot::default()
+        };
+        assert!(pci.options().join(" ").ends_with("--uart 16550"));
     }
 }

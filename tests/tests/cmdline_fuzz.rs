@@ -242,6 +242,29 @@ fn value(g: &mut Gen, key: Key, draw: Draw, scenario: Scenario, smp: u32) -> Str
         Key::Pace => number(g, (1, 1_000_000), &["0", "1", U64_MAX]),
         Key::BenchBudgetS if costly => number(g, (1, 600), &["1", U64_MAX, "0"]),
         Key::BenchBudgetS => number(g, (1, 600), &["0", "1", U64_MAX, TOO_BIG]),
+        // The consoles every fuzzed machine has (its PL011, by name or address): a UART
+        // it lacks is refused by the kernel although the parser takes it, and one at a
+        // random address would be written to.
+        Key::Console => match draw {
+            Draw::Invalid => g
+                .pick(&["ttyS1", "tty0", "ttyS0,fast", "ttyS0,", ""])
+                .to_string(),
+            _ => g.pick(&["ttyAMA0", "ttyAMA0,115200n8"]).to_string(),
+        },
+        Key::Earlycon => match draw {
+            Draw::Invalid => g
+                .pick(&[
+                    "uart8250",
+                    "uart8250,io,0x10000",
+                    "pl011,io,0x1000",
+                    "cdns,0x0",
+                    "",
+                ])
+                .to_string(),
+            _ => g
+                .pick(&["pl011,0x9000000", "pl011,mmio32,0x9000000,115200"])
+                .to_string(),
+        },
     }
 }
 

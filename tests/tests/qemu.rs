@@ -1,11 +1,12 @@
 //! The QEMU boot matrix and the kernel's refusals, judged from the host. Every CPU
 //! model, core count from 1 to 16 (GICv2: 8), memory from 128 MiB to 2 GiB and above 4 GiB, GICv2
-//! and v3, EL1 and EL2 entry, and Image, ELF and U-Boot boots each appear at least once;
-//! not the full cross product (docs/testing.md lists the rows).
+//! and v3, EL1 and EL2 entry, Image, ELF and U-Boot boots, and the PL011 and PCI 16550
+//! consoles each appear at least once; not the full cross product (docs/testing.md
+//! lists the rows).
 #![forbid(unsafe_code)]
 
 use qemu_tests::{
-    Boot, Via, backtrace_lines, build_kernel_once, expect_boot, number, repo_root,
+    Boot, Uart, Via, backtrace_lines, build_kernel_once, expect_boot, number, repo_root,
     run_qemu_directly,
 };
 use std::path::Path;
@@ -59,8 +60,44 @@ boot_matrix! {
     max_6cpu_5g_gic3_el2_uboot: "max", 6, "5G", 3, el2, UBoot;
 }
 
+/// QEMU's PCI 16550 as the console (`--uart 16550`: `-device pci-serial` and
+/// `console=ttyS0`): the kernel finds it behind the DTB's ECAM host bridge and places
+/// its I/O BAR; everything the kernel prints, the RESULT among it, reaches stdout only
+/// through it (the PL011 writes to a file), and the RESULT says `ns16550`.
+#[test]
+fn a53_2cpu_256m_gic3_el1_image_16550() {
+    expect_boot(&Boot {
+        smp: 2,
+        mem: "256M",
+        uart: Uart::Ns16550,
+        ..Boot::default()
+    });
+}
+
+/// `console=ttyS0` with no 16550 to be had (no `-device pci-serial`) is refused on the
+/// DTB's console, naming what is missing; a misaligned `earlycon=uart8250,io,` port too.
+#[test]
+fn a_console_the_machine_cannot_give_is_refused() {
+    let run = Boot::default().run(&["scenario=boot", "console=ttyS0"]);
+    run.expect_refusal("no PCI serial port (1b36:0002)");
+    assert_eq!(run.status, Some(2), "{}", run.output());
+    let pci = Boot {
+        uart: Uart::Ns16550,
+        ..Boot::default()
+    };
+    let run = pci.run(&["scenario=boot", "earlycon=uart8250,io,0x1004"]);
+    // Refused on the PL011, which qemu-run.sh shows on stderr.
+    assert_eq!(run.status, Some(2), "{}", run.output());
+    assert!(
+        run.stderr.contains("I/O port 0x1004 is not aligned"),
+        "{}",
+        run.output()
+    );
+}
+
 /// `scenario=protect`: writing text, executing data, touching address 0 and
-/// overflowing a stack each fault and are caught.
+/// overflowing a stack each fault and are caught; q0-q31, FPSR and FPCR come back
+/// unchanged across a workload-region fault the fault hook resolves.
 fn expect_protect(boot: Boot) {
     let run = boot.run(&["scenario=protect"]);
     let result = run.expect_pass("protect");
@@ -68,6 +105,9 @@ fn expect_protect(boot: Boot) {
     let caught = number(&run, &result, "caught");
     if checks == 0 || caught != checks {
         run.fail(&format!("protect caught {caught} of {checks} checks"));
+    }
+    if result.get("fpsimd_preserved") != Some(&true.into()) {
+        run.fail("FP/SIMD registers changed across a resolved fault");
     }
 }
 

@@ -28,8 +28,10 @@ pub fn run(info: &BootInfo<'_>) -> u32 {
         usable >> 20,
         board.usable.len()
     );
-    let console = board.console.as_ref().map_or("none", |c| c.kind.name());
-    if let Some(c) = &board.console {
+    // The console in use: the DTB's, or the one the command line asked for.
+    let running = crate::console::current();
+    let console = running.map_or("none", |c| c.kind.name());
+    if let Some(c) = running {
         println!(
             "boot: console {} ({}) at {:#x}, reg-shift {}",
             c.path, c.compatible, c.base, c.reg_shift

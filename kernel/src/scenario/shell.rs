@@ -100,7 +100,7 @@ pub fn run(info: &BootInfo<'_>) -> u32 {
     println!(
         "shell: {} CPUs online, console on {}; type help (lines up to {LINE_MAX} characters)",
         smp::online_cpus().count(),
-        info.board.console.map_or("?", |c| c.kind.name())
+        crate::console::current().map_or("?", |c| c.kind.name())
     );
     shell.prompt();
     loop {

@@ -17,9 +17,12 @@ use super::complete::{choices, nearest};
 /// The value `set` takes for "back to the default": `set seed=default`.
 pub const DEFAULT_WORD: &str = "default";
 
-/// Keys fixed for the boot: `scenario=` and `exit=`.
+/// Keys fixed for the boot: `scenario=`, `exit=` and the console's.
 pub fn is_tunable(key: Key) -> bool {
-    !matches!(key, Key::Scenario | Key::Exit)
+    !matches!(
+        key,
+        Key::Scenario | Key::Exit | Key::Console | Key::Earlycon
+    )
 }
 
 /// Why `set` changed nothing.
@@ -104,6 +107,7 @@ fn rule(key: Key) -> Option<&'static str> {
         }
         Key::BenchWorkers => "1, and all of kcompressd_cpu when it lists several",
         Key::BenchBudgetS => "none: every round runs",
+        Key::Console | Key::Earlycon => "the UART the DTB's /chosen/stdout-path names",
         _ => return None,
     })
 }
@@ -168,12 +172,22 @@ pub fn write_setting(
         Key::BenchBudgetS => some(out, settings.bench_budget_s)?,
         Key::WorkloadCpu => write_list(out, settings.workload_cpu.as_deref().unwrap_or(&[]))?,
         Key::BenchWorkers => write_list(out, settings.bench_workers.as_deref().unwrap_or(&[]))?,
+        Key::Console => some_text(out, settings.console.as_ref())?,
+        Key::Earlycon => some_text(out, settings.earlycon.as_ref())?,
     }
     match key {
         // The fixed keys are marked as such by `show`.
         _ if given || !is_tunable(key) => Ok(()),
         Key::BenchAnon => write!(out, "{sep}(default: twice bench_ram)"),
         _ => write!(out, "{sep}(default)"),
+    }
+}
+
+/// The value as the command line spells it, or nothing.
+fn some_text(out: &mut impl fmt::Write, value: Option<&impl fmt::Display>) -> fmt::Result {
+    match value {
+        Some(v) => write!(out, "{v}"),
+        None => Ok(()),
     }
 }
 

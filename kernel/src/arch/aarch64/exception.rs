@@ -15,8 +15,10 @@ use kernel::esr::Esr;
 use super::console::arch_fatal_println;
 use super::{MAX_CPUS, backtrace, fatal, irq, percpu};
 
-/// What the vectors save (layout fixed by boot/head.s).
-#[repr(C)]
+/// What the vectors save (layout fixed by boot/head.s, which gets the FP/SIMD offsets
+/// and the size from here): everything the interrupted code may hold live, so the
+/// handler may be any Rust, vector instructions included.
+#[repr(C, align(16))]
 pub struct TrapFrame {
     pub x: [u64; 31],
     /// The interrupted code's stack pointer.
@@ -25,7 +27,20 @@ pub struct TrapFrame {
     pub spsr: u64,
     pub esr: u64,
     pub far: u64,
+    /// q0-q31 (`stp q` wants 16-byte alignment: the frame is, and so is this offset).
+    pub q: [u128; 32],
+    pub fpsr: u64,
+    pub fpcr: u64,
 }
+
+/// Offsets boot/head.s stores the FP/SIMD state at.
+pub const FRAME_Q: usize = core::mem::offset_of!(TrapFrame, q);
+pub const FRAME_FPSR: usize = core::mem::offset_of!(TrapFrame, fpsr);
+pub const FRAME_FPCR: usize = core::mem::offset_of!(TrapFrame, fpcr);
+// The vectors keep SP 16-byte aligned (SCTLR.SA) and store x0-x30 with fixed offsets
+// up to FAR at 280.
+const _: () = assert!(size_of::<TrapFrame>().is_multiple_of(16) && FRAME_Q.is_multiple_of(16));
+const _: () = assert!(core::mem::offset_of!(TrapFrame, far) == 280);
 
 /// Vector groups (`kind >> 2`).
 const GROUP_NAMES: [&str; 4] = [
@@ -53,8 +68,9 @@ pub enum FaultOutcome {
 }
 
 /// Resolves faults of kernel code, given ESR_EL1 and FAR_EL1. It runs on the faulting
-/// core's exception stack with the interrupted FP/SIMD state saved, so it may be any
-/// Rust; it must not fault itself (that one is reported as fatal).
+/// core's exception stack with the interrupted FP/SIMD state saved by the vectors (and
+/// FPCR, FPSR zeroed: the default rounding, no flags), so it may be any Rust; it must
+/// not fault itself (that one is reported as fatal).
 pub type FaultHook = fn(esr: u64, far: u64) -> FaultOutcome;
 
 static FAULT_HOOK: spin::Once<FaultHook> = spin::Once::new();
@@ -94,49 +110,11 @@ pub extern "C" fn exception_entry(kind: u64, frame: &mut TrapFrame) {
     fatal::end()
 }
 
-/// The FP/SIMD registers of the interrupted code. The vectors save only x0-x30, and a
-/// fault can hit any load or store, with live values in any vector register; the
-/// fault handler is ordinary Rust that may use them all (IRQs need no such save: they
-/// are taken only at `irq::take_pending`, which declares the clobbers).
-#[repr(C, align(16))]
-struct FpSimd {
-    q: [u128; 32],
-    fpsr: u64,
-    fpcr: u64,
-}
-
-/// Asks the fault hook about `frame`'s fault and acts on its answer, with the
-/// interrupted FP/SIMD state saved around both: true if the fault is dealt with
-/// (resolved, or a `probe::call` ends with it), false if it is not the hook's. An
-/// unresolved fault is reported here and does not return. Nothing before the save may
-/// use a vector register (the caller only decodes integers, and this function does the
-/// save first), nor anything after the restore (only a bool is returned, in w0).
-#[inline(never)]
+/// Asks the fault hook about `frame`'s fault and acts on its answer: true if the fault
+/// is dealt with (resolved, or a `probe::call` ends with it), false if it is not the
+/// hook's. An unresolved fault is reported here and does not return.
 fn run_fault_hook(hook: FaultHook, frame: &mut TrapFrame) -> bool {
-    // Uninitialised on purpose: zeroing it would call `memset`, which may use vector
-    // registers before they are saved.
-    let mut state = core::mem::MaybeUninit::<FpSimd>::uninit();
-    let p = state.as_mut_ptr();
-    // SAFETY: stores the vector registers, FPSR and FPCR into `state` (16-byte aligned,
-    // 528 bytes: offsets 0..512 and 512, 520).
-    unsafe {
-        core::arch::asm!(
-            "stp q0, q1, [{p}, #0]", "stp q2, q3, [{p}, #32]",
-            "stp q4, q5, [{p}, #64]", "stp q6, q7, [{p}, #96]",
-            "stp q8, q9, [{p}, #128]", "stp q10, q11, [{p}, #160]",
-            "stp q12, q13, [{p}, #192]", "stp q14, q15, [{p}, #224]",
-            "stp q16, q17, [{p}, #256]", "stp q18, q19, [{p}, #288]",
-            "stp q20, q21, [{p}, #320]", "stp q22, q23, [{p}, #352]",
-            "stp q24, q25, [{p}, #384]", "stp q26, q27, [{p}, #416]",
-            "stp q28, q29, [{p}, #448]", "stp q30, q31, [{p}, #480]",
-            "mrs {t}, fpsr", "str {t}, [{p}, #512]",
-            "mrs {t}, fpcr", "str {t}, [{p}, #520]",
-            p = in(reg) p,
-            t = out(reg) _,
-            options(nostack),
-        )
-    };
-    let handled = match hook(frame.esr, frame.far) {
+    match hook(frame.esr, frame.far) {
         FaultOutcome::NotMine => false,
         FaultOutcome::Resolved => true,
         FaultOutcome::Unresolved {
@@ -148,36 +126,7 @@ fn run_fault_hook(hook: FaultHook, frame: &mut TrapFrame) -> bool {
             report(frame);
             fatal::end()
         }
-    };
-    // SAFETY: loads back what the asm above stored. The caller-saved vector registers
-    // are declared written. v8-v15 are not: their low halves are callee-saved, so they
-    // already hold their entry values here (this function keeps no values of its own
-    // in vector registers), and declaring them would make the epilogue reload d8-d15,
-    // which zeroes the upper halves just restored.
-    unsafe {
-        core::arch::asm!(
-            "ldp q0, q1, [{p}, #0]", "ldp q2, q3, [{p}, #32]",
-            "ldp q4, q5, [{p}, #64]", "ldp q6, q7, [{p}, #96]",
-            "ldp q8, q9, [{p}, #128]", "ldp q10, q11, [{p}, #160]",
-            "ldp q12, q13, [{p}, #192]", "ldp q14, q15, [{p}, #224]",
-            "ldp q16, q17, [{p}, #256]", "ldp q18, q19, [{p}, #288]",
-            "ldp q20, q21, [{p}, #320]", "ldp q22, q23, [{p}, #352]",
-            "ldp q24, q25, [{p}, #384]", "ldp q26, q27, [{p}, #416]",
-            "ldp q28, q29, [{p}, #448]", "ldp q30, q31, [{p}, #480]",
-            "ldr {t}, [{p}, #512]", "msr fpsr, {t}",
-            "ldr {t}, [{p}, #520]", "msr fpcr, {t}",
-            p = in(reg) p,
-            t = out(reg) _,
-            out("v0") _, out("v1") _, out("v2") _, out("v3") _,
-            out("v4") _, out("v5") _, out("v6") _, out("v7") _,
-            out("v16") _, out("v17") _, out("v18") _, out("v19") _,
-            out("v20") _, out("v21") _, out("v22") _, out("v23") _,
-            out("v24") _, out("v25") _, out("v26") _, out("v27") _,
-            out("v28") _, out("v29") _, out("v30") _, out("v31") _,
-            options(nostack),
-        )
-    };
-    handled
+    }
 }
 
 fn report(frame: &TrapFrame) {

@@ -7,9 +7,10 @@
 use aarch64_cpu::registers::MPIDR_EL1;
 use kernel::gic::v2::GicV2;
 use kernel::gic::v3::GicV3;
-use kernel::gic::{Acked, GicError, Mmio};
+use kernel::gic::{Acked, GicError};
 use tock_registers::interfaces::Readable;
 
+use super::mmio::MmioFrame;
 use super::sysreg::ThisCpu;
 use super::{MAX_CPUS, percpu};
 
@@ -17,78 +18,9 @@ use super::{MAX_CPUS, percpu};
 /// on may have changed (see `smp`).
 pub const SGI_WAKE: u8 = 0;
 
-/// A register frame at a fixed address, reached with volatile loads and stores. Plain
-/// address inside, so it can live in a static shared by every core (the GIC registers
-/// we write from several cores are per-core banked, write-1-to-set/clear or per-INTID
-/// bytes, so no two cores race on one read-modify-write).
-struct MmioFrame {
-    base: usize,
-    size: usize,
-}
-
-impl MmioFrame {
-    /// # Safety
-    /// `base..base + size` must be a GIC register frame (or the redistributor region),
-    /// mapped as device memory for the kernel's lifetime and accessed through nothing
-    /// else.
-    unsafe fn new(base: u64, size: u64) -> Self {
-        Self {
-            base: base as usize,
-            size: size as usize,
-        }
-    }
-
-    /// The register of type `T` at `offset`, checked to lie in the frame, aligned.
-    fn register<T>(&self, offset: usize) -> *mut T {
-        assert!(
-            offset + size_of::<T>() <= self.size && offset.is_multiple_of(align_of::<T>()),
-            "GIC register {offset:#x} outside its {:#x}-byte frame",
-            self.size
-        );
-        (self.base + offset) as *mut T
-    }
-}
-
-/// Each access is one volatile load or store of the register's width, as the GIC
-/// architecture requires.
-impl Mmio for MmioFrame {
-    fn read_u8(&self, offset: usize) -> u8 {
-        // SAFETY: `register` keeps the access in the frame and aligned; `new`'s caller
-        // vouched for the frame being mapped device memory only the GIC code touches.
-        unsafe { self.register::<u8>(offset).read_volatile() }
-    }
-
-    fn read_u32(&self, offset: usize) -> u32 {
-        // SAFETY: `register` keeps the access in the frame and aligned; `new`'s caller
-        // vouched for the frame being mapped device memory only the GIC code touches.
-        unsafe { self.register::<u32>(offset).read_volatile() }
-    }
-
-    fn read_u64(&self, offset: usize) -> u64 {
-        // SAFETY: `register` keeps the access in the frame and aligned; `new`'s caller
-        // vouched for the frame being mapped device memory only the GIC code touches.
-        unsafe { self.register::<u64>(offset).read_volatile() }
-    }
-
-    fn write_u8(&self, offset: usize, value: u8) {
-        // SAFETY: `register` keeps the access in the frame and aligned; `new`'s caller
-        // vouched for the frame being mapped device memory only the GIC code touches.
-        unsafe { self.register::<u8>(offset).write_volatile(value) }
-    }
-
-    fn write_u32(&self, offset: usize, value: u32) {
-        // SAFETY: `register` keeps the access in the frame and aligned; `new`'s caller
-        // vouched for the frame being mapped device memory only the GIC code touches.
-        unsafe { self.register::<u32>(offset).write_volatile(value) }
-    }
-
-    fn write_u64(&self, offset: usize, value: u64) {
-        // SAFETY: `register` keeps the access in the frame and aligned; `new`'s caller
-        // vouched for the frame being mapped device memory only the GIC code touches.
-        unsafe { self.register::<u64>(offset).write_volatile(value) }
-    }
-}
-
+// Shared by every core: the GIC registers written from several cores are per-core
+// banked, write-1-to-set/clear or per-INTID bytes, so no two cores race on one
+// read-modify-write of a frame.
 enum Driver {
     V2(GicV2<MmioFrame, ThisCpu, MAX_CPUS>),
     V3(GicV3<MmioFrame, ThisCpu, MAX_CPUS>),

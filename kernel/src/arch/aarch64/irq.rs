@@ -53,24 +53,18 @@ pub fn wait_for_interrupt() {
 
 /// With IRQs masked: opens a window in which pending IRQs are taken (and handled by
 /// `handle_irq`), then masks again. The ISB makes the unmasking take effect inside
-/// the window.
-///
-/// The vectors save only x0-x30, and `handle_irq` is ordinary Rust that may use any
-/// register the C calling convention lets a callee clobber (v0-v7 and v16-v31 among
-/// them). Since this window is the only place an IRQ is taken, declaring those
-/// clobbered here (`clobber_abi("C")`) is what keeps the interrupted code's registers
-/// intact.
+/// the window. The IRQ vector saves and restores every register the interrupted code
+/// may hold (x0-x30, q0-q31, FPSR, FPCR, boot/head.s), so nothing is declared
+/// clobbered.
 pub fn take_pending() {
-    // SAFETY: the IRQ vector saves and restores the general registers, ELR and SPSR;
-    // `clobber_abi("C")` covers what `handle_irq` may change besides; the asm is a
-    // compiler barrier, so memory the handler changes is re-read after it.
+    // SAFETY: the IRQ vector restores every register and PSTATE (SPSR) it found; the
+    // asm is a compiler barrier, so memory the handler changes is re-read after it.
     unsafe {
         asm!(
             "msr daifclr, #2",
             "isb",
             "msr daifset, #2",
-            options(nostack),
-            clobber_abi("C"),
+            options(nostack)
         )
     };
 }

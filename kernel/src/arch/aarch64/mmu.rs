@@ -100,9 +100,19 @@ pub fn kernel_image() -> KernelImage {
     }
 }
 
-/// Builds the final map for `board` (with the DTB at `dtb`) and switches the boot CPU
-/// to it. Returns how many tables it took. Boot CPU only, once, before SMP.
-pub fn init(board: &Board<'_>, dtb: Span) -> Result<usize, PgError> {
+/// Most device windows `init` maps besides the DTB's console and GIC: what the kernel's
+/// console choice needs (a PCI host bridge's config space and I/O window, or a UART the
+/// command line names).
+pub const MAX_EXTRA_DEVICES: usize = 2;
+
+/// Builds the final map for `board` (with the DTB at `dtb`, and `extra` device windows)
+/// and switches the boot CPU to it. Returns how many tables it took. Boot CPU only,
+/// once, before SMP.
+pub fn init(
+    board: &Board<'_>,
+    dtb: Span,
+    extra: &ArrayVec<Span, MAX_EXTRA_DEVICES>,
+) -> Result<usize, PgError> {
     // SAFETY: called once, on the boot CPU, before any other CPU runs: nothing else
     // references the pool, which from here on is only reached through `TABLES`.
     let pool = unsafe {
@@ -114,7 +124,7 @@ pub fn init(board: &Board<'_>, dtb: Span) -> Result<usize, PgError> {
         .iter()
         .map(|r| Span::new(r.base, r.end()))
         .collect();
-    let mut devices = ArrayVec::<Span, 3>::new();
+    let mut devices = ArrayVec::<Span, { 3 + MAX_EXTRA_DEVICES }>::new();
     if let Some(c) = &board.console {
         devices.push(Span::new(c.base, c.base + c.size.max(0x1000)));
     }
@@ -127,6 +137,7 @@ pub fn init(board: &Board<'_>, dtb: Span) -> Result<usize, PgError> {
             devices.push(Span::new(r.base, r.end()));
         }
     }
+    devices.extend(extra.iter().copied());
     let guards: ArrayVec<Span, { 2 * super::MAX_CPUS + 1 }> = stack::guards().collect();
     memmap::build(
         &mut tables,

@@ -8,6 +8,8 @@ pub mod backtrace;
 pub mod console;
 pub mod exception;
 pub mod fatal;
+pub mod fpsimd;
+pub mod mmio;
 pub mod mmu;
 pub mod relax;
 pub mod semihosting;
@@ -72,6 +74,9 @@ global_asm!(
     KERNEL_STACK_TOP = const stack::KERNEL_STACK_TOP,
     EXC_STACK_TOP = const stack::EXCEPTION_STACK_TOP,
     FRAME_SIZE = const size_of::<exception::TrapFrame>(),
+    FRAME_Q = const exception::FRAME_Q,
+    FRAME_FPSR = const exception::FRAME_FPSR,
+    FRAME_FPCR = const exception::FRAME_FPCR,
     BOOT_MMU = sym mmu::BOOT_MMU,
     KMAIN = sym kmain,
     SECONDARY_MAIN = sym smp::secondary_main,

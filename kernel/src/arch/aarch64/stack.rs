@@ -9,9 +9,9 @@ use super::MAX_CPUS;
 
 const GUARD_SIZE: usize = 4096;
 pub const KERNEL_STACK_SIZE: usize = 64 * 1024;
-/// Workload page faults run here: direct reclaim (a batch of 32 plus compression)
-/// or a swap-in, with the interrupted FP/SIMD state saved; `exception_stack_used`
-/// reports the high-water mark (docs/reclaim-kernel.md).
+/// Workload page faults run here: the trap frame (816 bytes, the interrupted FP/SIMD
+/// state included), then direct reclaim (a batch of 32 plus compression) or a swap-in;
+/// `exception_stack_used` reports the high-water mark (docs/reclaim-kernel.md).
 pub const EXCEPTION_STACK_SIZE: usize = 32 * 1024;
 const PROBE_STACK_SIZE: usize = 16 * 1024;
 
