@@ -21,8 +21,7 @@ use mm::frame::Zone;
 use mm::lmk::{KillReason, Killer, LmkConfig};
 use mm::psi::{PsiCpu, PsiGroup, PsiSnapshot};
 use mm::reclaim::policy::{
-    CompressorQueue, DEFAULT_RING_SIZE, LruKind, Mmu, Node, NodeLru, Queues, Reclaim,
-    ReclaimConfig, ReclaimMode, Reclaimer, RingFull, Ticket,
+    CompressorQueue, LruKind, Mmu, Node, NodeLru, Queues, Reclaim, ReclaimConfig, Reclaimer, Ticket,
 };
 use mm::reclaim::run::DaemonTimes;
 use mm::reclaim::swap::{SwapEntry, SwapMap};
@@ -264,21 +263,9 @@ pub fn init(zone: Zone, setup: Setup) -> Result<&'static System, String> {
     parts
         .compressors
         .extend((0..=setup.max_workers).map(|_| spin::Mutex::new(Compressor::new())));
-    let policy = Reclaim::new(
-        node,
-        store,
-        swap,
-        ReclaimConfig {
-            mode: ReclaimMode::Sync,
-            ring_full: RingFull::New,
-            ring_size: DEFAULT_RING_SIZE,
-            lru: LruKind::Classic,
-            min_ttl_ms: 0,
-        },
-        clock_ns,
-    )
-    .with_shadows(shadows)
-    .map_err(|_| String::from("the shadows are sized unlike the swap map"))?;
+    let policy = Reclaim::new(node, store, swap, ReclaimConfig::DEFAULT, clock_ns)
+        .with_shadows(shadows)
+        .map_err(|_| String::from("the shadows are sized unlike the swap map"))?;
     Ok(SYSTEM.call_once(|| System {
         policy,
         kswapd_cpu: AtomicUsize::new(NO_CPU),

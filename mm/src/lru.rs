@@ -350,23 +350,29 @@ impl Lru {
                 Ok(())
             })?;
         }
-        let mut on_lru = 0u64;
-        for span in zone.managed_spans() {
-            for pfn in span.start.0..span.end.0 {
-                let page = zone.page(Pfn(pfn)).expect("managed pages are described");
-                if page.flags.contains(PageFlags::LRU) {
-                    if page.flags.contains(PageFlags::ISOLATED) {
-                        return Err("page both on the LRU and isolated");
-                    }
-                    on_lru += 1;
-                }
-            }
-        }
-        if on_lru != self.nr_inactive_anon() + self.nr_active_anon() {
+        if pages_on_lru(zone)? != self.nr_inactive_anon() + self.nr_active_anon() {
             return Err("PG_lru pages in the zone differ from the list lengths");
         }
         Ok(())
     }
+}
+
+/// The zone's `PG_lru` pages, walking the whole memmap (for the LRUs' invariant
+/// checks); refused if one is also isolated.
+pub(crate) fn pages_on_lru(zone: &Zone) -> Result<u64, &'static str> {
+    let mut on_lru = 0u64;
+    for span in zone.managed_spans() {
+        for pfn in span.start.0..span.end.0 {
+            let page = zone.page(Pfn(pfn)).expect("managed pages are described");
+            if page.flags.contains(PageFlags::LRU) {
+                if page.flags.contains(PageFlags::ISOLATED) {
+                    return Err("page both on the LRU and isolated");
+                }
+                on_lru += 1;
+            }
+        }
+    }
+    Ok(on_lru)
 }
 
 fn inactive_is_low(inactive: u64, active: u64) -> bool {

@@ -605,19 +605,7 @@ impl LruGen {
                 Ok(())
             })?;
         }
-        let mut on_lru = 0u64;
-        for span in zone.managed_spans() {
-            for pfn in span.start.0..span.end.0 {
-                let page = zone.page(Pfn(pfn)).expect("managed pages are described");
-                if page.flags.contains(PageFlags::LRU) {
-                    if page.flags.contains(PageFlags::ISOLATED) {
-                        return Err("page both on the LRU and isolated");
-                    }
-                    on_lru += 1;
-                }
-            }
-        }
-        if on_lru != self.nr_pages() {
+        if crate::lru::pages_on_lru(zone)? != self.nr_pages() {
             return Err("PG_lru pages in the zone differ from the generation sizes");
         }
         Ok(())

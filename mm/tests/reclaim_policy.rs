@@ -9,8 +9,8 @@ use std::sync::atomic::AtomicU64;
 use mm::addr::{PAGE_SIZE, Pfn, PhysRange};
 use mm::frame::{Watermarks, Zone, ZoneConfig};
 use mm::reclaim::policy::{
-    CompressorQueue, DEFAULT_RING_SIZE, LruKind, Mmu, Node, NodeLru, Queues, Reclaim,
-    ReclaimConfig, ReclaimMode, Reclaimer, RingFull, SwapIn, Ticket,
+    CompressorQueue, LruKind, Mmu, Node, NodeLru, Queues, Reclaim, ReclaimConfig, ReclaimMode,
+    Reclaimer, SwapIn, Ticket,
 };
 use mm::reclaim::swap::{SwapEntry, SwapMap};
 use mm::ring::{Producer, Ring};
@@ -116,27 +116,15 @@ fn with_policy(config: ReclaimConfig, test: impl FnOnce(Fixture<'_>)) {
 
 #[test]
 fn reclaim_kswapd_balances_to_high_and_pages_come_back() {
-    with_policy(
-        ReclaimConfig {
-            mode: ReclaimMode::Sync,
-            ring_full: RingFull::New,
-            ring_size: DEFAULT_RING_SIZE,
-            lru: LruKind::Classic,
-            min_ttl_ms: 0,
-        },
-        kswapd_balances_then_pages_come_back,
-    );
+    with_policy(ReclaimConfig::DEFAULT, kswapd_balances_then_pages_come_back);
 }
 
 #[test]
 fn reclaim_kswapd_balances_to_high_and_pages_come_back_with_mglru() {
     with_policy(
         ReclaimConfig {
-            mode: ReclaimMode::Sync,
-            ring_full: RingFull::New,
-            ring_size: DEFAULT_RING_SIZE,
             lru: LruKind::Mglru,
-            min_ttl_ms: 0,
+            ..ReclaimConfig::DEFAULT
         },
         kswapd_balances_then_pages_come_back,
     );
@@ -227,10 +215,8 @@ fn ring_size_caps_what_kswapd_queues() {
     with_policy(
         ReclaimConfig {
             mode: ReclaimMode::Async,
-            ring_full: RingFull::New,
             ring_size: 8,
-            lru: LruKind::Classic,
-            min_ttl_ms: 0,
+            ..ReclaimConfig::DEFAULT
         },
         kswapd_queues_at_most_ring_size,
     );

@@ -108,6 +108,18 @@ pub struct ReclaimConfig {
     pub min_ttl_ms: u32,
 }
 
+impl ReclaimConfig {
+    /// The defaults: kswapd compresses itself, `ring_full=new`, the patch's ring size,
+    /// the classic LRU, no `min_ttl`.
+    pub const DEFAULT: ReclaimConfig = ReclaimConfig {
+        mode: ReclaimMode::Sync,
+        ring_full: RingFull::New,
+        ring_size: DEFAULT_RING_SIZE,
+        lru: LruKind::Classic,
+        min_ttl_ms: 0,
+    };
+}
+
 /// Largest `min_ttl_ms` (the bits left in the packed word: about six days).
 pub const MAX_MIN_TTL_MS: u32 = (1 << 29) - 1;
 
