@@ -234,3 +234,13 @@ fn apps_without_the_killer_and_lmk_refused_elsewhere() {
     let error = run.expect_refusal("lmk=on");
     assert!(error.contains("only scenario=apps"), "{error}");
 }
+
+/// `lmk=` takes `on|off` only: anything else is refused before any run, with the
+/// parser's one-line error in RESULT and status 2.
+#[test]
+fn an_unknown_lmk_value_is_refused() {
+    let run = Boot::default().run(&["scenario=apps", "lmk=maybe"]);
+    let error = run.expect_refusal("lmk=maybe");
+    assert!(error.contains("expected on|off"), "{error}");
+    assert_eq!(run.status, Some(2), "{}", run.output());
+}
