@@ -682,7 +682,7 @@ mod model_tests {
 mod loom_tests {
     use super::*;
     use crate::sync::UnsafeCell;
-    use loom::sync::Arc;
+    use loom::sync::{Arc, Mutex};
     use loom::thread;
     use std::sync::atomic::AtomicUsize as StdCount;
 
@@ -691,6 +691,12 @@ mod loom_tests {
     const EMPTY: u64 = u64::MAX;
     const NO_TICKET: u64 = u64::MAX - 1;
     const FRAME: Pfn = Pfn(3);
+
+    /// The page's LRU bits.
+    struct Lru {
+        on_lru: bool,
+        isolated: bool,
+    }
 
     struct World {
         map: SwapMap<'static>,
@@ -703,6 +709,9 @@ mod loom_tests {
         /// The fresh frame a swap-in decompresses into.
         new_frame: UnsafeCell<u64>,
         mailbox: AtomicU64,
+        /// The page on the LRU, and isolated by kswapd (`PG_lru`, `PG_isolated`),
+        /// under the node lock as in the policy.
+        lru: Mutex<Lru>,
         frames_freed: AtomicUsize,
         slots_freed: AtomicUsize,
     }
@@ -717,6 +726,10 @@ mod loom_tests {
                 slot: UnsafeCell::new(0),
                 new_frame: UnsafeCell::new(0),
                 mailbox: AtomicU64::new(EMPTY),
+                lru: Mutex::new(Lru {
+                    on_lru: true,
+                    isolated: false,
+                }),
                 frames_freed: AtomicUsize::new(0),
                 slots_freed: AtomicUsize::new(0),
             })
@@ -725,6 +738,18 @@ mod loom_tests {
         /// kswapd's shrink step on the one page: allocate, unmap, hand over.
         fn reclaim(&self) {
             let map = &self.map;
+            {
+                let mut lru = self.lru.lock().unwrap();
+                if !lru.on_lru {
+                    // Zapped first: nothing to isolate.
+                    self.mailbox.store(NO_TICKET, Ordering::Release);
+                    return;
+                }
+                *lru = Lru {
+                    on_lru: false,
+                    isolated: true,
+                };
+            }
             let entry = map.alloc(FRAME).unwrap();
             let mapped = PRESENT | FRAME.0;
             // AcqRel: Acquire pairs with the workload's Release of the PTE lock (its
@@ -733,11 +758,58 @@ mod loom_tests {
                 .pte
                 .compare_exchange(mapped, entry.to_bits(), Ordering::AcqRel, Ordering::Relaxed)
                 .is_ok();
+            // Handed to the compressor (off the LRU) or put back.
+            *self.lru.lock().unwrap() = Lru {
+                on_lru: !unmapped,
+                isolated: false,
+            };
             if unmapped {
                 self.mailbox.store(entry.to_bits(), Ordering::Release);
             } else {
                 map.cancel(entry, FRAME).unwrap();
                 self.mailbox.store(NO_TICKET, Ordering::Release);
+            }
+        }
+
+        /// The owner freeing its page for good (its app killed), as the kernel's
+        /// `zap_pages` with `Reclaim::zap_frame` and `zap_swap_entry` do: one swap
+        /// takes the PTE; a frame still mapped is freed once kswapd no longer holds
+        /// it isolated; a swap entry is released through the fault protocol (its slot,
+        /// or its frame if still in writeback, after any compressor at work on it).
+        fn zap(&self) {
+            let old = self.pte.swap(0, Ordering::AcqRel);
+            if old & PRESENT != 0 {
+                loop {
+                    let mut lru = self.lru.lock().unwrap();
+                    if !lru.isolated {
+                        assert!(lru.on_lru, "a mapped page neither on the LRU nor isolated");
+                        lru.on_lru = false;
+                        break;
+                    }
+                    drop(lru);
+                    thread::yield_now();
+                }
+                self.frames_freed.fetch_add(1, Ordering::Relaxed);
+                return;
+            }
+            let Some(entry) = SwapEntry::from_bits(old) else {
+                return;
+            };
+            loop {
+                match self.map.fault(entry) {
+                    Fault::SwapIn => {
+                        self.slots_freed.fetch_add(1, Ordering::Relaxed);
+                        self.map.swap_in_done(entry).unwrap();
+                        return;
+                    }
+                    Fault::Rescued(pfn) => {
+                        assert_eq!(pfn, FRAME);
+                        self.frames_freed.fetch_add(1, Ordering::Relaxed);
+                        return;
+                    }
+                    Fault::Compressing | Fault::OtherFault => thread::yield_now(),
+                    Fault::Stale => panic!("the zapped entry went stale"),
+                }
             }
         }
 
@@ -932,5 +1004,58 @@ mod loom_tests {
                 other => panic!("unexpected fault {other:?}"),
             }
         });
+    }
+
+    /// An app killed while kswapd reclaims its page and kcompressd compresses it:
+    /// whatever the interleaving, the frame is freed exactly once (by the zapper if
+    /// it took the page mapped or still in writeback, else by the compressor), the
+    /// slot is freed exactly when the page was stored, and no swap entry is left.
+    #[test]
+    fn loom_kill_vs_reclaim_and_compressor() {
+        static TAKEN_MAPPED: StdCount = StdCount::new(0);
+        static RESCUED: StdCount = StdCount::new(0);
+        static STORED: StdCount = StdCount::new(0);
+        loom::model(|| {
+            let world = World::new(9);
+            let kswapd = {
+                let world = world.clone();
+                thread::spawn(move || world.reclaim())
+            };
+            let kcompressd = {
+                let world = world.clone();
+                thread::spawn(move || world.compress())
+            };
+            world.zap();
+            kswapd.join().unwrap();
+            kcompressd.join().unwrap();
+            assert_eq!(
+                world.frames_freed.load(Ordering::Relaxed),
+                1,
+                "the frame once"
+            );
+            assert_eq!(world.map.in_use(), 0, "a swap entry left behind");
+            assert_eq!(world.pte.load(Ordering::Relaxed), 0);
+            let lru = world.lru.lock().unwrap();
+            assert!(!lru.on_lru && !lru.isolated, "a freed page left on the LRU");
+            drop(lru);
+            let slots = world.slots_freed.load(Ordering::Relaxed);
+            let count = match (world.mailbox.load(Ordering::Relaxed), slots) {
+                (NO_TICKET, 0) => &TAKEN_MAPPED,
+                (_, 0) => &RESCUED,
+                (_, 1) => &STORED,
+                other => panic!("unexpected end {other:?}"),
+            };
+            count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        });
+        for (name, count) in [
+            ("taken while mapped", &TAKEN_MAPPED),
+            ("rescued from writeback", &RESCUED),
+            ("freed from the store", &STORED),
+        ] {
+            assert!(
+                count.load(std::sync::atomic::Ordering::Relaxed) > 0,
+                "no execution {name}"
+            );
+        }
     }
 }
