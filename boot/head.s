@@ -33,16 +33,19 @@ primary_entry:
     mrs     x20, CurrentEL
     lsr     x20, x20, #2
 
-    // booting.rst: a 2 MiB-aligned base + text_offset. An Image loaded otherwise
-    // parks here (x0 = 0x10ad, x1 = where it runs).
+    // booting.rst: a 2 MiB-aligned base + text_offset; and below 512 GiB, the early
+    // map's reach (one L0 entry). An Image loaded otherwise parks here (x0 = 0x10ad,
+    // x1 = where it runs).
     adr     x1, _start
     ldr     x2, ={TEXT_OFFSET}
     sub     x2, x1, x2
     tst     x2, #0x1fffff
-    b.eq    1f
-    mov     x0, #0x10ad
+    b.ne    1f
+    lsr     x2, x1, #39
+    cbz     x2, 2f
+1:  mov     x0, #0x10ad
     b       park
-1:
+2:
     bl      el2_to_el1              // returns at EL1h, MMU off, DAIF masked
     bl      relocate
     bl      fp_simd_on
@@ -567,7 +570,8 @@ early_mmu:
 kernel_link_address:
     .quad   __link_start
 
-// Early translation tables: L0, L1 and two L2 tables (the kernel's GiB, the DTB's).
+// Early translation tables: L0, L1 and up to four L2 tables (the kernel and the DTB
+// may each straddle a 1 GiB boundary).
 .section .bss.early_tables, "aw", %nobits
 .balign 4096
 early_tables:

@@ -86,6 +86,19 @@ fn a72_4cpu_2g_gic3_el2_uboot_above_1g() {
     });
 }
 
+/// Loaded 2 MiB below a 1 GiB boundary, the Image straddles it: the early map needs an
+/// L2 table on each side.
+#[test]
+fn a53_2cpu_2g_gic3_el1_uboot_across_1g_boundary() {
+    expect_boot(&Boot {
+        smp: 2,
+        mem: "2G",
+        via: Via::UBoot,
+        load_addr: Some(0x7fe0_0000),
+        ..Boot::default()
+    });
+}
+
 /// qemu-run.sh refuses a load address that breaks booting.rst's rule or leaves RAM,
 /// before QEMU starts, in one line.
 #[test]

@@ -51,8 +51,9 @@ const ICC_SRE_EL2_BITS: u64 = (1 << 0) | (1 << 3);
 const SPSR_EL1H_MASKED: u64 = 0x3c5;
 /// The FDT magic 0xd00dfeed as a little-endian load of its big-endian bytes sees it.
 const FDT_MAGIC_LE: u32 = 0xedfe_0dd0;
-/// Early translation tables: L0, L1, two L2.
-const EARLY_TABLE_PAGES: usize = 4;
+/// Early translation tables: L0, L1, and an L2 for each GiB the kernel or the DTB
+/// touches: two each, as either may straddle a 1 GiB boundary wherever it is loaded.
+const EARLY_TABLE_PAGES: usize = 6;
 
 global_asm!(
     include_str!("../../../../boot/head.s"),
