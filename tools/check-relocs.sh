@@ -15,14 +15,17 @@ sections=$(readelf -S) || die "$elf is not an ELF file"
 relocs=$(readelf -r)
 symbols=$(readelf -s)
 
-# Every relocation section and entry: only .rela.dyn, only R_AARCH64_RELATIVE.
+# Every relocation section and entry: only .rela.dyn, only R_AARCH64_RELATIVE, each an
+# 8-byte-aligned word (the pass stores with the MMU off, where memory is Device memory
+# and an unaligned store faults).
 # (Each awk reads all its input and says the first problem at the end: an early exit
 # would kill its writer with SIGPIPE, which pipefail turns into a silent failure.)
 bad=$(awk '/^Relocation section/ { sec = $3; gsub("\x27", "", sec)
                                    if (sec != ".rela.dyn" && bad == "") bad = "relocation section " sec }
-           /^[0-9a-f]+ +[0-9a-f]+ / { if ($3 != "R_AARCH64_RELATIVE" && bad == "") bad = $3 " at 0x" $1 }
+           /^[0-9a-f]+ +[0-9a-f]+ / { if ($3 != "R_AARCH64_RELATIVE" && bad == "") bad = $3 " at 0x" $1
+                                      if ($1 !~ /[08]$/ && bad == "") bad = "unaligned relocation at 0x" $1 }
            END { print bad }' <<<"$relocs")
-[[ -z $bad ]] || die "$bad: boot/head.s applies only R_AARCH64_RELATIVE from .rela.dyn"
+[[ -z $bad ]] || die "$bad: boot/head.s applies only 8-byte-aligned R_AARCH64_RELATIVE entries from .rela.dyn"
 
 # No relocation lands in an executable section (code is PC-relative; the pass never
 # writes it).

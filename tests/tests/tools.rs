@@ -183,7 +183,7 @@ fn check_relocs_passes_the_kernel_and_refuses_other_relocations() {
     assert_eq!(run.status, Some(1), "{}", run.output());
     assert!(
         run.stderr
-            .contains("boot/head.s applies only R_AARCH64_RELATIVE"),
+            .contains("boot/head.s applies only 8-byte-aligned R_AARCH64_RELATIVE"),
         "{}",
         run.output()
     );
