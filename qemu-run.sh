@@ -11,7 +11,7 @@ DEFAULT_CMDLINE="scenario=bench"
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 uboot_bin=/usr/lib/u-boot/qemu_arm64/u-boot.bin
 # Where U-Boot for QEMU expects the kernel (`printenv kernel_addr_r` in its default
-# environment); booti moves the Image to DRAM base + text_offset from there.
+# environment); booti runs the relocatable Image there (--load-addr changes it).
 uboot_kernel_addr_r=0x40400000
 
 usage() {
@@ -35,6 +35,10 @@ options:
                   command line (unless it has a console= or earlycon= of its own); the
                   PL011 then writes to a file, shown on stderr when QEMU ends
   --uboot         boot the Image through Debian's U-Boot with booti, as on a board
+  --load-addr ADDR
+                  with --uboot: U-Boot's kernel_addr_r, where booti runs the Image
+                  (default 0x40400000; a 2 MiB-aligned address + the Image's text_offset,
+                  inside RAM 0x40000000 + --mem), e.g. 0x45000000 as on MediaTek Genio
   --elf           boot the ELF instead of the Image (no DTB pointer in x0)
   --gdb           wait for a debugger on localhost:1234 (QEMU -s -S)
   --timeout SECS  stop QEMU after SECS seconds and exit 124 (default: none)
@@ -62,7 +66,7 @@ die() {
 }
 
 smp=4 mem=512M cpu=cortex-a53 gic=3 el2=0 uboot=0 elf=0 gdb=0 timeout=0 build=1 build_only=0
-image='' qemu_bin=qemu-system-aarch64 pidfile='' icount=0 uart=pl011
+load_addr='' image='' qemu_bin=qemu-system-aarch64 pidfile='' icount=0 uart=pl011
 need_value() { [[ $# -ge 2 && -n $2 ]] || die "option $1 needs a value (see --help)"; }
 while (($#)); do
     case $1 in
@@ -74,6 +78,7 @@ while (($#)); do
     --uart) need_value "$@"; uart=$2; shift 2 ;;
     --el2) el2=1; shift ;;
     --uboot) uboot=1; shift ;;
+    --load-addr) need_value "$@"; load_addr=$2; shift 2 ;;
     --elf) elf=1; shift ;;
     --gdb) gdb=1; shift ;;
     --no-build) build=0; shift ;;
@@ -96,6 +101,7 @@ kernel_args=("$@")
 [[ $timeout =~ ^[0-9]+$ ]] || die "--timeout wants seconds, not '$timeout'"
 [[ $uart == pl011 || $uart == 16550 ]] || die "--uart wants pl011 or 16550, not '$uart'"
 ((uboot && elf)) && die "--uboot boots the Image; it cannot be combined with --elf"
+[[ -z $load_addr ]] || ((uboot)) || die "--load-addr is where U-Boot loads the Image: it needs --uboot"
 [[ -z $image ]] || ((!elf && !build_only && !gdb)) || die "--image boots a prebuilt Image only (no --elf, --build-only or --gdb)"
 [[ -z $image || -f $image ]] || die "--image: no file '$image'"
 
@@ -179,6 +185,23 @@ if ((busy > host_cores && host_cores > 0)); then
     echo "qemu-run.sh: note: $busy busy vCPUs on $host_cores host cores: they share cores (one host thread each), so here kcompressd moves work off the workload but cannot add reclaim throughput (docs/results.md)" >&2
 fi
 
+# --load-addr: booting.rst's rule for an Image with flags bit 3 (a 2 MiB-aligned base
+# + text_offset), and the whole image_size inside virt's RAM (0x40000000 + --mem).
+# Prints the address for U-Boot.
+check_load_addr() {
+    local addr=$1 text_offset image_size ram_end
+    [[ $addr =~ ^0x[0-9a-fA-F]{1,16}$ ]] || die "--load-addr wants a hex address like 0x45000000, not '$addr'"
+    read -r text_offset image_size < <(od -An -t u8 -j 8 -N 16 "$image_path")
+    ram_end=$mem
+    [[ $mem =~ [MG]$ ]] || ram_end+=M    # QEMU's -m counts MiB without a suffix
+    ram_end=$((0x40000000 + $(numfmt --from=iec "$ram_end")))
+    ((((addr - text_offset) & 0x1fffff) == 0)) ||
+        die "--load-addr $addr is not a 2 MiB-aligned address + text_offset $(printf '%#x' "$text_offset")"
+    ((addr >= 0x40000000 && addr + image_size <= ram_end)) ||
+        die "--load-addr $addr: the Image ($image_size bytes) does not fit in RAM [0x40000000, $(printf '%#x' "$ram_end")) (--mem $mem)"
+    echo "$addr"
+}
+
 # --- Machine.
 machine="virt,gic-version=$gic"
 ((el2)) && machine+=",virtualization=on"
@@ -199,6 +222,7 @@ if [[ $uart == 16550 ]]; then
 fi
 if ((uboot)); then
     [[ $cmdline != *$'\n'* ]] || die "the kernel command line cannot contain a newline"
+    [[ -z $load_addr ]] || uboot_kernel_addr_r=$(check_load_addr "$load_addr")
     # U-Boot reads its environment from the second flash bank (0x4000000, 256 KiB,
     # CRC32 first). Giving it one with bootcmd and bootdelay=-2 (boot at once, do not
     # look at the keyboard) boots without racing its autoboot countdown, and leaves

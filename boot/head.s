@@ -14,7 +14,7 @@ _start:
     .long   0                       // code1
     .quad   {TEXT_OFFSET}           // text_offset: load at 2 MiB-aligned DRAM base + this
     .quad   __image_size            // image_size: from linker.ld, BSS and stacks included
-    .quad   {IMAGE_FLAGS}           // flags: little-endian, 4 KiB pages, bit 3 = 0
+    .quad   {IMAGE_FLAGS}           // flags: little-endian, 4 KiB pages, anywhere (bit 3)
     .quad   0                       // res2
     .quad   0                       // res3
     .quad   0                       // res4
@@ -33,16 +33,21 @@ primary_entry:
     mrs     x20, CurrentEL
     lsr     x20, x20, #2
 
-    // Refuse to run anywhere but the link address: all code and data addresses are
-    // absolute. An Image loaded elsewhere parks here (x0 = 0x10ad, x1 = where it runs).
+    // booting.rst: a 2 MiB-aligned base + text_offset; and below 512 GiB, the early
+    // map's reach (one L0 entry). An Image loaded otherwise parks here (x0 = 0x10ad,
+    // x1 = where it runs).
     adr     x1, _start
-    ldr     x2, ={LINK_ADDRESS}
-    cmp     x1, x2
-    b.eq    1f
-    mov     x0, #0x10ad
+    ldr     x2, ={TEXT_OFFSET}
+    sub     x2, x1, x2
+    tst     x2, #0x1fffff
+    b.ne    1f
+    lsr     x2, x1, #39
+    cbz     x2, 2f
+1:  mov     x0, #0x10ad
     b       park
-1:
+2:
     bl      el2_to_el1              // returns at EL1h, MMU off, DAIF masked
+    bl      relocate
     bl      fp_simd_on
 
     // Clear BSS (16-byte aligned start, page-aligned end; see linker.ld).
@@ -55,20 +60,22 @@ primary_entry:
     stp     xzr, xzr, [x1], #16
     b       2b
 3:
-    // No DTB pointer (ELF boot): QEMU puts the DTB at the start of RAM when the ELF
-    // does not overlap it. RAM base = link address - text_offset.
+    // No DTB pointer (QEMU ELF boot): QEMU puts the DTB at the start of virt's RAM
+    // when the ELF does not overlap it (linker.ld leaves 2 MiB below the kernel).
     cbnz    x19, 4f
-    ldr     x1, ={RAM_BASE}
+    ldr     x1, ={VIRT_RAM_BASE}
     ldr     w2, [x1]
     ldr     w3, ={FDT_MAGIC_LE}
     cmp     w2, w3
     csel    x19, x1, xzr, eq
 4:
     bl      early_map
-    // Drop stale cache lines over everything written with the MMU off (BSS, early
-    // tables), so the cached view after the MMU is on matches memory.
-    adrp    x0, __bss_start
-    add     x0, x0, :lo12:__bss_start
+    // Drop stale cache lines over everything written with the MMU off (the words the
+    // relocation pass patched in .rodata and .data, BSS, early tables), so the cached
+    // view after the MMU is on matches memory. The loader cleaned the Image to the
+    // point of coherency (booting.rst), so no line there holds newer data than memory.
+    adrp    x0, __text_end
+    add     x0, x0, :lo12:__text_end
     adrp    x1, __bss_end
     add     x1, x1, :lo12:__bss_end
     bl      dcache_inval_range
@@ -167,6 +174,41 @@ el2_to_el1:
     msr     elr_el2, x30
     isb
     eret
+
+// ---------------------------------------------------------------------------------
+// relocate: apply .rela.dyn for where the kernel runs, MMU off, before anything reads
+// an address from memory. Every entry must be R_AARCH64_RELATIVE (tools/check-relocs.sh
+// refuses others at build time; one here parks with x0 = 0x4e1, x1 = its type):
+// *(r_offset + d) = r_addend + d, d = run address - link address. The words are written
+// with the MMU and caches off, straight to memory; primary_entry invalidates their
+// cache lines before the MMU goes on. None is code (tools/check-relocs.sh), but the
+// I-cache is invalidated all the same, so no line fetched from this range before the
+// pass (a loader's, or a speculative fetch) can be used after it. Uses x9-x14.
+// ---------------------------------------------------------------------------------
+relocate:
+    adr     x14, _start
+    ldr     x9, =__link_start       // absolute (linker.ld): no relocation of its own
+    sub     x14, x14, x9            // displacement, 0 when run at the link address
+    adrp    x9, __rela_start
+    add     x9, x9, :lo12:__rela_start
+    adrp    x10, __rela_end
+    add     x10, x10, :lo12:__rela_end
+1:  cmp     x9, x10
+    b.hs    2f
+    ldp     x11, x12, [x9], #16     // r_offset, r_info
+    ldr     x13, [x9], #8           // r_addend
+    cmp     w12, #{R_AARCH64_RELATIVE}
+    b.ne    3f
+    add     x13, x13, x14
+    str     x13, [x11, x14]
+    b       1b
+2:  ic      iallu
+    dsb     nsh
+    isb
+    ret
+3:  mov     x0, #0x4e1
+    mov     w1, w12
+    b       park
 
 // fp_simd_on: CPACR_EL1.FPEN = 0b11 (the compiler uses SIMD registers). Uses x9.
 fp_simd_on:
@@ -520,7 +562,16 @@ probe_resume:
 early_mmu:
     .quad   {MAIR}, {TCR}, early_tables, {SCTLR_EARLY}
 
-// Early translation tables: L0, L1 and two L2 tables (the kernel's GiB, the DTB's).
+// The link address as data, for the boot and panic reports (arch/aarch64/mod.rs
+// `link_address`): a word against an absolute symbol, which no relocation changes.
+.section .rodata.link_address, "a"
+.balign 8
+.global kernel_link_address
+kernel_link_address:
+    .quad   __link_start
+
+// Early translation tables: L0, L1 and up to four L2 tables (the kernel and the DTB
+// may each straddle a 1 GiB boundary).
 .section .bss.early_tables, "aw", %nobits
 .balign 4096
 early_tables:

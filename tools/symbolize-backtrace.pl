@@ -1,7 +1,9 @@
 #!/usr/bin/perl
 # Console filter used by qemu-run.sh: copies the kernel's output through unchanged and as
 # it arrives (partial lines too, so prompts show at once), and appends
-# " <function> at <file:line>" to every panic line `backtrace #<n> pc=0x<16 hex>`.
+# " <function> at <file:line>" to every panic line `backtrace #<n> pc=0x<16 hex>`. The
+# kernel runs wherever it was loaded: the report's `backtrace: image at 0x..., linked at
+# 0x...` line gives the offset to take off each PC before looking it up in the ELF.
 # Usage: symbolize-backtrace.pl LLVM_SYMBOLIZER KERNEL_ELF
 use strict;
 use warnings;
@@ -45,9 +47,11 @@ sub tidy {
 
 # Where the address is in the kernel's source: the innermost frame (the exact line, maybe
 # in an inlined function) and, if that was inlined, the function it was inlined into.
+my $load_offset = 0;    # run address - link address, from the report's image line
 sub symbolize {
     my ($pc) = @_;
-    my $addr = hex($pc);
+    my $addr = hex($pc) - $load_offset;
+    $pc = sprintf('0x%x', $addr);
     return '' unless grep { $addr >= $_->[0] && $addr < $_->[1] } @code;
     open(my $out, '-|', $symbolizer, "--obj=$elf", '--pretty-print', '--relativenames', $pc)
         or return '';
@@ -74,6 +78,9 @@ while (sysread(STDIN, my $chunk, 4096)) {
         my $rest = $1;
         my $full = $line . $rest;
         $line = '';
+        if ($full =~ /backtrace: image at (0x[0-9a-f]+), linked at (0x[0-9a-f]+)\r?$/) {
+            $load_offset = hex($1) - hex($2);
+        }
         if ($full =~ /backtrace #\d+ pc=(0x[0-9a-f]{16})\r?$/) {
             my $where = symbolize($1);
             $rest =~ s/(\r?)$/$where$1/;

@@ -120,6 +120,11 @@ extern "C" fn kmain(dtb_pa: usize, entry_el: u64) -> ! {
     println!(
         "kernel: entered at EL{entry_el}, DTB at {dtb_pa:#x} ({size} bytes), MMU on ({page_tables} page tables)"
     );
+    println!(
+        "kernel: running at {:#x} (linked at {:#x})",
+        arch::aarch64::load_address(),
+        arch::aarch64::link_address()
+    );
     match pci {
         Some(bdf) => println!(
             "kernel: console {} at PCI {bdf}, registers at {:#x}",

@@ -38,12 +38,14 @@ impl Span {
     }
 }
 
-/// The kernel image as linked (linker.ld symbols), all page-aligned.
+/// The kernel image where it runs (linker.ld's section bounds at their run addresses,
+/// which differ from the link addresses when the loader put the Image elsewhere), all
+/// page-aligned.
 #[derive(Clone, Copy, Debug)]
 pub struct KernelImage {
     /// `__image_start..__text_end`: header and code.
     pub text: Span,
-    /// `__text_end..__rodata_end`.
+    /// `__text_end..__rodata_end`: read-only data and the relocation table.
     pub rodata: Span,
     /// `__rodata_end..__kernel_end`: data, BSS, page tables, stacks.
     pub data: Span,

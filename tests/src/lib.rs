@@ -52,6 +52,9 @@ pub struct Boot {
     pub el2: bool,
     pub via: Via,
     pub uart: Uart,
+    /// With `Via::UBoot`: U-Boot's kernel_addr_r (qemu-run.sh `--load-addr`), where
+    /// `booti` runs the relocatable Image; `None` is qemu-run.sh's 0x4040_0000.
+    pub load_addr: Option<u64>,
     pub timeout_secs: u32,
 }
 
@@ -65,6 +68,7 @@ impl Default for Boot {
             el2: false,
             via: Via::Image,
             uart: Uart::Pl011,
+            load_addr: None,
             timeout_secs: 60,
         }
     }
@@ -109,6 +113,9 @@ impl Boot {
         }
         if self.uart == Uart::Ns16550 {
             args.extend(["--uart".to_string(), "16550".to_string()]);
+        }
+        if let Some(addr) = self.load_addr {
+            args.extend(["--load-addr".to_string(), format!("{addr:#x}")]);
         }
         args
     }
@@ -403,6 +410,19 @@ pub fn string<'a>(run: &Run, result: &'a Map<String, Value>, key: &str) -> &'a s
         .unwrap_or_else(|| run.fail(&format!("RESULT has no string '{key}'")))
 }
 
+impl Boot {
+    /// Where the kernel must run on this machine: QEMU loads the Image at RAM base +
+    /// 2 MiB + text_offset (its boot stub takes the bottom of RAM), which is also the
+    /// link address (linker.ld) where it loads the ELF; U-Boot's booti runs it where it
+    /// was loaded.
+    pub fn load_address(&self) -> u64 {
+        match self.via {
+            Via::Image | Via::Elf => 0x4020_0000,
+            Via::UBoot => self.load_addr.unwrap_or(0x4040_0000),
+        }
+    }
+}
+
 /// Boots `scenario=boot` on this machine and checks every field of its RESULT against
 /// the machine QEMU was asked for.
 pub fn expect_boot(boot: &Boot) {
@@ -413,7 +433,8 @@ pub fn expect_boot(boot: &Boot) {
     if boot.via == Via::UBoot && !run.stdout.contains("Starting kernel ...") {
         wrong.push("U-Boot's booti did not start the kernel".to_string());
     }
-    let expected: [(&str, Value); 6] = [
+    let expected: [(&str, Value); 7] = [
+        ("load_address", boot.load_address().into()),
         ("cpus_total", boot.smp.into()),
         ("cpus_online", boot.smp.into()),
         ("entry_el", (if boot.el2 { 2 } else { 1 }).into()),

@@ -7,7 +7,7 @@
 
 use qemu_tests::{
     Boot, Uart, Via, backtrace_lines, build_kernel_once, expect_boot, number, repo_root,
-    run_qemu_directly,
+    run_qemu_directly, run_script,
 };
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -58,6 +58,76 @@ boot_matrix! {
     a53_2cpu_512m_gic3_el2_uboot: "cortex-a53", 2, "512M", 3, el2, UBoot;
     a72_8cpu_2g_gic2_el1_uboot: "cortex-a72", 8, "2G", 2, el1, UBoot;
     max_6cpu_5g_gic3_el2_uboot: "max", 6, "5G", 3, el2, UBoot;
+}
+
+/// The relocatable Image through U-Boot's booti from other load addresses (qemu-run.sh
+/// `--load-addr`): MediaTek Genio's kernel_addr_r, and one above 1 GiB of RAM in a
+/// 2 GiB VM (RAM 0x4000_0000..0xc000_0000); `expect_boot` checks the RESULT's
+/// `load_address` is the one asked for (0x4040_0000, the default, is in the matrix).
+#[test]
+fn a53_2cpu_512m_gic3_el1_uboot_at_genio_kernel_addr_r() {
+    expect_boot(&Boot {
+        smp: 2,
+        via: Via::UBoot,
+        load_addr: Some(0x4500_0000),
+        ..Boot::default()
+    });
+}
+
+#[test]
+fn a72_4cpu_2g_gic3_el2_uboot_above_1g() {
+    expect_boot(&Boot {
+        cpu: "cortex-a72",
+        mem: "2G",
+        el2: true,
+        via: Via::UBoot,
+        load_addr: Some(0x8000_0000),
+        ..Boot::default()
+    });
+}
+
+/// Loaded 2 MiB below a 1 GiB boundary, the Image straddles it: the early map needs an
+/// L2 table on each side.
+#[test]
+fn a53_2cpu_2g_gic3_el1_uboot_across_1g_boundary() {
+    expect_boot(&Boot {
+        smp: 2,
+        mem: "2G",
+        via: Via::UBoot,
+        load_addr: Some(0x7fe0_0000),
+        ..Boot::default()
+    });
+}
+
+/// qemu-run.sh refuses a load address that breaks booting.rst's rule or leaves RAM,
+/// before QEMU starts, in one line.
+#[test]
+fn load_addr_refusals() {
+    build_kernel_once();
+    for (addr, mem, needle) in [
+        (
+            "0x45080000",
+            "512M",
+            "is not a 2 MiB-aligned address + text_offset 0",
+        ),
+        (
+            "0x60000000",
+            "512M",
+            "does not fit in RAM [0x40000000, 0x60000000)",
+        ),
+        ("45000000", "512M", "wants a hex address"),
+    ] {
+        let run = run_script(&[
+            "--no-build".into(),
+            "--uboot".into(),
+            "--mem".into(),
+            mem.into(),
+            "--load-addr".into(),
+            addr.into(),
+        ]);
+        assert_eq!(run.status, Some(2), "{addr}: {}", run.output());
+        assert!(run.stderr.contains(needle), "{addr}: {}", run.output());
+    }
 }
 
 /// QEMU's PCI 16550 as the console (`--uart 16550`: `-device pci-serial` and
@@ -299,7 +369,7 @@ fn qemu_run_rejects_unknown_options() {
 /// The console filter of qemu-run.sh appends `<function> at <file:line>` to backtrace
 /// lines: feed it the address of a function of the kernel ELF, and one outside its code
 /// (address 8, where the debug info of functions the linker dropped points) that must
-/// stay as it is.
+/// stay as it is; then the same function run from another load address.
 #[test]
 fn backtrace_lines_are_symbolized_from_the_elf() {
     let kernel = build_kernel_once();
@@ -357,18 +427,27 @@ fn backtrace_lines_are_symbolized_from_the_elf() {
         .stdout(Stdio::piped())
         .spawn()
         .expect("perl runs");
+    // Then the same function in a report from an Image that booti ran at 0x4500_0000:
+    // the filter takes the load offset off the PC.
+    let moved =
+        u64::from_str_radix(&addr, 16).expect("llvm-nm prints hex") + 0x4500_0000 - 0x4020_0000;
     let input = format!(
-        "panic!\r\nbacktrace #0 pc=0x{addr:0>16}\r\nbacktrace #1 pc=0x0000000000000008\r\n"
+        "panic!\r\nbacktrace #0 pc=0x{addr:0>16}\r\nbacktrace #1 pc=0x0000000000000008\r\n\
+         backtrace: image at 0x45000000, linked at 0x40200000\r\nbacktrace #0 pc={moved:#018x}\r\n"
     );
     std::io::Write::write_all(&mut filter.stdin.take().expect("stdin"), input.as_bytes())
         .expect("filter reads");
     let out = filter.wait_with_output().expect("filter ends");
     let text = String::from_utf8_lossy(&out.stdout);
     let lines = backtrace_lines(&text);
-    assert_eq!(lines.len(), 2, "{text}");
-    assert!(lines[0].1, "not symbolized: {text}");
+    assert_eq!(lines.len(), 3, "{text}");
+    assert!(lines[0].1 && lines[2].1, "not symbolized: {text}");
     assert!(lines[1].0.ends_with("pc=0x0000000000000008"), "{text:?}");
-    assert!(text.contains(&name), "{name} not named in: {text}");
+    assert_eq!(
+        text.matches(&name).count(),
+        2,
+        "{name} not named twice in: {text}"
+    );
     assert!(
         text.starts_with("panic!\r\n") && text.ends_with("\r\n"),
         "{text:?}"

@@ -168,3 +168,23 @@ fn qemu_run_notes_too_few_host_cores() {
     }
     run.expect_pass("bench");
 }
+
+/// tools/check-relocs.sh (run by kernel/mkimage.sh) passes the kernel's ELF, whose only
+/// dynamic relocations are the R_AARCH64_RELATIVE ones boot/head.s applies, and refuses
+/// an ELF with others: this test's own host executable.
+#[test]
+fn check_relocs_passes_the_kernel_and_refuses_other_relocations() {
+    let kernel = build_kernel_once();
+    let elf = kernel.elf.to_string_lossy();
+    let run = run_tool("tools/check-relocs.sh", &[&elf], false);
+    assert_eq!(run.status, Some(0), "{}", run.output());
+    let host = std::env::current_exe().expect("the test's own path");
+    let run = run_tool("tools/check-relocs.sh", &[&host.to_string_lossy()], false);
+    assert_eq!(run.status, Some(1), "{}", run.output());
+    assert!(
+        run.stderr
+            .contains("boot/head.s applies only 8-byte-aligned R_AARCH64_RELATIVE"),
+        "{}",
+        run.output()
+    );
+}

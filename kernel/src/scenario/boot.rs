@@ -86,6 +86,8 @@ pub fn run(info: &BootInfo<'_>) -> u32 {
         cpus_online: usize,
         cpus_total: usize,
         entry_el: u64,
+        /// Where the Image runs (physical address of its first byte).
+        load_address: u64,
         gic: u8,
         psci: &'a str,
         console: &'a str,
@@ -105,6 +107,7 @@ pub fn run(info: &BootInfo<'_>) -> u32 {
         cpus_online: info.smp.online,
         cpus_total: info.smp.total,
         entry_el: info.entry_el,
+        load_address: crate::arch::aarch64::load_address(),
         gic: gic_version,
         psci,
         console,

@@ -1,8 +1,9 @@
 //! Frame-pointer backtraces (the kernel is built with frame pointers): walks the x29
 //! chain of frame records {previous x29, x30}, only inside a known stack and only
 //! upwards, so a corrupt chain ends the walk instead of faulting again. Output lines
-//! are `backtrace #<n> pc=0x<16 hex digits>`, which qemu-run.sh symbolizes. Owns only
-//! the walk; the lines go out through `console`'s registered sink.
+//! are `backtrace #<n> pc=0x<16 hex digits>`, after one `backtrace: image at 0x...,
+//! linked at 0x...` line that gives tools/symbolize-backtrace.pl the load offset.
+//! Owns only the walk; the lines go out through `console`'s registered sink.
 
 use super::console::arch_fatal_println;
 use super::stack;
@@ -13,6 +14,11 @@ const MAX_FRAMES: usize = 64;
 /// Callers are printed at their call instruction (return address - 4), so the
 /// symbolizer names the calling line.
 pub fn print(pc: u64, fp: u64) {
+    arch_fatal_println!(
+        "backtrace: image at {:#x}, linked at {:#x}",
+        super::load_address(),
+        super::link_address()
+    );
     arch_fatal_println!("backtrace #0 pc={pc:#018x}");
     let mut fp = fp as usize;
     for n in 1..MAX_FRAMES {

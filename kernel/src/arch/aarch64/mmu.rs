@@ -84,7 +84,8 @@ unsafe extern "C" {
     fn mmu_switch(params: *const MmuParams);
 }
 
-/// The kernel image's sections, from linker.ld.
+/// The kernel image's sections, from linker.ld, at their run addresses: the symbols
+/// are reached PC-relatively (or through GOT slots the relocation pass fixed).
 pub fn kernel_image() -> KernelImage {
     let addr = |p: *const u8| p as u64;
     let (start, text_end, rodata_end, end) = (

@@ -29,13 +29,17 @@ use core::arch::global_asm;
 /// Most CPUs the kernel runs; further CPUs in the DTB are reported and left off.
 pub const MAX_CPUS: usize = 16;
 
-/// Where the kernel is linked and must run (linker.ld): DRAM base + `TEXT_OFFSET`.
-pub const LINK_ADDRESS: u64 = 0x4008_0000;
-/// Image header `text_offset`.
-pub const TEXT_OFFSET: u64 = 0x8_0000;
-/// Image header flags: bit 0 = 0 little-endian, bits 1-2 = 1 4 KiB pages, bit 3 = 0
-/// (the loader puts the Image as close as possible to the start of DRAM).
-const IMAGE_FLAGS: u64 = 1 << 1;
+/// Image header `text_offset`: the kernel runs at a 2 MiB-aligned base + this. 0, as
+/// Linux since 5.8: `booti` then runs the Image where any 2 MiB-aligned
+/// `kernel_addr_r` put it (0x4040_0000 on QEMU's U-Boot, 0x4500_0000 on Genio).
+pub const TEXT_OFFSET: u64 = 0;
+/// QEMU `virt`'s RAM base, where it puts the DTB for an ELF boot (x0 = 0, docs/boot.md).
+const VIRT_RAM_BASE: u64 = 0x4000_0000;
+/// Image header flags: bit 0 = 0 little-endian, bits 1-2 = 1 4 KiB pages, bit 3 = 1
+/// (the Image may be placed anywhere in physical memory: boot/head.s relocates it).
+const IMAGE_FLAGS: u64 = (1 << 1) | (1 << 3);
+/// ELF relocation type of the only dynamic relocations the kernel carries.
+const R_AARCH64_RELATIVE: u64 = 1027;
 
 /// HCR_EL2.RW: EL1 runs AArch64. Nothing else: no stage 2, no traps to EL2.
 const HCR_EL2_RW: u64 = 1 << 31;
@@ -47,15 +51,16 @@ const ICC_SRE_EL2_BITS: u64 = (1 << 0) | (1 << 3);
 const SPSR_EL1H_MASKED: u64 = 0x3c5;
 /// The FDT magic 0xd00dfeed as a little-endian load of its big-endian bytes sees it.
 const FDT_MAGIC_LE: u32 = 0xedfe_0dd0;
-/// Early translation tables: L0, L1, two L2.
-const EARLY_TABLE_PAGES: usize = 4;
+/// Early translation tables: L0, L1, and an L2 for each GiB the kernel or the DTB
+/// touches: two each, as either may straddle a 1 GiB boundary wherever it is loaded.
+const EARLY_TABLE_PAGES: usize = 6;
 
 global_asm!(
     include_str!("../../../../boot/head.s"),
     TEXT_OFFSET = const TEXT_OFFSET,
     IMAGE_FLAGS = const IMAGE_FLAGS,
-    LINK_ADDRESS = const LINK_ADDRESS,
-    RAM_BASE = const LINK_ADDRESS - TEXT_OFFSET,
+    R_AARCH64_RELATIVE = const R_AARCH64_RELATIVE,
+    VIRT_RAM_BASE = const VIRT_RAM_BASE,
     MAX_CPUS = const MAX_CPUS,
     SCTLR_EL1_RESET = const mmu::SCTLR_EL1_RESET,
     HCR_EL2_VALUE = const HCR_EL2_RW,
@@ -89,6 +94,24 @@ unsafe extern "C" {
     /// CPU 0's kernel stack, with the DTB's address (0: none) and the entry exception
     /// level. Named by symbol, not by path, so arch imports nothing from the kernel.
     fn kmain(dtb_pa: usize, entry_el: u64) -> !;
+}
+
+// SAFETY: boot/head.s defines `kernel_link_address`, a read-only 8-byte word written
+// by the linker and never relocated.
+unsafe extern "C" {
+    static kernel_link_address: u64;
+}
+
+/// Where the kernel runs: the physical (= virtual) address of the Image's first byte.
+pub fn load_address() -> u64 {
+    mmu::kernel_image().text.start
+}
+
+/// Where linker.ld linked it; `load_address() - link_address()` is what boot/head.s
+/// added to every relocated word, and what a symbolizer subtracts from a PC.
+pub fn link_address() -> u64 {
+    // SAFETY: a plain read of an initialised, never-written static (see above).
+    unsafe { kernel_link_address }
 }
 
 /// Stops this CPU for good: interrupts masked, waiting for events that change nothing.
