@@ -16,12 +16,14 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
 
-/// How the kernel reaches the CPU: the arm64 Image, the ELF, or the Image through U-Boot.
+/// How the kernel reaches the CPU: the arm64 Image, the ELF, the Image through U-Boot's
+/// booti, or a FIT of the Image and the machine's DTB through U-Boot's bootm.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Via {
     Image,
     Elf,
     UBoot,
+    Fit,
 }
 
 /// The console UART (qemu-run.sh `--uart`): virt's PL011, or QEMU's PCI 16550
@@ -106,6 +108,7 @@ impl Boot {
             Via::Image => {}
             Via::Elf => args.push("--elf".to_string()),
             Via::UBoot => args.push("--uboot".to_string()),
+            Via::Fit => args.push("--fit".to_string()),
         }
         if self.uart == Uart::Ns16550 {
             args.extend(["--uart".to_string(), "16550".to_string()]);
@@ -413,6 +416,14 @@ pub fn expect_boot(boot: &Boot) {
     if boot.via == Via::UBoot && !run.stdout.contains("Starting kernel ...") {
         wrong.push("U-Boot's booti did not start the kernel".to_string());
     }
+    // bootm took the kernel and the DTB from the FIT's named configuration, hashes checked.
+    if boot.via == Via::Fit
+        && !(run.stdout.contains("Using 'qemu-virt' configuration")
+            && run.stdout.contains("sha256+ OK")
+            && run.stdout.contains("Starting kernel ..."))
+    {
+        wrong.push("U-Boot's bootm did not start the kernel from the FIT".to_string());
+    }
     let expected: [(&str, Value); 6] = [
         ("cpus_total", boot.smp.into()),
         ("cpus_online", boot.smp.into()),
@@ -647,5 +658,10 @@ mod tests {
             ..Boot::default()
         };
         assert!(pci.options().join(" ").ends_with("--uart 16550"));
+        let fit = Boot {
+            via: Via::Fit,
+            ..Boot::default()
+        };
+        assert!(fit.options().join(" ").ends_with("--gic 3 --fit"));
     }
 }
