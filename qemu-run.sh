@@ -39,6 +39,8 @@ options:
                   with --uboot: U-Boot's kernel_addr_r, where booti runs the Image
                   (default 0x40400000; a 2 MiB-aligned address + the Image's text_offset,
                   inside RAM 0x40000000 + --mem), e.g. 0x45000000 as on MediaTek Genio
+  --fit           boot through U-Boot's bootm a FIT (tools/mkboot.sh fit) of the Image
+                  and this machine's DTB, its configuration chosen by name
   --elf           boot the ELF instead of the Image (no DTB pointer in x0)
   --gdb           wait for a debugger on localhost:1234 (QEMU -s -S)
   --timeout SECS  stop QEMU after SECS seconds and exit 124 (default: none)
@@ -56,6 +58,7 @@ The console is QEMU's serial port on stdin/stdout (-nographic): Ctrl-A x quits Q
 Ctrl-A h lists the other keys. Examples:
   ./qemu-run.sh --smp 8 --mem 2G -- scenario=boot
   ./qemu-run.sh --uboot --el2 -- scenario=protect
+  ./qemu-run.sh --fit -- scenario=boot
   ./qemu-run.sh --uart 16550 -- scenario=boot
 EOF
 }
@@ -65,7 +68,7 @@ die() {
     exit 2
 }
 
-smp=4 mem=512M cpu=cortex-a53 gic=3 el2=0 uboot=0 elf=0 gdb=0 timeout=0 build=1 build_only=0
+smp=4 mem=512M cpu=cortex-a53 gic=3 el2=0 uboot=0 fit=0 elf=0 gdb=0 timeout=0 build=1 build_only=0
 load_addr='' image='' qemu_bin=qemu-system-aarch64 pidfile='' icount=0 uart=pl011
 need_value() { [[ $# -ge 2 && -n $2 ]] || die "option $1 needs a value (see --help)"; }
 while (($#)); do
@@ -79,6 +82,7 @@ while (($#)); do
     --el2) el2=1; shift ;;
     --uboot) uboot=1; shift ;;
     --load-addr) need_value "$@"; load_addr=$2; shift 2 ;;
+    --fit) uboot=1 fit=1; shift ;;
     --elf) elf=1; shift ;;
     --gdb) gdb=1; shift ;;
     --no-build) build=0; shift ;;
@@ -100,7 +104,7 @@ kernel_args=("$@")
 [[ $mem =~ ^[1-9][0-9]*[MG]?$ ]] || die "--mem wants a size like 512M or 2G, not '$mem'"
 [[ $timeout =~ ^[0-9]+$ ]] || die "--timeout wants seconds, not '$timeout'"
 [[ $uart == pl011 || $uart == 16550 ]] || die "--uart wants pl011 or 16550, not '$uart'"
-((uboot && elf)) && die "--uboot boots the Image; it cannot be combined with --elf"
+((uboot && elf)) && die "--uboot and --fit boot the Image; they cannot be combined with --elf"
 [[ -z $load_addr ]] || ((uboot)) || die "--load-addr is where U-Boot loads the Image: it needs --uboot"
 [[ -z $image ]] || ((!elf && !build_only && !gdb)) || die "--image boots a prebuilt Image only (no --elf, --build-only or --gdb)"
 [[ -z $image || -f $image ]] || die "--image: no file '$image'"
@@ -220,6 +224,13 @@ if [[ $uart == 16550 ]]; then
     qemu+=(-chardev "stdio,id=console,mux=on" -mon "chardev=console,mode=readline"
         -device "pci-serial,chardev=console" -serial "file:$tmp/pl011.log")
 fi
+# This machine's DTB as QEMU builds it, packed by dtc (QEMU's own is 1 MiB of padding).
+dump_dtb() {
+    "$qemu_bin" -machine "$machine,dumpdtb=$tmp/virt.dtb" -cpu "$cpu" -smp "$smp" \
+        -m "$mem" -nic none -display none -serial none -monitor none </dev/null 2>/dev/null ||
+        die "QEMU could not dump the machine's DTB"
+    dtc -q -I dtb -O dtb -o "$1" "$tmp/virt.dtb"
+}
 if ((uboot)); then
     [[ $cmdline != *$'\n'* ]] || die "the kernel command line cannot contain a newline"
     [[ -z $load_addr ]] || uboot_kernel_addr_r=$(check_load_addr "$load_addr")
@@ -228,13 +239,27 @@ if ((uboot)); then
     # look at the keyboard) boots without racing its autoboot countdown, and leaves
     # stdin for the kernel. QEMU's generic loader puts the Image at kernel_addr_r;
     # U-Boot's fdtcontroladdr is QEMU's DTB; booti writes bootargs into its /chosen.
+    # With --fit the loader puts the FIT there instead, and bootm takes the kernel and
+    # the DTB from its configuration "qemu-virt" (this machine's DTB, dumped).
     env_size=$((0x40000))
     # shellcheck disable=SC2016 # ${...} is for U-Boot to expand, not bash
+    bootcmd='booti ${kernel_addr_r} - ${fdtcontroladdr}'
+    if ((fit)); then
+        # The FIT away from where bootm copies the kernel (its load address, 0x40200000,
+        # and the Image's whole footprint above it).
+        [[ -n $load_addr ]] || uboot_kernel_addr_r=0x42000000
+        dump_dtb "$tmp/qemu-virt.dtb"
+        "$root/tools/mkboot.sh" fit --image "$image_path" --dtb "$tmp/qemu-virt.dtb" \
+            --out "$tmp/Image.itb" >/dev/null
+        image_path=$tmp/Image.itb
+        # shellcheck disable=SC2016 # ${...} is for U-Boot to expand, not bash
+        bootcmd='bootm ${kernel_addr_r}#qemu-virt'
+    fi
     printf '%s\0' \
         "bootdelay=-2" \
         "kernel_addr_r=$uboot_kernel_addr_r" \
         "bootargs=$cmdline" \
-        'bootcmd=booti ${kernel_addr_r} - ${fdtcontroladdr}' >"$tmp/env.data"
+        "bootcmd=$bootcmd" >"$tmp/env.data"
     truncate -s $((env_size - 4)) "$tmp/env.data"
     # gzip's trailer starts with the CRC32 of its input, little-endian as U-Boot wants.
     gzip -c "$tmp/env.data" | tail -c 8 | head -c 4 >"$tmp/flash1.img"
@@ -248,10 +273,7 @@ elif ((elf)); then
     # it fits below the kernel (512 KiB), and its own DTB is 1 MiB, mostly padding (it
     # then silently loads none). Hand it the same machine's DTB, packed by dtc: QEMU
     # adds /chosen/bootargs and places it at the start of RAM, where the kernel looks.
-    "$qemu_bin" -machine "$machine,dumpdtb=$tmp/virt.dtb" -cpu "$cpu" -smp "$smp" \
-        -m "$mem" -nic none -display none -serial none -monitor none </dev/null 2>/dev/null ||
-        die "QEMU could not dump the machine's DTB"
-    dtc -q -I dtb -O dtb -o "$tmp/packed.dtb" "$tmp/virt.dtb"
+    dump_dtb "$tmp/packed.dtb"
     qemu+=(-kernel "$elf_path" -dtb "$tmp/packed.dtb" -append "$cmdline")
 else
     qemu+=(-kernel "$image_path" -append "$cmdline")

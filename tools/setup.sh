@@ -2,7 +2,8 @@
 # Installs what building, booting and testing the kernel needs, and nothing else:
 # the pinned Rust toolchain with the aarch64-unknown-none and aarch64-unknown-linux-musl
 # targets and the llvm-tools, clippy and rustfmt components; QEMU, Debian's U-Boot for
-# QEMU, dtc, llvm-symbolizer and cpio. (The Linux guest's Debian packages are fetched by
+# QEMU, dtc, llvm-symbolizer and cpio; the boot artifacts' tools (tools/mkboot.sh: mkimage,
+# mkbootimg, futility and vboot's developer keys). (The Linux guest's Debian packages are fetched by
 # tools/linux-guest.sh itself, into target/.) Idempotent and quick (a few checks) when everything is present.
 # Called by ./qemu-run.sh and tests/run-all.sh; run it by hand on a fresh machine too.
 # With --quiet it prints only what it changes.
@@ -55,6 +56,13 @@ command -v qemu-system-aarch64 >/dev/null || missing+=(qemu-system-arm)
 command -v dtc >/dev/null || missing+=(device-tree-compiler)
 # cpio packs the Linux guest's initramfs (tools/linux-guest.sh).
 command -v cpio >/dev/null || missing+=(cpio)
+# tools/mkboot.sh: mkimage and dumpimage (FIT), mkbootimg and unpack_bootimg (Android),
+# futility (ChromeOS kernel partition) and the developer keys it signs with.
+devkeys=/usr/share/vboot/devkeys
+command -v mkimage >/dev/null || missing+=(u-boot-tools)
+command -v mkbootimg >/dev/null || missing+=(mkbootimg)
+command -v futility >/dev/null || missing+=(vboot-kernel-utils)
+[[ -f $devkeys/kernel.keyblock ]] || missing+=(vboot-utils)
 host=$(rustc +"$channel" -vV | sed -n 's/^host: //p')
 sysroot_bin="$(rustc +"$channel" --print sysroot)/lib/rustlib/$host/bin"
 if [[ ! -x $sysroot_bin/llvm-symbolizer ]] && ! command -v llvm-symbolizer >/dev/null; then
@@ -87,4 +95,8 @@ command -v dtc >/dev/null || fail "dtc still missing (Debian package device-tree
 if [[ ! -x $sysroot_bin/llvm-symbolizer ]] && ! command -v llvm-symbolizer >/dev/null; then
     fail "llvm-symbolizer still missing (Debian package llvm)"
 fi
-((quiet)) || say "ok: Rust $channel (aarch64-unknown-none, aarch64-unknown-linux-musl, llvm-tools, clippy, rustfmt), $(qemu-system-aarch64 --version | head -1), U-Boot, dtc, llvm-symbolizer, cpio"
+command -v mkimage >/dev/null || fail "mkimage still missing (Debian package u-boot-tools)"
+command -v mkbootimg >/dev/null || fail "mkbootimg still missing (Debian package mkbootimg)"
+command -v futility >/dev/null || fail "futility still missing (Debian package vboot-kernel-utils)"
+[[ -f $devkeys/kernel.keyblock ]] || fail "$devkeys still missing (Debian package vboot-utils)"
+((quiet)) || say "ok: Rust $channel (aarch64-unknown-none, aarch64-unknown-linux-musl, llvm-tools, clippy, rustfmt), $(qemu-system-aarch64 --version | head -1), U-Boot, dtc, llvm-symbolizer, cpio, mkimage, mkbootimg, futility and vboot's devkeys"

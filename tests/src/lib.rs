@@ -16,12 +16,14 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
 
-/// How the kernel reaches the CPU: the arm64 Image, the ELF, or the Image through U-Boot.
+/// How the kernel reaches the CPU: the arm64 Image, the ELF, the Image through U-Boot's
+/// booti, or a FIT of the Image and the machine's DTB through U-Boot's bootm.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Via {
     Image,
     Elf,
     UBoot,
+    Fit,
 }
 
 /// The console UART (qemu-run.sh `--uart`): virt's PL011, or QEMU's PCI 16550
@@ -110,6 +112,7 @@ impl Boot {
             Via::Image => {}
             Via::Elf => args.push("--elf".to_string()),
             Via::UBoot => args.push("--uboot".to_string()),
+            Via::Fit => args.push("--fit".to_string()),
         }
         if self.uart == Uart::Ns16550 {
             args.extend(["--uart".to_string(), "16550".to_string()]);
@@ -417,7 +420,9 @@ impl Boot {
     /// was loaded.
     pub fn load_address(&self) -> u64 {
         match self.via {
-            Via::Image | Via::Elf => 0x4020_0000,
+            // QEMU's loader, and bootm copying a FIT's kernel to its load address:
+            // the link address.
+            Via::Image | Via::Elf | Via::Fit => 0x4020_0000,
             Via::UBoot => self.load_addr.unwrap_or(0x4040_0000),
         }
     }
@@ -432,6 +437,14 @@ pub fn expect_boot(boot: &Boot) {
     // U-Boot's last words before jumping to the kernel: booti really ran.
     if boot.via == Via::UBoot && !run.stdout.contains("Starting kernel ...") {
         wrong.push("U-Boot's booti did not start the kernel".to_string());
+    }
+    // bootm took the kernel and the DTB from the FIT's named configuration, hashes checked.
+    if boot.via == Via::Fit
+        && !(run.stdout.contains("Using 'qemu-virt' configuration")
+            && run.stdout.contains("sha256+ OK")
+            && run.stdout.contains("Starting kernel ..."))
+    {
+        wrong.push("U-Boot's bootm did not start the kernel from the FIT".to_string());
     }
     let expected: [(&str, Value); 7] = [
         ("load_address", boot.load_address().into()),
@@ -668,5 +681,10 @@ mod tests {
             ..Boot::default()
         };
         assert!(pci.options().join(" ").ends_with("--uart 16550"));
+        let fit = Boot {
+            via: Via::Fit,
+            ..Boot::default()
+        };
+        assert!(fit.options().join(" ").ends_with("--gic 3 --fit"));
     }
 }

@@ -1,6 +1,6 @@
 //! The QEMU boot matrix and the kernel's refusals, judged from the host. Every CPU
 //! model, core count from 1 to 16 (GICv2: 8), memory from 128 MiB to 2 GiB and above 4 GiB, GICv2
-//! and v3, EL1 and EL2 entry, Image, ELF and U-Boot boots, and the PL011 and PCI 16550
+//! and v3, EL1 and EL2 entry, Image, ELF, U-Boot booti and FIT boots, and the PL011 and PCI 16550
 //! consoles each appear at least once; not the full cross product (docs/testing.md
 //! lists the rows).
 #![forbid(unsafe_code)]
@@ -58,6 +58,9 @@ boot_matrix! {
     a53_2cpu_512m_gic3_el2_uboot: "cortex-a53", 2, "512M", 3, el2, UBoot;
     a72_8cpu_2g_gic2_el1_uboot: "cortex-a72", 8, "2G", 2, el1, UBoot;
     max_6cpu_5g_gic3_el2_uboot: "max", 6, "5G", 3, el2, UBoot;
+    // A FIT (tools/mkboot.sh fit) through U-Boot's bootm, as on MediaTek Genio boards.
+    a53_4cpu_512m_gic3_el1_fit: "cortex-a53", 4, "512M", 3, el1, Fit;
+    a72_2cpu_1g_gic2_el2_fit: "cortex-a72", 2, "1G", 2, el2, Fit;
 }
 
 /// The relocatable Image through U-Boot's booti from other load addresses (qemu-run.sh

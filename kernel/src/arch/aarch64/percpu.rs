@@ -40,7 +40,8 @@ impl PerCpu {
         self.mpidr.load(Ordering::Relaxed)
     }
 
-    /// Written by the boot CPU before the core is started (PSCI CPU_ON orders it).
+    /// Written by the boot CPU before the core is started (a `dsb ish` before CPU_ON in
+    /// `smp::bring_up` completes it).
     pub fn set_mpidr(&self, mpidr: u64) {
         self.mpidr.store(mpidr, Ordering::Relaxed);
     }

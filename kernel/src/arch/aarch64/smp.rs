@@ -89,6 +89,10 @@ pub fn bring_up(board: &platform::Board) -> SmpReport {
         }
         // The core reads its MPIDR back in `secondary_main`: set it before CPU_ON.
         percpu::cpu(next).set_mpidr(mpidr);
+        // An SMC or HVC is no barrier: complete the store before the firmware powers the
+        // core up (it reads it with its MMU and caches on, so no cleaning is needed).
+        // SAFETY: barrier only.
+        unsafe { core::arch::asm!("dsb ish", options(nostack)) };
         match psci::cpu_on(mpidr, entry, next as u64) {
             Ok(()) => started[next] = true,
             Err(e) => arch_println!("cpu@{mpidr:#x}: PSCI CPU_ON failed: {e}"),
