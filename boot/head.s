@@ -50,6 +50,16 @@ primary_entry:
     bl      relocate
     bl      fp_simd_on
 
+    // booting.rst has the loader clean the Image file to the point of coherency, not
+    // what lies past it: drop any line a loader left over BSS before writing it with
+    // the MMU off, so no late write-back lands on the zeroes, early tables or stacks
+    // (Linux invalidates its init page tables the same way).
+    adrp    x0, __bss_start
+    add     x0, x0, :lo12:__bss_start
+    adrp    x1, __bss_end
+    add     x1, x1, :lo12:__bss_end
+    bl      dcache_inval_range
+
     // Clear BSS (16-byte aligned start, page-aligned end; see linker.ld).
     adrp    x1, __bss_start
     add     x1, x1, :lo12:__bss_start

@@ -163,6 +163,12 @@ extern "C" fn kmain(dtb_pa: usize, entry_el: u64) -> ! {
         boot_failed(scenario, format_args!("console: {e}"), 2)
     }
     println!("kernel: command line \"{}\"", board.bootargs);
+    if cmdline.bootloader_words > 0 {
+        println!(
+            "kernel: {} word(s) of the bootloader's own (androidboot.*, cros_*) skipped",
+            cmdline.bootloader_words
+        );
+    }
     let Some(gic_desc) = &board.gic else {
         boot_failed(
             scenario,

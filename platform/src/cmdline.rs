@@ -113,6 +113,10 @@ pub struct CmdLine {
     /// The keys the line gave (bit `Key as u32`): an explicit choice is refused when
     /// it cannot be honoured, a default may fall back.
     given: u32,
+    /// Words a board's bootloader adds for its own system (`androidboot.*`, ChromeOS's
+    /// `cros_*`), skipped by `parse` rather than refused: they say nothing to this
+    /// kernel, and refusing them would stop every such boot.
+    pub bootloader_words: u32,
     /// What runs after boot (`scenario=`, default `boot`).
     pub scenario: Scenario,
     /// How the kernel powers off (`exit=`, default `psci`).
@@ -408,12 +412,23 @@ pub const MAX_LRU_GEN_MIN_TTL_MS: u32 = (1 << 29) - 1;
 /// Linux's limit on `vm.watermark_scale_factor`.
 pub const MAX_WATERMARK_SCALE_FACTOR: u32 = 3000;
 
+/// A word an Android bootloader (`androidboot.KEY=VALUE`) or ChromeOS's depthcharge
+/// (`cros_secure`, `cros_legacy`, `cros_efi`, `cros_debug`) adds to every command line.
+fn is_bootloader_word(word: &str) -> bool {
+    word.starts_with("androidboot.")
+        || matches!(
+            word,
+            "cros_secure" | "cros_legacy" | "cros_efi" | "cros_debug"
+        )
+}
+
 impl Default for CmdLine {
     fn default() -> Self {
         let mut kcompressd_cpu = ArrayVec::new();
         kcompressd_cpu.push(2);
         Self {
             given: 0,
+            bootloader_words: 0,
             scenario: Scenario::Boot,
             exit: ExitMethod::Psci,
             reclaim: ReclaimMode::Async,
@@ -639,6 +654,10 @@ impl CmdLine {
         let mut cmd = CmdLine::default();
         let mut seen = [false; Key::ALL.len()];
         for word in line.split_ascii_whitespace() {
+            if is_bootloader_word(word) {
+                cmd.bootloader_words += 1;
+                continue;
+            }
             let key = cmd.set(word)?;
             if core::mem::replace(&mut seen[key as usize], true) {
                 return Err(CmdLineError {
@@ -1149,6 +1168,19 @@ mod tests {
 
     fn error(line: &str) -> String {
         CmdLine::parse(line).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn bootloader_words_are_skipped_and_counted() {
+        let cmd = CmdLine::parse(
+            "cros_secure scenario=boot androidboot.hardware=mt8183 androidboot.serialno=x seed=3",
+        )
+        .unwrap();
+        assert_eq!((cmd.bootloader_words, cmd.seed), (3, Some(3)));
+        // Only those: anything else unknown is still refused, and `set` takes none.
+        assert!(CmdLine::parse("cros_other").is_err());
+        assert!(CmdLine::parse("android.hardware=x").is_err());
+        assert!(CmdLine::default().set("androidboot.hardware=x").is_err());
     }
 
     #[test]
