@@ -244,6 +244,21 @@ fn unknown_command_line_key_is_refused() {
     assert_eq!(run.result().unwrap()["scenario"], "smp");
 }
 
+/// The words Android bootloaders and depthcharge add are skipped and counted, so such
+/// a boot goes on (boards.md); other unknown words are still refused (above).
+#[test]
+fn bootloader_words_are_skipped() {
+    let run = Boot::default().run(&[
+        "cros_secure",
+        "scenario=boot",
+        "androidboot.hardware=mt8183",
+    ]);
+    run.expect_pass("boot");
+    if !run.stdout.contains("2 word(s) of the bootloader's own") {
+        run.fail("the boot report does not count the skipped words");
+    }
+}
+
 #[test]
 fn unknown_scenario_is_refused() {
     let run = Boot::default().run(&["scenario=no_such_scenario"]);
