@@ -502,6 +502,22 @@ pub fn mem_bytes(size: &str) -> u64 {
 }
 
 /// The object of the single `RESULT {json}` line in a console log.
+/// Every `RESULT {json}` object of `output`, in order (a console session prints one per
+/// run, then its own); an error names the first line that is not a JSON object.
+pub fn parse_results(output: &str) -> Result<Vec<Map<String, Value>>, String> {
+    output
+        .lines()
+        .filter_map(|line| {
+            line.find("RESULT {")
+                .map(|at| line[at + "RESULT ".len()..].trim_end())
+        })
+        .map(|json| match serde_json::from_str(json) {
+            Ok(Value::Object(map)) => Ok(map),
+            _ => Err(format!("RESULT is not a JSON object: {json}")),
+        })
+        .collect()
+}
+
 pub fn parse_result(output: &str) -> Result<Map<String, Value>, String> {
     let mut found = output.lines().filter_map(|line| {
         line.find("RESULT {")
@@ -647,6 +663,17 @@ mod tests {
         assert!(parse_result("RESULT {\"a\":1}\nRESULT {\"a\":2}\n").is_err());
         assert!(parse_result("RESULT {\"a\":\n").is_err());
         assert!(parse_result("RESULT [1]\nRESULT {\"a\":1,}\n").is_err());
+    }
+
+    #[test]
+    fn every_result_line_of_a_session_in_order() {
+        let log =
+            "RESULT {\"scenario\":\"reclaim\"}\r\nkmm> x\n[cpu0] RESULT {\"scenario\":\"shell\"}\n";
+        let all = parse_results(log).unwrap();
+        let names: Vec<&Value> = all.iter().map(|r| &r["scenario"]).collect();
+        assert_eq!(names, ["reclaim", "shell"]);
+        assert!(parse_results("nothing\n").unwrap().is_empty());
+        assert!(parse_results("RESULT {\"a\":1}\nRESULT {\"a\":\n").is_err());
     }
 
     #[test]

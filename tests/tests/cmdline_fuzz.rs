@@ -466,23 +466,11 @@ fn shell_script(g: &mut Gen, mem: &str, smp: u32) -> String {
     script
 }
 
-/// Every `RESULT {json}` object of a console, in order.
-fn all_results(stdout: &str) -> Result<Vec<Map<String, Value>>, String> {
-    stdout
-        .lines()
-        .filter_map(|line| line.find("RESULT {").map(|at| line[at + 7..].trim_end()))
-        .map(|json| match serde_json::from_str(json) {
-            Ok(Value::Object(map)) => Ok(map),
-            _ => Err(format!("RESULT is not a JSON object: {json}")),
-        })
-        .collect()
-}
-
 /// A console session's RESULT lines: each run's (`reclaim`, `bench` or `apps`), then the
 /// shell's, whose `runs` and `runs_failed` must count them and their errors; the
 /// shell's is returned.
 fn shell_result(run: &Run) -> Result<Map<String, Value>, String> {
-    let mut results = all_results(&run.stdout)?;
+    let mut results = qemu_tests::parse_results(&run.stdout)?;
     let shell = results.pop().ok_or("no RESULT line")?;
     if shell.get("scenario").and_then(Value::as_str) != Some("shell") {
         return Err("the last RESULT is not the shell's".to_string());

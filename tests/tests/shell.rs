@@ -47,14 +47,7 @@ fn judge(run: Run, commands: u64, errors: u64) -> Run {
 
 /// Every `RESULT {json}` object the console printed: the runs' and the shell's.
 fn results(run: &Run) -> Vec<Map<String, Value>> {
-    run.stdout
-        .lines()
-        .filter_map(|line| line.find("RESULT {").map(|at| line[at + 7..].trim_end()))
-        .map(|json| match serde_json::from_str(json) {
-            Ok(Value::Object(map)) => map,
-            _ => run.fail(&format!("RESULT is not a JSON object: {json}")),
-        })
-        .collect()
+    qemu_tests::parse_results(&run.stdout).unwrap_or_else(|e| run.fail(&e))
 }
 
 /// The values of `/proc/vmstat` counter `name`, in the order the console printed them.
