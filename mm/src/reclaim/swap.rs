@@ -903,6 +903,19 @@ mod loom_tests {
         }
     }
 
+    /// kswapd reclaiming the page and kcompressd compressing it, each on a thread.
+    fn start_daemons(world: &Arc<World>) -> (thread::JoinHandle<()>, thread::JoinHandle<()>) {
+        let kswapd = {
+            let world = world.clone();
+            thread::spawn(move || world.reclaim())
+        };
+        let kcompressd = {
+            let world = world.clone();
+            thread::spawn(move || world.compress())
+        };
+        (kswapd, kcompressd)
+    }
+
     /// kswapd unmaps and queues the page, kcompressd compresses it, while the
     /// workload writes the page again: whatever the interleaving, the workload
     /// reads back its last write, the frame is freed only if the page was stored,
@@ -914,14 +927,7 @@ mod loom_tests {
         static SWAPPED_IN: StdCount = StdCount::new(0);
         loom::model(|| {
             let world = World::new(1);
-            let kswapd = {
-                let world = world.clone();
-                thread::spawn(move || world.reclaim())
-            };
-            let kcompressd = {
-                let world = world.clone();
-                thread::spawn(move || world.compress())
-            };
+            let (kswapd, kcompressd) = start_daemons(&world);
             let (first, _) = world.touch(Some(2));
             assert_eq!(first, 1);
             let (second, fault) = world.touch(None);
@@ -1017,14 +1023,7 @@ mod loom_tests {
         static STORED: StdCount = StdCount::new(0);
         loom::model(|| {
             let world = World::new(9);
-            let kswapd = {
-                let world = world.clone();
-                thread::spawn(move || world.reclaim())
-            };
-            let kcompressd = {
-                let world = world.clone();
-                thread::spawn(move || world.compress())
-            };
+            let (kswapd, kcompressd) = start_daemons(&world);
             world.zap();
             kswapd.join().unwrap();
             kcompressd.join().unwrap();
