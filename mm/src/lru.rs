@@ -172,8 +172,8 @@ impl Lru {
         self.stats
     }
 
-    /// Index of an allocated order-0 page.
-    fn lookup(zone: &Zone, pfn: Pfn) -> Result<(u32, PageFlags), LruError> {
+    /// Index and flags of an allocated order-0 page (both LRUs take only those).
+    pub(crate) fn lookup(zone: &Zone, pfn: Pfn) -> Result<(u32, PageFlags), LruError> {
         let index = zone.memmap().index_of(pfn).ok_or(LruError::NotInZone)?;
         let page = zone.memmap().desc(index);
         if !page.flags.contains(PageFlags::ALLOCATED) || page.order != 0 {

@@ -18,7 +18,7 @@ use core::fmt;
 use crate::addr::Pfn;
 use crate::frame::Zone;
 use crate::frame::memmap::PageList;
-use crate::lru::{IsolatedBatch, LruError, SWAP_CLUSTER_MAX};
+use crate::lru::{IsolatedBatch, Lru, LruError, SWAP_CLUSTER_MAX};
 use crate::page::PageFlags;
 
 /// Generations at most (Linux's `MAX_NR_GENS`): the two bits of `LRU_GEN`.
@@ -267,15 +267,6 @@ impl LruGen {
         self.timestamps[gen_of(seq)]
     }
 
-    fn lookup(zone: &Zone, pfn: Pfn) -> Result<(u32, PageFlags), LruError> {
-        let index = zone.memmap().index_of(pfn).ok_or(LruError::NotInZone)?;
-        let page = zone.memmap().desc(index);
-        if !page.flags.contains(PageFlags::ALLOCATED) || page.order != 0 {
-            return Err(LruError::NotAllocated);
-        }
-        Ok((index, page.flags))
-    }
-
     /// Links page `index` onto generation `seq` (head, or tail for `oldest_end`).
     fn link(&mut self, zone: &mut Zone, index: u32, seq: u64, oldest_end: bool) {
         let g = gen_of(seq);
@@ -296,7 +287,7 @@ impl LruGen {
     }
 
     fn check_new(zone: &Zone, pfn: Pfn) -> Result<u32, LruError> {
-        let (index, flags) = Self::lookup(zone, pfn)?;
+        let (index, flags) = Lru::lookup(zone, pfn)?;
         if flags.contains(PageFlags::LRU) {
             return Err(LruError::OnLru);
         }
@@ -348,7 +339,7 @@ impl LruGen {
 
     /// Linux's `lruvec_del_folio()`: takes a page off its generation for good.
     pub fn del(&mut self, zone: &mut Zone, pfn: Pfn) -> Result<(), LruError> {
-        let (index, flags) = Self::lookup(zone, pfn)?;
+        let (index, flags) = Lru::lookup(zone, pfn)?;
         if flags.contains(PageFlags::ISOLATED) {
             return Err(LruError::Isolated);
         }
@@ -371,7 +362,7 @@ impl LruGen {
     /// generation now says it is hot); an isolated page gets `PG_referenced`, which
     /// eviction's check counts as young. Frames not on the LRU are ignored.
     pub fn update_gen(&mut self, zone: &mut Zone, pfn: Pfn) {
-        let Ok((index, flags)) = Self::lookup(zone, pfn) else {
+        let Ok((index, flags)) = Lru::lookup(zone, pfn) else {
             return;
         };
         if flags.contains(PageFlags::ISOLATED) {
@@ -533,7 +524,7 @@ impl LruGen {
         pfn: Pfn,
         referenced_ptes: bool,
     ) -> Result<Option<Shadow>, LruError> {
-        let (index, flags) = Self::lookup(zone, pfn)?;
+        let (index, flags) = Lru::lookup(zone, pfn)?;
         if !flags.contains(PageFlags::ISOLATED) {
             return Err(LruError::NotIsolated);
         }
@@ -565,7 +556,7 @@ impl LruGen {
     /// writeback: to the youngest generation, never the oldest ("don't add rejected
     /// folios to the oldest generation").
     pub fn putback(&mut self, zone: &mut Zone, pfn: Pfn) -> Result<(), LruError> {
-        let (index, flags) = Self::lookup(zone, pfn)?;
+        let (index, flags) = Lru::lookup(zone, pfn)?;
         if !flags.contains(PageFlags::ISOLATED) {
             return Err(LruError::NotIsolated);
         }
