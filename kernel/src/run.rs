@@ -4,7 +4,6 @@
 //! later one). Owns no policy and no measurement: the steps are `mm::reclaim::run`'s,
 //! the daemons `reclaim`'s, the workloads `workload`'s.
 
-use alloc::boxed::Box;
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -23,7 +22,7 @@ use mm::zram::MmStat;
 
 use crate::arch::aarch64::{smp, timer};
 use crate::reclaim::{self, Layout, System, VMSTAT};
-use crate::workload::{self, Outcome, Spec};
+use crate::workload::{self, Outcome, PageBuf, Spec};
 use crate::{mem, println, vm};
 
 /// Sets reclaim up for a run in `layout` with `anon`'s pages of the workload region.
@@ -144,9 +143,11 @@ pub struct KernelRun<'a, 'p> {
     pub idle_at_start: Vec<u64>,
     pub idle_at_window_end: Vec<u64>,
     /// The workloads' fault latency, merged by `finish` (boxed: 9 KiB).
-    faults: Box<LatencyHist>,
-    /// Their apps' figures, merged by `finish` (`None`: no workload switches apps).
-    apps: Option<Box<AppFigures>>,
+    faults: Vec<LatencyHist>,
+    /// Their apps' figures, merged by `finish` (empty: no workload switches apps).
+    apps: Vec<AppFigures>,
+    /// Where the final check loads a stored page (one, reserved with the results).
+    check_buf: Vec<PageBuf>,
     /// The low-memory killer over `workload::APPS`, polled while the run waits.
     pub killer: Option<Killer>,
 }
@@ -169,10 +170,46 @@ impl<'a, 'p> KernelRun<'a, 'p> {
             outcomes: Vec::new(),
             idle_at_start: Vec::new(),
             idle_at_window_end: Vec::new(),
-            faults: Box::default(),
-            apps: None,
+            faults: Vec::new(),
+            apps: Vec::new(),
+            check_buf: Vec::new(),
             killer: None,
         }
+    }
+}
+
+impl KernelRun<'_, '_> {
+    /// Room for what `finish` collects (each workload's outcome, the merged fault
+    /// latency and app figures), taken before the workloads fill memory; refused
+    /// when the kernel heap cannot hold it.
+    fn reserve_results(&mut self) -> Result<(), String> {
+        let apps = self
+            .specs
+            .iter()
+            .any(|s| matches!(s.pattern, workload::Pattern::AppSwitch { .. }));
+        let reserved = self
+            .outcomes
+            .try_reserve_exact(self.cpus.len())
+            .and_then(|()| self.faults.try_reserve_exact(1))
+            .and_then(|()| self.apps.try_reserve_exact(usize::from(apps)))
+            .and_then(|()| self.check_buf.try_reserve_exact(1));
+        if reserved.is_err() {
+            return Err(format!(
+                "no kernel heap for the run's results ({} KiB, {} KiB free)",
+                (self.cpus.len() * size_of::<(usize, Outcome)>()
+                    + size_of::<LatencyHist>()
+                    + size_of::<AppFigures>()
+                    + size_of::<PageBuf>())
+                    >> 10,
+                crate::mem::heap_free() >> 10
+            ));
+        }
+        self.faults.push(LatencyHist::EMPTY);
+        self.check_buf.push(PageBuf([0; PAGE_SIZE]));
+        if apps {
+            self.apps.push(AppFigures::default());
+        }
+        Ok(())
     }
 }
 
@@ -227,6 +264,7 @@ impl Machine for KernelRun<'_, '_> {
     }
 
     fn start_workloads(&mut self) -> Result<(), String> {
+        self.reserve_results()?;
         for (&cpu, spec) in self.cpus.iter().zip(self.specs) {
             workload::assign(cpu, *spec)?;
         }
@@ -294,11 +332,15 @@ impl Machine for KernelRun<'_, '_> {
                 lost += 1;
                 continue;
             };
+            let Some(buf) = self.check_buf.first_mut() else {
+                return Err(String::from("no page to check stored pages in"));
+            };
             check.add(workload::final_check(
                 spec.first,
                 &out,
                 &spec.generator,
                 self.poll.as_deref_mut(),
+                buf,
             ));
             self.outcomes.push((cpu, out));
         }
@@ -309,9 +351,11 @@ impl Machine for KernelRun<'_, '_> {
             work.corrupt += out.corrupt;
             work.ticks = work.ticks.max(out.ticks);
             oom_stops += u64::from(out.oom);
-            self.faults.merge(&out.faults);
-            if let Some(figures) = out.apps.first() {
-                self.apps.get_or_insert_default().merge(figures);
+            if let Some(faults) = self.faults.first_mut() {
+                faults.merge(&out.faults);
+            }
+            if let (Some(all), Some(figures)) = (self.apps.first_mut(), out.apps.first()) {
+                all.merge(figures);
             }
         }
         work.corrupt += lost;
@@ -334,10 +378,10 @@ impl Machine for KernelRun<'_, '_> {
     }
 
     fn fault_latency(&self) -> &LatencyHist {
-        &self.faults
+        self.faults.first().unwrap_or(&LatencyHist::EMPTY)
     }
 
     fn app_figures(&self) -> Option<&AppFigures> {
-        self.apps.as_deref()
+        self.apps.first()
     }
 }

@@ -464,8 +464,10 @@ fn in_writeback(index: usize) -> bool {
     })
 }
 
+/// A page to load a stored page into for the final check (page-aligned, as the store's
+/// decompressor writes whole pages).
 #[repr(C, align(4096))]
-struct PageBuf([u8; PAGE_SIZE]);
+pub struct PageBuf(pub [u8; PAGE_SIZE]);
 
 /// Pages `final_check` checks between two looks at the clock for its poll hook.
 const CHECK_BATCH: usize = 64;
@@ -473,18 +475,19 @@ const CHECK_BATCH: usize = 64;
 /// With every workload and daemon stopped: checks every written page of `outcome`
 /// (pages `first..`) wherever it is (mapped, in the store, parked in writeback). With
 /// `poll`, calls it every `smp::POLL_PERIOD` between pages, holding no lock: the
-/// console stays live through a check that takes seconds under TCG.
+/// console stays live through a check that takes seconds under TCG. `buf` is where a
+/// stored page is loaded to be checked.
 pub fn final_check(
     first: usize,
     outcome: &Outcome,
     generator: &PageGen,
     mut poll: Option<&mut (dyn FnMut() + '_)>,
+    buf: &mut PageBuf,
 ) -> PageCheck {
     let mut check = PageCheck::default();
     let Some(sys) = reclaim::system() else {
         return check;
     };
-    let mut buf = alloc::boxed::Box::new(PageBuf([0; PAGE_SIZE]));
     let mut next_poll = timer::deadline_after(smp::POLL_PERIOD);
     for (local, &version) in outcome.versions.iter().enumerate() {
         if local % CHECK_BATCH == 0

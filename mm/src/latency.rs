@@ -32,15 +32,18 @@ pub struct LatencyHist {
 
 impl Default for LatencyHist {
     fn default() -> Self {
-        LatencyHist {
-            buckets: [0; BUCKETS],
-            count: 0,
-            max: 0,
-        }
+        LatencyHist::EMPTY
     }
 }
 
 impl LatencyHist {
+    /// No latency recorded.
+    pub const EMPTY: LatencyHist = LatencyHist {
+        buckets: [0; BUCKETS],
+        count: 0,
+        max: 0,
+    };
+
     fn bucket(value: u64) -> usize {
         if value < EXACT {
             return value as usize;
