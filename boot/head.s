@@ -4,6 +4,13 @@
 // `global_asm!`; the brace-named operands are Rust constants and symbols given there.
 // Nothing here uses a stack before the MMU and caches are on. See docs/boot.md.
 
+// adr_l: the address of `sym` in `reg`, PC-relative (±4 GiB), so right wherever the
+// Image runs (Linux's macro of the same name).
+.macro adr_l reg, sym
+    adrp    \reg, \sym
+    add     \reg, \reg, :lo12:\sym
+.endm
+
 // ---------------------------------------------------------------------------------
 // Image header (Linux Documentation/arch/arm64/booting.rst), 64 bytes at offset 0.
 // ---------------------------------------------------------------------------------
@@ -54,17 +61,13 @@ primary_entry:
     // what lies past it: drop any line a loader left over BSS before writing it with
     // the MMU off, so no late write-back lands on the zeroes, early tables or stacks
     // (Linux invalidates its init page tables the same way).
-    adrp    x0, __bss_start
-    add     x0, x0, :lo12:__bss_start
-    adrp    x1, __bss_end
-    add     x1, x1, :lo12:__bss_end
+    adr_l   x0, __bss_start
+    adr_l   x1, __bss_end
     bl      dcache_inval_range
 
     // Clear BSS (16-byte aligned start, page-aligned end; see linker.ld).
-    adrp    x1, __bss_start
-    add     x1, x1, :lo12:__bss_start
-    adrp    x2, __bss_end
-    add     x2, x2, :lo12:__bss_end
+    adr_l   x1, __bss_start
+    adr_l   x2, __bss_end
 2:  cmp     x1, x2
     b.hs    3f
     stp     xzr, xzr, [x1], #16
@@ -84,14 +87,11 @@ primary_entry:
     // relocation pass patched in .rodata and .data, BSS, early tables), so the cached
     // view after the MMU is on matches memory. The loader cleaned the Image to the
     // point of coherency (booting.rst), so no line there holds newer data than memory.
-    adrp    x0, __text_end
-    add     x0, x0, :lo12:__text_end
-    adrp    x1, __bss_end
-    add     x1, x1, :lo12:__bss_end
+    adr_l   x0, __text_end
+    adr_l   x1, __bss_end
     bl      dcache_inval_range
 
-    adrp    x0, early_mmu
-    add     x0, x0, :lo12:early_mmu
+    adr_l   x0, early_mmu
     bl      mmu_switch
 
     mov     x0, #0
@@ -119,8 +119,7 @@ secondary_entry:
     ic      iallu
     dsb     nsh
     isb
-    adrp    x0, {BOOT_MMU}
-    add     x0, x0, :lo12:{BOOT_MMU}
+    adr_l   x0, {BOOT_MMU}
     bl      mmu_switch
     mov     x0, x19
     bl      set_stacks_and_vectors
@@ -199,10 +198,8 @@ relocate:
     adr     x14, _start
     ldr     x9, =__link_start       // absolute (linker.ld): no relocation of its own
     sub     x14, x14, x9            // displacement, 0 when run at the link address
-    adrp    x9, __rela_start
-    add     x9, x9, :lo12:__rela_start
-    adrp    x10, __rela_end
-    add     x10, x10, :lo12:__rela_end
+    adr_l   x9, __rela_start
+    adr_l   x10, __rela_end
 1:  cmp     x9, x10
     b.hs    2f
     ldp     x11, x12, [x9], #16     // r_offset, r_info
@@ -234,8 +231,7 @@ fp_simd_on:
 // ---------------------------------------------------------------------------------
 early_map:
     mov     x23, x30
-    adrp    x21, early_tables
-    add     x21, x21, :lo12:early_tables
+    adr_l   x21, early_tables
     add     x9, x21, #4096          // L0[0] -> L1 (everything below 512 GiB)
     orr     x9, x9, #3
     str     x9, [x21]
@@ -244,8 +240,7 @@ early_map:
     adrp    x24, _start
     lsr     x24, x24, #21
     lsl     x24, x24, #21
-    adrp    x25, __kernel_end
-    add     x25, x25, :lo12:__kernel_end
+    adr_l   x25, __kernel_end
 1:  mov     x0, x24
     bl      early_map_2m
     add     x24, x24, #(1 << 21)
@@ -359,8 +354,7 @@ mmu_switch:
 // Uses x0-x3.
 // ---------------------------------------------------------------------------------
 set_stacks_and_vectors:
-    adrp    x1, {STACKS}
-    add     x1, x1, :lo12:{STACKS}
+    adr_l   x1, {STACKS}
     ldr     x2, ={CPU_STACKS_SIZE}
     madd    x1, x0, x2, x1
     ldr     x2, ={EXC_STACK_TOP}
@@ -373,8 +367,7 @@ set_stacks_and_vectors:
     mov     sp, x3
     mov     x29, #0                 // end of the frame-pointer chain
     msr     tpidr_el1, x0           // logical CPU index (percpu.rs reads it)
-    adrp    x1, exception_vectors
-    add     x1, x1, :lo12:exception_vectors
+    adr_l   x1, exception_vectors
     msr     vbar_el1, x1
     isb
     msr     daifclr, #0xc           // debug and SError unmasked; IRQ/FIQ stay masked
