@@ -187,16 +187,19 @@ fn kpart_verifies_with_the_developer_keys() {
     mkboot("kpart", &dtbs, &["--cmdline", CMDLINE], &kpart);
     let kpart_s = kpart.to_string_lossy().into_owned();
     let subkey = format!("{DEVKEYS}/kernel_subkey.vbpubk");
-    let (ok, report) = tool(
-        "futility",
-        &[
-            "vbutil_kernel",
-            "--verify",
-            &kpart_s,
-            "--signpubkey",
-            &subkey,
-        ],
-    );
+    let verify = || {
+        tool(
+            "futility",
+            &[
+                "vbutil_kernel",
+                "--verify",
+                &kpart_s,
+                "--signpubkey",
+                &subkey,
+            ],
+        )
+    };
+    let (ok, report) = verify();
     assert!(ok, "vbutil_kernel --verify: {report}");
     expect_all(
         "vbutil_kernel --verify",
@@ -226,16 +229,7 @@ fn kpart_verifies_with_the_developer_keys() {
     let body = 0x10000;
     bytes[body] ^= 0xff;
     std::fs::write(&kpart, &bytes).unwrap();
-    let (ok, report) = tool(
-        "futility",
-        &[
-            "vbutil_kernel",
-            "--verify",
-            &kpart_s,
-            "--signpubkey",
-            &subkey,
-        ],
-    );
+    let (ok, report) = verify();
     assert!(!ok, "a damaged kernel partition verified: {report}");
     let _ = std::fs::remove_dir_all(&dir);
 }
