@@ -47,6 +47,10 @@ options:
   --pidfile FILE  QEMU writes its process id there (for tools that sample its load)
   --icount        -icount shift=0,sleep=off: vCPUs run in turn and the guest clock counts
                   instructions (1 ns each), a cost measure free of host load
+  --profile FILE  count the guest instructions of every vCPU per translated block inside
+                  the windows the kernel marks (each bench run's), with the project's
+                  TCG plugin (profile/plugin), into FILE; profile/report attributes them
+                  (docs/perf.md); --profile-all counts the whole boot as one window
   --no-build      do not run cargo; boot what was built last
   --image FILE    boot this prebuilt Image: nothing is built or installed (another host)
   --qemu BIN      the qemu-system-aarch64 to run (default: the one on PATH), e.g. the
@@ -70,6 +74,7 @@ die() {
 
 smp=4 mem=512M cpu=cortex-a53 gic=3 el2=0 uboot=0 fit=0 elf=0 gdb=0 timeout=0 build=1 build_only=0
 load_addr='' image='' qemu_bin=qemu-system-aarch64 pidfile='' icount=0 uart=pl011
+profile='' profile_window=marked
 need_value() { [[ $# -ge 2 && -n $2 ]] || die "option $1 needs a value (see --help)"; }
 while (($#)); do
     case $1 in
@@ -90,6 +95,8 @@ while (($#)); do
     --qemu) need_value "$@"; qemu_bin=$2; shift 2 ;;
     --pidfile) need_value "$@"; pidfile=$2; shift 2 ;;
     --icount) icount=1; shift ;;
+    --profile) need_value "$@"; profile=$2; shift 2 ;;
+    --profile-all) need_value "$@"; profile=$2 profile_window=all; shift 2 ;;
     --build-only) build_only=1; shift ;;
     -h | --help) usage; exit 0 ;;
     --) shift; break ;;
@@ -215,6 +222,14 @@ qemu=("$qemu_bin" -machine "$machine" -cpu "$cpu" -smp "$smp" -m "$mem"
     -nographic -nic none -semihosting -no-reboot)
 [[ -z $pidfile ]] || qemu+=(-pidfile "$pidfile")
 ((icount)) && qemu+=(-icount "shift=0,sleep=off")
+if [[ -n $profile ]]; then
+    [[ $profile != *,* ]] || die "--profile: the file name cannot contain a comma (QEMU's -plugin syntax)"
+    [[ -z $image ]] || die "--profile names addresses from the kernel's ELF: boot a kernel built here, not --image"
+    # memcpy, memset and their kin are counted per caller (profile/plugin).
+    plugin=$("$root/profile/build-plugin.sh") || die "could not build the profiler"
+    leaves=$("$(dirname "$plugin")/insn-profile" leaves --elf "$elf_path") || die "could not read the kernel's symbols"
+    qemu+=(-plugin "$plugin,out=$profile,window=$profile_window${leaves:+,$leaves}")
+fi
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

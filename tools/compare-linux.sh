@@ -6,17 +6,21 @@
 # then the noise-free yardstick (guest instructions per reclaimed page, under
 # -icount), and RESULT {"scenario":"linux-compare","linux":{..},"sync":{..},"async":{..}}.
 #
-#   tools/compare-linux.sh [--runs N] [--linux-mem SIZE] [--no-icount] [--small]
+#   tools/compare-linux.sh [--runs N] [--linux-mem SIZE] [--no-icount] [--small] [--profile]
 #     --runs N          runs of each side (default 3: medians of 3)
 #     --linux-mem SIZE  Linux guest RAM (default 124M: MemFree about the bench's 64 MiB)
 #     --no-icount       skip the instructions-per-page yardstick (4 more boots)
 #     --small           a tiny workload (16 MiB RAM, 1,024 accesses): the smoke test
+#     --profile         the yardstick's boots under the instruction profiler too: where
+#                       each side's instructions per reclaimed page go, by step of the
+#                       page's life and by vCPU (profile/, docs/perf.md); the raw
+#                       per-function counts are kept next to the logs
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck source=tools/result-json.sh
 source "$root/tools/result-json.sh"
-runs=3 linux_mem=124M icount=1 small=0
+runs=3 linux_mem=124M icount=1 small=0 profile=0
 
 die() {
     echo "compare-linux.sh: $*" >&2
@@ -28,11 +32,13 @@ while (($#)); do
     --linux-mem) [[ -n ${2:-} ]] || die "--linux-mem needs a value"; linux_mem=$2; shift 2 ;;
     --no-icount) icount=0; shift ;;
     --small) small=1; shift ;;
-    -h | --help) sed -n '2,14p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --profile) profile=1; shift ;;
+    -h | --help) sed -n '2,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown option '$1' (see --help)" ;;
     esac
 done
 [[ $runs =~ ^[1-9][0-9]*$ ]] || die "--runs wants a positive number, not '$runs'"
+((!profile || icount)) || die "--profile profiles the yardstick's boots: it cannot go with --no-icount"
 
 # The same workload on both sides: the bench's, at its RAM (64 MiB) or the smoke
 # test's (16 MiB); anonymous memory twice the RAM, 8 apps, 12 switches, seed 1.
@@ -91,29 +97,85 @@ linux+="\"mem_free_kb\":$(linux_median mem_free_kb)"
 # elapsed of the same workload with RAM to spare) / pages reclaimed is the reclaim
 # cost in instructions, whatever the host is doing.
 per_page() { awk -v p="$1" -v s="$2" -v n="$3" 'BEGIN { if (n + 0 > 0 && p != "n/a" && s != "n/a") printf "%.0f", (p - s) * 1e6 / n; else print "n/a" }'; }
-linux_ipp=n/a sync_ipp=n/a
+linux_ipp=n/a sync_ipp=n/a async_ipp=n/a
+# --profile: each yardstick boot also writes its counts (profile/plugin), attributed
+# below; the kernel's pressure and spare boots each hold a sync window, then an async one.
+prof() { ((profile)) && echo "--profile" "$log_dir/$1.prof"; }
 if ((icount)); then
-    if ! "$root/tools/linux-guest.sh" --icount --mem "$linux_mem_pressure" -- "${linux_words[@]}" \
+    # shellcheck disable=SC2046 # prof prints nothing or two words
+    if ! "$root/tools/linux-guest.sh" --icount $(prof linux-icount) --mem "$linux_mem_pressure" -- "${linux_words[@]}" \
         >"$log_dir/linux-icount.log" 2>&1 ||
-        ! "$root/tools/linux-guest.sh" --icount --mem 512M -- "${linux_words[@]}" \
+        ! "$root/tools/linux-guest.sh" --icount $(prof linux-icount-spare) --mem 512M -- "${linux_words[@]}" \
             >"$log_dir/linux-icount-spare.log" 2>&1; then
         die "the Linux -icount runs failed: $log_dir/linux-icount*.log"
     fi
     lp=$(results "$log_dir/linux-icount.log" | tail -1)
     ls=$(results "$log_dir/linux-icount-spare.log" | tail -1)
     linux_ipp=$(per_page "$(value "$lp" elapsed_ms)" "$(value "$ls" elapsed_ms)" "$(value "$lp" pgsteal_anon)")
-    if ! "$root/qemu-run.sh" --icount -- "${kernel_words[@]}" bench_runs=1 \
+    # shellcheck disable=SC2046
+    if ! "$root/qemu-run.sh" --icount $(prof kernel-icount) -- "${kernel_words[@]}" bench_runs=1 \
         >"$log_dir/kernel-icount.log" 2>&1 ||
-        ! "$root/qemu-run.sh" --icount -- "${kernel_spare_words[@]}" bench_runs=1 \
+        ! "$root/qemu-run.sh" --icount $(prof kernel-icount-spare) -- "${kernel_spare_words[@]}" bench_runs=1 \
             >"$log_dir/kernel-icount-spare.log" 2>&1; then
         die "the kernel -icount runs failed: $log_dir/kernel-icount*.log"
     fi
     kp=$(object "$(results "$log_dir/kernel-icount.log" | tail -1)" sync)
     ks=$(object "$(results "$log_dir/kernel-icount-spare.log" | tail -1)" sync)
     sync_ipp=$(per_page "$(value "$kp" elapsed_ms)" "$(value "$ks" elapsed_ms)" "$(value "$kp" pgsteal_anon)")
+    # Async too: under -icount the guest clock counts every vCPU's instructions in
+    # turn, kcompressd's included, so the same difference is its cost per page.
+    kpa=$(object "$(results "$log_dir/kernel-icount.log" | tail -1)" async)
+    ksa=$(object "$(results "$log_dir/kernel-icount-spare.log" | tail -1)" async)
+    async_ipp=$(per_page "$(value "$kpa" elapsed_ms)" "$(value "$ksa" elapsed_ms)" "$(value "$kpa" pgsteal_anon)")
 fi
-linux+=",\"instructions_per_page\":${linux_ipp/n\/a/null}}"
-sync=${sync%\}},"\"instructions_per_page\":${sync_ipp/n\/a/null}}"
+linux+=",\"instructions_per_page\":${linux_ipp/n\/a/null}"
+sync=${sync%\}},"\"instructions_per_page\":${sync_ipp/n\/a/null}"
+async=${async%\}},"\"instructions_per_page\":${async_ipp/n\/a/null}"
+
+# --- The profile: per step, (pressure - spare) / pages reclaimed, for each side.
+if ((profile)); then
+    insn=$root/target/release/insn-profile
+    elf=$("$root/qemu-run.sh" --build-only | head -1)
+    # cpus LINE WORD: the CPU numbers the bench's layout line gives after WORD.
+    cpus() { sed -n "s/.*$2 on \(cpu[0-9]*\|cpus [0-9,]*\).*/\1/p" <<<"$1" | head -1 | tr -dc '0-9,'; }
+    layout=$(grep -a '^bench: kswapd on' "$log_dir/kernel-icount.log" | head -1)
+    loads=$(grep -a '^bench: workload(s) on' "$log_dir/kernel-icount.log" | head -1)
+    kswapd_cpu=$(cpus "$layout" kswapd) workers=$(cpus "$layout" '(async)') workload_cpus=$(cpus "$loads" 'workload(s)')
+    workers=${workers%%,*} # the async column runs one worker: the first
+    profile_side() { # NAME PROFILE SPARE_PROFILE WINDOW PAGES SYMBOLS... -- ROLES...
+        local name=$1 p=$2 s=$3 w=$4 pages=$5
+        shift 5
+        local sym=() roles=()
+        while (($#)) && [[ $1 != -- ]]; do sym+=("$1"); shift; done
+        shift
+        roles=("$@")
+        "$insn" attribute "$p" --window "$w" "${sym[@]/@P@/$p}" --functions "$log_dir/$name-functions.tsv" \
+            >"$log_dir/$name-pressure.json" &&
+            "$insn" attribute "$s" --window "$w" "${sym[@]/@P@/$s}" --functions "$log_dir/$name-spare-functions.tsv" \
+                >"$log_dir/$name-spare.json" &&
+            "$insn" per-page --pressure "$log_dir/$name-pressure.json" --spare "$log_dir/$name-spare.json" \
+                --pages "$pages" "${roles[@]}" >"$log_dir/$name-per-page.json" ||
+            die "profiling $name failed (logs in $log_dir)"
+    }
+    profile_side linux "$log_dir/linux-icount.prof" "$log_dir/linux-icount-spare.prof" 1 "$(value "$lp" pgsteal_anon)" \
+        --kallsyms @P@.kallsyms --
+    profile_side sync "$log_dir/kernel-icount.prof" "$log_dir/kernel-icount-spare.prof" 1 "$(value "$kp" pgsteal_anon)" \
+        --elf "$elf" -- --role "kswapd=$kswapd_cpu" --role "workload=$workload_cpus"
+    profile_side async "$log_dir/kernel-icount.prof" "$log_dir/kernel-icount-spare.prof" 2 "$(value "$kpa" pgsteal_anon)" \
+        --elf "$elf" -- --role "kswapd=$kswapd_cpu" --role "kcompressd=$workers" --role "workload=$workload_cpus"
+    # The steps object and the sum, in each side's RESULT object.
+    steps_of() { # FILE: ,"steps":{..},"profiled_instructions_per_page":N
+        local j
+        j=$(tr -d '\n' <"$1")
+        printf ',"steps":%s,"profiled_instructions_per_page":%s' \
+            "$(grep -o '"steps":{[^}]*}' <<<"$j" | sed 's/^"steps"://')" \
+            "$(grep -o '"profiled_instructions_per_page":-\{0,1\}[0-9]*' <<<"$j" | cut -d: -f2)"
+    }
+    linux+=$(steps_of "$log_dir/linux-per-page.json")
+    sync+=$(steps_of "$log_dir/sync-per-page.json")
+    async+=$(steps_of "$log_dir/async-per-page.json")
+fi
+linux+='}' sync+='}' async+='}'
 
 # --- The table.
 echo
@@ -131,5 +193,15 @@ for key in "${keys[@]}" instructions_per_page; do
     done
     printf '\n'
 done
-echo "n/a: no figure (Linux's fault latency is not measured; instructions per page only for Linux and sync; async under -icount shares one host thread)"
+echo "n/a: no figure (Linux's fault latency is not measured)"
+if ((profile)); then
+    echo
+    echo "--- Where the instructions per reclaimed page go: (under pressure - RAM to spare) / pages, by step (profile/steps.conf) ---"
+    "$insn" table "linux=$log_dir/linux-per-page.json" "sync=$log_dir/sync-per-page.json" "async=$log_dir/async-per-page.json"
+    for side in linux sync async; do
+        awk -v side=$side -v p="$(value "${!side}" profiled_instructions_per_page)" -v i="$(value "${!side}" instructions_per_page)" \
+            'BEGIN { if (i != "n/a" && i + 0 != 0) printf "%s: profiled %s against -icount %s instructions per page (%+.1f %%)\n", side, p, i, (p - i) * 100 / i }'
+    done
+    echo "raw per-function counts: $log_dir/{linux,sync,async}{,-spare}-functions.tsv (step, function, total, per vCPU)"
+fi
 echo "RESULT {\"scenario\":\"linux-compare\",\"runs\":$runs,\"linux\":$linux,\"sync\":$sync,\"async\":$async}"

@@ -13,13 +13,16 @@
 #     --min-free-kbytes N  set vm.min_free_kbytes (Linux's watermarks) before the runs
 #     --timeout SECS  stop QEMU after SECS (default 600)
 #     --prepare       fetch and build what is needed, boot nothing
+#     --profile FILE  count guest instructions per block in linux-bench's window
+#                     (profile/plugin, kernel booted nokaslr) into FILE, and the
+#                     guest's /proc/kallsyms (kernel and modules) into FILE.kallsyms
 # Prints the guest's console; each run ends with a line RESULT {json} (linux-bench).
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cache=$root/target/linux-guest
 kernel_pkg_glob='linux-image-6.1.0-*-arm64-unsigned'
-mem=124M smp=4 runs=1 icount=0 timeout=600 prepare=0 min_free_kbytes=
+mem=124M smp=4 runs=1 icount=0 timeout=600 prepare=0 min_free_kbytes= profile=
 
 die() {
     echo "linux-guest.sh: $*" >&2
@@ -35,7 +38,8 @@ while (($#)); do
     --icount) icount=1; shift ;;
     --min-free-kbytes) need "$@"; min_free_kbytes=$2; shift 2 ;;
     --prepare) prepare=1; shift ;;
-    -h | --help) sed -n '2,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --profile) need "$@"; profile=$2; shift 2 ;;
+    -h | --help) sed -n '2,19p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     --) shift; break ;;
     *) die "unknown option '$1' (see --help)" ;;
     esac
@@ -44,6 +48,8 @@ bench_args=("$@")
 [[ $mem =~ ^[1-9][0-9]*[MG]$ ]] || die "--mem wants a size like 120M, not '$mem'"
 [[ -z $min_free_kbytes || $min_free_kbytes =~ ^[1-9][0-9]*$ ]] ||
     die "--min-free-kbytes wants a positive number, not '$min_free_kbytes'"
+# QEMU splits -plugin's arguments at commas.
+[[ $profile != *,* ]] || die "--profile wants a file name without commas, not '$profile'"
 for n in smp runs timeout; do
     [[ ${!n} =~ ^[1-9][0-9]*$ ]] || die "--$n wants a positive number, not '${!n}'"
 done
@@ -92,6 +98,14 @@ rustup target list --installed --toolchain "$channel" | grep -qx aarch64-unknown
 (cd "$root" && CARGO_TARGET_AARCH64_UNKNOWN_LINUX_MUSL_LINKER=rust-lld \
     cargo build -q --release -p linux-bench --target aarch64-unknown-linux-musl)
 bench_bin=$root/target/aarch64-unknown-linux-musl/release/linux-bench
+# --- The instruction profiler (profile/plugin), counting in linux-bench's window.
+if [[ -n $profile ]]; then
+    plugin=$("$root/profile/build-plugin.sh")
+    # With nokaslr the kernel's addresses are the same at every boot of this package:
+    # one boot that only prints /proc/kallsyms gives memcpy's and memset's ranges,
+    # which the plugin charges to their callers.
+    symbols_cache=$cache/kallsyms-$(basename "$vmlinuz")
+fi
 ((prepare)) && {
     echo "linux-guest.sh: ready: $(basename "$kernel_deb"), $(basename "$busybox_deb"), $bench_bin"
     exit 0
@@ -104,6 +118,15 @@ mkdir -p "$stage/initramfs"/{bin,dev,proc,sys,lib/modules}
 cp "$cache/root/bin/busybox" "$stage/initramfs/bin/"
 for m in "${modules[@]}"; do cp "$moddir/$m" "$stage/initramfs/lib/modules/"; done
 cp "$bench_bin" "$stage/initramfs/bin/linux-bench"
+# Profiling: the kernel's and the modules' symbols, from the guest itself (Debian's
+# System.map is a placeholder; the real one is in the 800 MB -dbg package), on the
+# console between two markers for the host side to pick out.
+profile_init=
+[[ -n $profile ]] && profile_init='echo 0 > /proc/sys/kernel/kptr_restrict
+echo "init: kallsyms begin"
+cat /proc/kallsyms
+echo "init: kallsyms end"
+grep -qw symbols_only /proc/cmdline && poweroff -f'
 cat >"$stage/initramfs/init" <<EOF
 #!/bin/busybox sh
 # Linux's side of the comparison: global reclaim into zram (lz4), swappiness 100,
@@ -114,6 +137,7 @@ mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
 for m in zsmalloc lz4_compress lz4 zram; do insmod /lib/modules/\$m.ko || echo "init: insmod \$m failed"; done
+$profile_init
 for run in \$(seq $runs); do
     echo lz4 > /sys/block/zram0/comp_algorithm
     echo 256M > /sys/block/zram0/disksize
@@ -135,12 +159,46 @@ chmod +x "$stage/initramfs/init"
 (cd "$stage/initramfs" && find . | cpio -o -H newc --quiet | gzip -1) >"$stage/initramfs.cpio.gz"
 
 qemu=(qemu-system-aarch64 -machine "virt,gic-version=3" -cpu cortex-a53 -smp "$smp" -m "$mem"
-    -nographic -nic none -no-reboot -kernel "$vmlinuz" -initrd "$stage/initramfs.cpio.gz"
-    -append "console=ttyAMA0 panic=-1 quiet loglevel=3")
+    -nographic -nic none -no-reboot -kernel "$vmlinuz" -initrd "$stage/initramfs.cpio.gz")
+append="console=ttyAMA0 panic=-1 quiet loglevel=3"
+# boot_qemu KALLSYMS_OUT ARGS...: QEMU with the console on stdout, but for the symbols
+# between the init's markers (some 50,000 lines), which go to KALLSYMS_OUT without the
+# \r the serial console ends lines with. Returns QEMU's status.
+boot_qemu() {
+    local out=$1
+    shift
+    : >"$out" || die "cannot write $out"
+    timeout --foreground -k 5 "$timeout" "${qemu[@]}" "$@" </dev/null |
+        out=$out awk '
+            /^init: kallsyms end/ { f = 0 }
+            f {
+                line = $0
+                sub(/\r$/, "", line)
+                if (line ~ /^[0-9a-f]+ [A-Za-z] [^ \t]+(\t\[[^ ]+\])?$/) { print line >ENVIRON["out"]; next }
+            }
+            { print; fflush() }
+            /^init: kallsyms begin/ { f = 1 }'
+    return "${PIPESTATUS[0]}"
+}
 ((icount)) && qemu+=(-icount "shift=0,sleep=off")
 set +e
-timeout --foreground -k 5 "$timeout" "${qemu[@]}" </dev/null
-status=$?
+if [[ -n $profile ]]; then
+    if [[ ! -s $symbols_cache ]]; then
+        boot_qemu "$symbols_cache.tmp" -append "$append nokaslr symbols_only" >/dev/null &&
+            [[ -s $symbols_cache.tmp ]] || die "the symbols boot printed no /proc/kallsyms"
+        mv "$symbols_cache.tmp" "$symbols_cache"
+    fi
+    leaves=$("$(dirname "$plugin")/insn-profile" leaves --kallsyms "$symbols_cache") ||
+        die "no memcpy/memset in $symbols_cache"
+    boot_qemu "$profile.kallsyms" -append "$append nokaslr" \
+        -plugin "$plugin,out=$profile,window=marked${leaves:+,$leaves}"
+    status=$?
+else
+    timeout --foreground -k 5 "$timeout" "${qemu[@]}" -append "$append" </dev/null
+    status=$?
+fi
 set -e
 ((status == 124)) && echo "linux-guest.sh: timed out after $timeout s" >&2
+[[ -n $profile ]] &&
+    echo "linux-guest.sh: profile in $profile, symbols in $profile.kallsyms ($(wc -l <"$profile.kallsyms") lines)" >&2
 exit "$status"

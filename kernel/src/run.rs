@@ -20,7 +20,7 @@ use mm::reclaim::run::{DaemonTimes, Finished, FrameCount, Machine, PageCheck, Wo
 use mm::vmstat::VmStatSnapshot;
 use mm::zram::MmStat;
 
-use crate::arch::aarch64::{smp, timer};
+use crate::arch::aarch64::{profile_mark, smp, timer};
 use crate::reclaim::{self, Layout, System, VMSTAT};
 use crate::workload::{self, Outcome, PageBuf, Spec};
 use crate::{mem, println, vm};
@@ -310,7 +310,12 @@ impl Machine for KernelRun<'_, '_> {
         true
     }
 
+    fn window_opened(&mut self) {
+        profile_mark::open_window();
+    }
+
     fn window_closed(&mut self) {
+        profile_mark::close_window();
         self.idle_at_window_end = idle_now();
     }
 

@@ -18,6 +18,35 @@ use mm::pagegen::{POOL_PAGES, PageGen, PageMix, PagePool, SplitMix64};
 
 mod linux;
 
+/// Marks for the instruction profiler (profile/plugin, `tools/linux-guest.sh
+/// --profile`, docs/perf.md): `hint #0x78` opens a measurement window and
+/// `hint #0x79` closes it, as the kernel bench's marks do
+/// (kernel/src/arch/aarch64/profile_mark.rs). Unallocated hints run as NOPs at EL0 on
+/// every Armv8 core; off aarch64 (host builds and tests) the marks are nothing.
+mod profile {
+    /// The profiler starts counting here (every vCPU: the whole guest, kernel too).
+    #[allow(unsafe_code)]
+    #[inline(always)]
+    pub fn open_window() {
+        #[cfg(target_arch = "aarch64")]
+        // SAFETY: a hint instruction: no memory, register or flag is changed.
+        unsafe {
+            core::arch::asm!("hint #0x78", options(nomem, nostack, preserves_flags))
+        };
+    }
+
+    /// The profiler writes the window's counts and stops counting here.
+    #[allow(unsafe_code)]
+    #[inline(always)]
+    pub fn close_window() {
+        #[cfg(target_arch = "aarch64")]
+        // SAFETY: a hint instruction: no memory, register or flag is changed.
+        unsafe {
+            core::arch::asm!("hint #0x79", options(nomem, nostack, preserves_flags))
+        };
+    }
+}
+
 /// The kernel bench's defaults (kernel/src/scenario/bench.rs): 2 x 64 MiB in 8 apps,
 /// 12 switches after the launch, 25 % writes, seed 1.
 struct Args {
@@ -148,6 +177,7 @@ fn run(a: &Args) -> Result<bool, String> {
         mem_free_kb.map_or("n/a".into(), |k| k.to_string())
     );
 
+    profile::open_window();
     let before = linux::vmstat();
     let kswapd_before = linux::kswapd_ticks();
     let start = Instant::now();
@@ -170,6 +200,7 @@ fn run(a: &Args) -> Result<bool, String> {
         }
     }
     let elapsed = start.elapsed();
+    profile::close_window();
     // The window closes here: counters, kswapd's time and zram's state, before the
     // final check faults every page back in.
     let after = linux::vmstat();

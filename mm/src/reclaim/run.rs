@@ -59,6 +59,9 @@ pub trait Machine {
     /// The measurement window just closed (the last workload ended): a machine may
     /// read what it measures over the window itself (the kernel: each CPU's idle time).
     fn window_closed(&mut self) {}
+    /// The measurement window opens (before the daemons start): the kernel marks it
+    /// for the instruction profiler.
+    fn window_opened(&mut self) {}
     /// Stops the daemons once they have drained what was queued.
     fn stop_daemons(&mut self);
     /// Collects the workloads' results and checks every page of the region wherever
@@ -258,6 +261,7 @@ pub fn run<M: Machine>(
     let race_before = machine.race_stats();
     let psi_before = machine.psi();
     let start = machine.now();
+    machine.window_opened();
     machine.start_daemons()?;
     // After the start: a machine may start its busy clocks over there.
     let times_before = machine.daemon_times();

@@ -11,6 +11,7 @@ pub mod fatal;
 pub mod fpsimd;
 pub mod mmio;
 pub mod mmu;
+pub mod profile_mark;
 pub mod relax;
 pub mod semihosting;
 pub mod stack;

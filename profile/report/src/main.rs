@@ -1,0 +1,357 @@
+//! insn-profile: the command line over the library (see lib.rs and docs/perf.md).
+//!
+//!   insn-profile attribute PROFILE --window K[,K...] (--elf ELF [--load-offset HEX]
+//!                | --kallsyms FILE [--system-map FILE]) [--functions OUT.tsv]
+//!       one or more windows of a profile by step and vCPU, as JSON on stdout; the
+//!       per-function counts (step, function, total, per vCPU) to OUT.tsv
+//!   insn-profile leaves (--elf ELF | --kallsyms FILE)
+//!       the plugin's leaf= arguments for memcpy, memset and their kin
+//!   insn-profile per-page --pressure P.json --spare S.json --pages N [--role NAME=CPU[,CPU]]...
+//!       (pressure - spare) / pages per step, vCPU and role, as JSON
+//!   insn-profile table NAME=PER_PAGE.json...
+//!       the per-step table, one column per file
+
+use std::collections::HashMap;
+use std::fs;
+use std::process::ExitCode;
+
+use insn_profile::attribute::attribute;
+use insn_profile::dump;
+use insn_profile::per_page::{per_page, read_summary, summary};
+use insn_profile::steps::{Kernel, Steps};
+use insn_profile::symbols::{ElfSymbolizer, MapSymbolizer, NmTable, Symbolizer};
+use serde_json::Value;
+
+/// Routines that many steps call, charged to their callers: the copy and fill
+/// routines, and (this kernel) the memmap's list and lookup helpers, which both the
+/// LRU and the buddy allocator use.
+const LEAVES_KERNEL: &[&str] = &[
+    "memcpy",
+    "memmove",
+    "memset",
+    "memcmp",
+    "bcmp",
+    "compiler_builtins::mem::*",
+    "compiler_builtins::int::*",
+    "__udivti3",
+    "__umodti3",
+    "core::slice::*copy_within*",
+    "mm::frame::memmap::PageList::*",
+    "mm::frame::memmap::Memmap::*",
+];
+/// Linux: also the small checks and helpers that code of every step calls
+/// (CONFIG_DEBUG_LIST's checks, per-CPU offsets, IRQ masking, folio tests).
+const LEAVES_LINUX: &[&str] = &[
+    "memcpy",
+    "__memcpy",
+    "__pi_memcpy",
+    "memmove",
+    "__memmove",
+    "__pi_memmove",
+    "memset",
+    "__memset",
+    "__pi_memset",
+    "memcmp",
+    "__list_del_entry_valid",
+    "__list_add_valid",
+    "__kern_my_cpu_offset",
+    "arch_local_irq_save",
+    "arch_local_irq_restore",
+    "folio_mapping",
+    "folio_mapped",
+    "PageHeadHuge",
+    "__cond_resched",
+    "percpu_ref_*",
+    "page_mapping",
+    "folio_memcg_lock*",
+    "folio_memcg_unlock",
+];
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match run(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("insn-profile: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// `--name value` options and the words that are not options.
+struct Opts {
+    named: HashMap<String, Vec<String>>,
+    free: Vec<String>,
+}
+
+fn opts(args: &[String], known: &[&str]) -> Result<Opts, String> {
+    let mut o = Opts {
+        named: HashMap::new(),
+        free: Vec::new(),
+    };
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        if let Some(name) = a.strip_prefix("--") {
+            if !known.contains(&name) {
+                return Err(format!("unknown option '{a}' (see the usage in --help)"));
+            }
+            let v = it.next().ok_or_else(|| format!("{a} needs a value"))?;
+            o.named.entry(name.to_string()).or_default().push(v.clone());
+        } else {
+            o.free.push(a.clone());
+        }
+    }
+    Ok(o)
+}
+
+impl Opts {
+    fn one(&self, name: &str) -> Option<&str> {
+        self.named
+            .get(name)
+            .and_then(|v| v.last())
+            .map(|s| s.as_str())
+    }
+    fn need(&self, name: &str) -> Result<&str, String> {
+        self.one(name)
+            .ok_or_else(|| format!("--{name} is required"))
+    }
+}
+
+fn read(path: &str) -> Result<String, String> {
+    fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))
+}
+
+fn read_json(path: &str) -> Result<Value, String> {
+    serde_json::from_str(&read(path)?).map_err(|e| format!("{path}: {e}"))
+}
+
+fn run(args: &[String]) -> Result<(), String> {
+    let (cmd, rest) = args.split_first().ok_or(USAGE)?;
+    match cmd.as_str() {
+        "attribute" => cmd_attribute(rest),
+        "leaves" => cmd_leaves(rest),
+        "per-page" => cmd_per_page(rest),
+        "table" => cmd_table(rest),
+        "-h" | "--help" => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        other => Err(format!("unknown command '{other}'\n{USAGE}")),
+    }
+}
+
+const USAGE: &str = "usage: insn-profile attribute|leaves|per-page|table ... (profile/report/src/main.rs, docs/perf.md)";
+
+/// Linux's symbols: /proc/kallsyms as the guest printed it (kernel and modules; the
+/// System.map in Debian's package is a placeholder), and a System.map if given.
+fn nm_table(o: &Opts) -> Result<NmTable, String> {
+    let mut t = NmTable::default();
+    for name in ["system-map", "kallsyms"] {
+        if let Some(path) = o.one(name) {
+            t.extend(NmTable::parse(&read(path)?).map_err(|e| format!("{path}: {e}"))?);
+        }
+    }
+    if t.is_empty() {
+        return Err(String::from("no text symbols in the symbol files"));
+    }
+    Ok(t)
+}
+
+fn elf_table(elf: &str) -> Result<NmTable, String> {
+    let out = std::process::Command::new("llvm-nm")
+        .args(["-S", "-C", "--defined-only", elf])
+        .output()
+        .map_err(|e| format!("llvm-nm: {e} (tools/setup.sh installs it)"))?;
+    if !out.status.success() {
+        return Err(format!("llvm-nm failed on {elf}"));
+    }
+    NmTable::parse(&String::from_utf8_lossy(&out.stdout))
+}
+
+fn cmd_attribute(args: &[String]) -> Result<(), String> {
+    let o = opts(
+        args,
+        &[
+            "window",
+            "elf",
+            "load-offset",
+            "system-map",
+            "kallsyms",
+            "functions",
+        ],
+    )?;
+    let [profile] = o.free.as_slice() else {
+        return Err(String::from("attribute takes one PROFILE file"));
+    };
+    let d = dump::parse(&read(profile)?).map_err(|e| format!("{profile}: {e}"))?;
+    let windows: Vec<usize> = o
+        .need("window")?
+        .split(',')
+        .map(|k| {
+            k.parse()
+                .map_err(|_| format!("--window: '{k}' is not a number"))
+        })
+        .collect::<Result<_, _>>()?;
+    let mut merged = dump::Window::default();
+    for &k in &windows {
+        let w = d.windows.get(k.wrapping_sub(1)).ok_or_else(|| {
+            format!(
+                "{profile} has {} window(s), not a window {k}",
+                d.windows.len()
+            )
+        })?;
+        for (key, runs) in &w.blocks {
+            let into = merged
+                .blocks
+                .entry(*key)
+                .or_insert_with(|| vec![0; d.vcpus]);
+            into.iter_mut().zip(runs).for_each(|(i, r)| *i += r);
+        }
+        for (key, runs) in &w.calls {
+            let into = merged.calls.entry(*key).or_insert_with(|| vec![0; d.vcpus]);
+            into.iter_mut().zip(runs).for_each(|(i, r)| *i += r);
+        }
+    }
+    let (kernel, mut sym): (Kernel, Box<dyn Symbolizer>) = match (o.one("elf"), o.one("system-map"))
+    {
+        (Some(elf), None) => {
+            let off = o.one("load-offset").unwrap_or("0");
+            let load_offset = u64::from_str_radix(off.trim_start_matches("0x"), 16)
+                .map_err(|_| format!("--load-offset: '{off}' is not hex"))?;
+            (
+                Kernel::This,
+                Box::new(ElfSymbolizer {
+                    elf: elf.to_string(),
+                    load_offset,
+                }),
+            )
+        }
+        (None, _) if o.one("kallsyms").is_some() || o.one("system-map").is_some() => {
+            (Kernel::Linux, Box::new(MapSymbolizer(nm_table(&o)?)))
+        }
+        _ => {
+            return Err(String::from(
+                "give --elf (this kernel) or --kallsyms/--system-map (Linux), one of them",
+            ));
+        }
+    };
+    let steps = Steps::builtin();
+    let a = attribute(&merged, d.vcpus, kernel, &steps, sym.as_mut())?;
+    if let Some(path) = o.one("functions") {
+        let mut rows: Vec<_> = a.by_function.iter().collect();
+        rows.sort_by_key(|(_, v)| std::cmp::Reverse(v.iter().sum::<u64>()));
+        let mut text = String::from("# step\tfunction\ttotal");
+        for v in 0..d.vcpus {
+            text.push_str(&format!("\tcpu{v}"));
+        }
+        text.push('\n');
+        for ((step, func), v) in rows {
+            text.push_str(&format!(
+                "{}\t{func}\t{}",
+                a.steps[*step],
+                v.iter().sum::<u64>()
+            ));
+            for x in v {
+                text.push_str(&format!("\t{x}"));
+            }
+            text.push('\n');
+        }
+        fs::write(path, text).map_err(|e| format!("{path}: {e}"))?;
+    }
+    println!("{}", summary(&a, &windows));
+    Ok(())
+}
+
+fn cmd_leaves(args: &[String]) -> Result<(), String> {
+    let o = opts(args, &["elf", "system-map", "kallsyms"])?;
+    let (table, names) = match o.one("elf") {
+        Some(elf) => (elf_table(elf)?, LEAVES_KERNEL),
+        None => (nm_table(&o)?, LEAVES_LINUX),
+    };
+    let words: Vec<String> = table
+        .ranges(names)
+        .iter()
+        .map(|(_, a, b)| format!("leaf={a:x}-{b:x}"))
+        .collect();
+    println!("{}", words.join(","));
+    Ok(())
+}
+
+fn cmd_per_page(args: &[String]) -> Result<(), String> {
+    let o = opts(args, &["pressure", "spare", "pages", "role"])?;
+    let p = read_summary(&read_json(o.need("pressure")?)?)?;
+    let s = read_summary(&read_json(o.need("spare")?)?)?;
+    let pages: u64 = o
+        .need("pages")?
+        .parse()
+        .map_err(|_| String::from("--pages wants a number"))?;
+    let mut roles = Vec::new();
+    for r in o.named.get("role").into_iter().flatten() {
+        let (name, cpus) = r
+            .split_once('=')
+            .ok_or_else(|| format!("--role {r}: not NAME=CPU[,CPU]"))?;
+        let cpus = cpus
+            .split(',')
+            .map(|c| {
+                c.trim_start_matches("cpu")
+                    .parse()
+                    .map_err(|_| format!("--role {r}: bad CPU '{c}'"))
+            })
+            .collect::<Result<Vec<usize>, _>>()?;
+        roles.push((name.to_string(), cpus));
+    }
+    let order: Vec<String> = Steps::builtin().steps.into_iter().map(|s| s.name).collect();
+    println!("{}", per_page(&p, &s, pages, &order, &roles)?);
+    Ok(())
+}
+
+fn cmd_table(args: &[String]) -> Result<(), String> {
+    if args.is_empty() {
+        return Err(String::from("table wants NAME=PER_PAGE.json columns"));
+    }
+    let mut cols = Vec::new();
+    for a in args {
+        let (name, path) = a
+            .split_once('=')
+            .ok_or_else(|| format!("'{a}' is not NAME=FILE"))?;
+        cols.push((name.to_string(), read_json(path)?));
+    }
+    let steps = Steps::builtin();
+    print!("{:<14}", "step");
+    for (name, _) in &cols {
+        print!(" {name:>12}");
+    }
+    println!("   (instructions per reclaimed page)");
+    let cell = |v: &Value| match v.as_i64() {
+        Some(x) => format!("{x:>12}"),
+        None => format!("{:>12}", "n/a"),
+    };
+    for s in &steps.steps {
+        print!("{:<14}", s.name);
+        for (_, v) in &cols {
+            print!(" {}", cell(&v["steps"][&s.name]));
+        }
+        println!("   {}", s.what);
+    }
+    print!("{:<14}", "total");
+    for (_, v) in &cols {
+        print!(" {}", cell(&v["profiled_instructions_per_page"]));
+    }
+    println!();
+    let mut roles: Vec<String> = Vec::new();
+    for (_, v) in &cols {
+        for k in v["roles"].as_object().into_iter().flatten().map(|(k, _)| k) {
+            if !roles.contains(k) {
+                roles.push(k.clone());
+            }
+        }
+    }
+    for r in roles {
+        print!("{:<14}", format!("on {r}"));
+        for (_, v) in &cols {
+            print!(" {}", cell(&v["roles"][&r]));
+        }
+        println!("   instructions per page on {r}'s vCPU(s)");
+    }
+    Ok(())
+}
