@@ -6,7 +6,7 @@
 # then the noise-free yardstick (guest instructions per reclaimed page, under
 # -icount), and RESULT {"scenario":"linux-compare","linux":{..},"sync":{..},"async":{..}}.
 #
-#   tools/compare-linux.sh [--runs N] [--linux-mem SIZE] [--no-icount] [--small] [--profile]
+#   tools/compare-linux.sh [--runs N] [--linux-mem SIZE] [--no-icount] [--small] [--profile] [--logs DIR]
 #     --runs N          runs of each side (default 3: medians of 3)
 #     --linux-mem SIZE  Linux guest RAM (default 124M: MemFree about the bench's 64 MiB)
 #     --no-icount       skip the instructions-per-page yardstick (4 more boots)
@@ -15,12 +15,14 @@
 #                       each side's instructions per reclaimed page go, by step of the
 #                       page's life and by vCPU (profile/, docs/perf.md); the raw
 #                       per-function counts are kept next to the logs
+#     --logs DIR        where the consoles, profiles and tables go (default
+#                       target/compare-linux; each run empties nothing, it overwrites)
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck source=tools/result-json.sh
 source "$root/tools/result-json.sh"
-runs=3 linux_mem=124M icount=1 small=0 profile=0
+runs=3 linux_mem=124M icount=1 small=0 profile=0 log_dir=$root/target/compare-linux
 
 die() {
     echo "compare-linux.sh: $*" >&2
@@ -33,7 +35,8 @@ while (($#)); do
     --no-icount) icount=0; shift ;;
     --small) small=1; shift ;;
     --profile) profile=1; shift ;;
-    -h | --help) sed -n '2,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --logs) [[ -n ${2:-} ]] || die "--logs needs a value"; log_dir=$2; shift 2 ;;
+    -h | --help) sed -n '2,20p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown option '$1' (see --help)" ;;
     esac
 done
@@ -58,8 +61,8 @@ if [[ -n $ops ]]; then
     kernel_spare_words+=("ops=$ops")
 fi
 
-log_dir=$root/target/compare-linux
 mkdir -p "$log_dir"
+log_dir=$(cd "$log_dir" && pwd)
 echo "compare-linux.sh: host $(uname -m), $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg); logs in $log_dir"
 
 # --- Linux: one boot, N runs of the workload.
