@@ -446,7 +446,8 @@ pub fn expect_boot(boot: &Boot) {
     {
         wrong.push("U-Boot's bootm did not start the kernel from the FIT".to_string());
     }
-    let expected: [(&str, Value); 7] = [
+    let expected: [(&str, Value); 8] = [
+        ("mem_routines", "ok".into()),
         ("load_address", boot.load_address().into()),
         ("cpus_total", boot.smp.into()),
         ("cpus_online", boot.smp.into()),

@@ -4,7 +4,7 @@
 use super::{BootInfo, print_result};
 use kernel::pgtable::MemAttr;
 
-use crate::arch::aarch64::{MAX_CPUS, gic, mmu, timer};
+use crate::arch::aarch64::{MAX_CPUS, gic, mem, mmu, timer};
 use crate::println;
 
 pub fn run(info: &BootInfo<'_>) -> u32 {
@@ -94,13 +94,22 @@ pub fn run(info: &BootInfo<'_>) -> u32 {
         mem_usable_bytes: u64,
         frames_free: u64,
         uptime_us: u64,
+        /// memcpy, memmove and memset against byte loops: "ok", or the first difference.
+        mem_routines: &'a str,
         /// Why the boot failed, if it did.
         #[serde(skip_serializing_if = "Option::is_none")]
         error: Option<alloc::string::String>,
     }
+    let mem_routines = mem::self_test();
+    if let Err(why) = &mem_routines {
+        println!("boot: memory routines: {why}");
+    }
     let runnable = info.smp.total.min(MAX_CPUS);
-    let error = (info.smp.online != runnable)
-        .then(|| alloc::format!("{} of {runnable} CPUs came online", info.smp.online));
+    let error = match &mem_routines {
+        Err(why) => Some(alloc::format!("memory routines: {why}")),
+        Ok(()) => (info.smp.online != runnable)
+            .then(|| alloc::format!("{} of {runnable} CPUs came online", info.smp.online)),
+    };
     let status = u32::from(error.is_some());
     print_result(&BootResult {
         scenario: "boot",
@@ -114,6 +123,7 @@ pub fn run(info: &BootInfo<'_>) -> u32 {
         mem_usable_bytes: usable,
         frames_free: m.nr_free_pages,
         uptime_us,
+        mem_routines: if mem_routines.is_ok() { "ok" } else { "wrong" },
         error,
     });
     status

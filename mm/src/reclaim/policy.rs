@@ -1232,11 +1232,11 @@ impl<'a, F: FrameSource, R: RelaxStrategy> Reclaim<'a, F, R> {
                 // Copied out and freed under the store lock (a corrupt slot is emptied
                 // too, its object leaked, not reused); checked and decompressed after.
                 // The swap-in is a memstall, as swap_read_folio() makes it in Linux.
+                let payload = reclaimer.compressor.scratch_page();
                 let loaded = self.memstall(psi, || {
-                    let mut payload = [0u8; PAGE_SIZE];
-                    let taken = self.store.lock().take(entry.slot(), &mut payload);
+                    let taken = self.store.lock().take(entry.slot(), payload);
                     taken.and_then(|t| {
-                        let expanded = t.expand(&payload, dst);
+                        let expanded = t.expand(payload, dst);
                         if expanded.is_err() {
                             self.store.lock().count_failed_read();
                         }

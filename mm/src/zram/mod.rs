@@ -195,6 +195,16 @@ impl Compressor {
         }
     }
 
+    /// The output buffer's first page, as the scratch a swap-in copies a slot's payload
+    /// into (`ZramStore::take`) while this worker is not compressing: no 4 KiB zeroed on
+    /// the stack for every swap-in (the instruction profile found it).
+    pub fn scratch_page(&mut self) -> &mut [u8; PAGE_SIZE] {
+        const { assert!(LZ4_PAGE_BOUND >= PAGE_SIZE) };
+        self.out
+            .first_chunk_mut()
+            .expect("the output buffer holds a page (asserted above)")
+    }
+
     /// Same-filled check, then lz4; pages that compress above `HUGE_CLASS_SIZE` are kept
     /// whole. Runs outside the store's lock and never allocates.
     pub fn compress<'a>(&'a mut self, page: &'a [u8; PAGE_SIZE]) -> CompressedPage<'a> {

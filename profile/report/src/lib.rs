@@ -8,4 +8,5 @@ pub mod attribute;
 pub mod dump;
 pub mod per_page;
 pub mod steps;
+pub mod svg;
 pub mod symbols;

@@ -10,6 +10,8 @@
 //!       (pressure - spare) / pages per step, vCPU and role, as JSON
 //!   insn-profile table NAME=PER_PAGE.json...
 //!       the per-step table, one column per file
+//!   insn-profile svg TITLE NAME=PER_PAGE.json...
+//!       the same as stacked bars (one per file, a colour per step), SVG on stdout
 
 use std::collections::HashMap;
 use std::fs;
@@ -132,6 +134,7 @@ fn run(args: &[String]) -> Result<(), String> {
         "leaves" => cmd_leaves(rest),
         "per-page" => cmd_per_page(rest),
         "table" => cmd_table(rest),
+        "svg" => cmd_svg(rest),
         "-h" | "--help" => {
             println!("{USAGE}");
             Ok(())
@@ -140,7 +143,7 @@ fn run(args: &[String]) -> Result<(), String> {
     }
 }
 
-const USAGE: &str = "usage: insn-profile attribute|leaves|per-page|table ... (profile/report/src/main.rs, docs/perf.md)";
+const USAGE: &str = "usage: insn-profile attribute|leaves|per-page|table|svg ... (profile/report/src/main.rs, docs/perf.md)";
 
 /// Linux's symbols: /proc/kallsyms as the guest printed it (kernel and modules; the
 /// System.map in Debian's package is a placeholder), and a System.map if given.
@@ -305,9 +308,10 @@ fn cmd_per_page(args: &[String]) -> Result<(), String> {
     Ok(())
 }
 
-fn cmd_table(args: &[String]) -> Result<(), String> {
+/// `NAME=PER_PAGE.json` arguments, read.
+fn columns(args: &[String]) -> Result<Vec<(String, Value)>, String> {
     if args.is_empty() {
-        return Err(String::from("table wants NAME=PER_PAGE.json columns"));
+        return Err(String::from("give NAME=PER_PAGE.json columns"));
     }
     let mut cols = Vec::new();
     for a in args {
@@ -316,6 +320,37 @@ fn cmd_table(args: &[String]) -> Result<(), String> {
             .ok_or_else(|| format!("'{a}' is not NAME=FILE"))?;
         cols.push((name.to_string(), read_json(path)?));
     }
+    Ok(cols)
+}
+
+fn cmd_svg(args: &[String]) -> Result<(), String> {
+    let (title, rest) = args
+        .split_first()
+        .ok_or("svg wants a TITLE, then columns")?;
+    let cols = columns(rest)?;
+    let steps = Steps::builtin();
+    let bars: Vec<(String, Vec<(String, f64)>)> = cols
+        .iter()
+        .map(|(name, v)| {
+            let parts = steps
+                .steps
+                .iter()
+                .map(|s| {
+                    (
+                        s.name.clone(),
+                        v["steps"][&s.name].as_f64().unwrap_or(0.0).max(0.0),
+                    )
+                })
+                .collect();
+            (name.clone(), parts)
+        })
+        .collect();
+    print!("{}", insn_profile::svg::stacked_bars(title, &bars));
+    Ok(())
+}
+
+fn cmd_table(args: &[String]) -> Result<(), String> {
+    let cols = columns(args)?;
     let steps = Steps::builtin();
     print!("{:<14}", "step");
     for (name, _) in &cols {

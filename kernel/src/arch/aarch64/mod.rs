@@ -9,6 +9,7 @@ pub mod console;
 pub mod exception;
 pub mod fatal;
 pub mod fpsimd;
+pub mod mem;
 pub mod mmio;
 pub mod mmu;
 pub mod profile_mark;
