@@ -177,6 +177,8 @@ if ((profile)); then
     linux+=$(steps_of "$log_dir/linux-per-page.json")
     sync+=$(steps_of "$log_dir/sync-per-page.json")
     async+=$(steps_of "$log_dir/async-per-page.json")
+    read -r t_scan t_compress < <(pipeline_instructions "$log_dir/async-per-page.json" "$kpa")
+    async+=",\"t_scan_instructions\":${t_scan/n\/a/null},\"t_compress_instructions\":${t_compress/n\/a/null}"
 fi
 linux+='}' sync+='}' async+='}'
 
@@ -205,6 +207,7 @@ if ((profile)); then
         awk -v side=$side -v p="$(value "${!side}" profiled_instructions_per_page)" -v i="$(value "${!side}" instructions_per_page)" \
             'BEGIN { if (i != "n/a" && i + 0 != 0) printf "%s: profiled %s against -icount %s instructions per page (%+.1f %%)\n", side, p, i, (p - i) * 100 / i }'
     done
+    echo "async pipeline in instructions: t_scan $t_scan per page kswapd reclaimed (its ring-full pages' compression taken out), t_compress $t_compress per page queued to kcompressd$(awk -v s="$t_scan" -v c="$t_compress" 'BEGIN { if (s != "n/a" && c != "n/a" && c + 0 != 0) printf ": t_scan/t_compress %.3f", s / c }')"
     echo "raw per-function counts: $log_dir/{linux,sync,async}{,-spare}-functions.tsv (step, function, total, per vCPU)"
 fi
 echo "RESULT {\"scenario\":\"linux-compare\",\"runs\":$runs,\"linux\":$linux,\"sync\":$sync,\"async\":$async}"

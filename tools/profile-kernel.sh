@@ -44,7 +44,7 @@ echo "profile-kernel.sh: host $(uname -m), $(nproc) cores; QEMU $(qemu-system-aa
 # cpus LINE WORD: the CPU numbers the bench's layout line gives after WORD.
 cpus() { sed -n "s/.*$2 on \(cpu[0-9]*\|cpus [0-9,]*\).*/\1/p" <<<"$1" | head -1 | tr -dc '0-9,'; }
 json='{"scenario":"profile-kernel","sizes":['
-first=1
+first=1 pipeline=
 for ram in ${sizes//,/ }; do
     for run in pressure spare; do
         words=(scenario=bench "bench_ram=$ram" bench_runs=1)
@@ -72,6 +72,11 @@ for ram in ${sizes//,/ }; do
         "$insn" per-page --pressure "$log_dir/$ram-$mode-pressure.json" --spare "$log_dir/$ram-$mode-spare.json" \
             --pages "$pages" "${roles[@]}" >"$log_dir/$ram-$mode-per-page.json"
         json+=",\"$mode\":$(tr -d '\n' <"$log_dir/$ram-$mode-per-page.json")"
+        if [[ $mode == async ]]; then
+            read -r t_scan t_compress < <(pipeline_instructions "$log_dir/$ram-$mode-per-page.json" "$(object "$result" async)")
+            json=${json%\}},"\"t_scan_instructions\":${t_scan/n\/a/null},\"t_compress_instructions\":${t_compress/n\/a/null}}"
+            pipeline+="$ram MiB: t_scan $t_scan, t_compress $t_compress; "
+        fi
     done
     json+='}'
 done
@@ -83,5 +88,6 @@ for mode in sync async; do
     for ram in ${sizes//,/ }; do cols+=("${ram}MiB=$log_dir/$ram-$mode-per-page.json"); done
     "$insn" table "${cols[@]}"
 done
+echo "async pipeline in instructions (per page kswapd reclaimed, per page queued to kcompressd): ${pipeline%; }"
 echo "raw per-function counts: $log_dir/<ram>-<mode>-<pressure|spare>-functions.tsv (step, function, total, per vCPU)"
 echo "RESULT $json"

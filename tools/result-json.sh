@@ -15,3 +15,23 @@ value() {
     v=$(sed -n "s/.*[{,]\"$2\":\\([-0-9.e+]*\\|null\\)[,}].*/\\1/p" <<<"$1")
     [[ -n $v && $v != null ]] && echo "$v" || echo n/a
 }
+
+# The async pipeline's two costs in guest instructions (docs/perf.md), from a profile's
+# per-page JSON (insn-profile per-page with roles kswapd and kcompressd) and the async
+# RESULT object: t_scan = (kswapd's instructions - ring-full pages x t_compress) /
+# pgsteal_kswapd, as the PIPELINE line computes it from busy time; t_compress =
+# kcompressd's instructions / pages queued to it. Prints "T_SCAN T_COMPRESS", n/a for
+# a figure with no pages under it: pipeline_instructions PER_PAGE_FILE RESULT_OBJECT.
+pipeline_instructions() {
+    local j roles
+    j=$(tr -d '\n' <"$1")
+    roles=$(object "$j" roles)
+    awk -v n="$(value "$j" pages)" -v ks="$(value "$roles" kswapd)" -v kc="$(value "$roles" kcompressd)" \
+        -v victims="$(value "$2" pgsteal_kswapd)" -v queued="$(value "$2" kcompressd_queued)" \
+        -v full="$(value "$2" kcompressd_ring_full)" 'BEGIN {
+            if (kc == "n/a" || queued + 0 == 0) { print "n/a n/a"; exit }
+            tc = kc * n / queued
+            ts = (ks == "n/a" || victims + 0 == 0) ? "n/a" : sprintf("%.0f", (ks * n - full * tc) / victims)
+            printf "%s %.0f\n", ts, tc
+        }'
+}

@@ -69,6 +69,16 @@ const LEAVES_LINUX: &[&str] = &[
     "folio_memcg_unlock",
 ];
 
+/// Writes `text` and a newline to stdout; a reader that went away is not an error.
+fn emit(text: &str) -> Result<(), String> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match writeln!(out, "{text}").and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(format!("stdout: {e}")),
+        _ => Ok(()),
+    }
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match run(&args) {
@@ -135,10 +145,7 @@ fn run(args: &[String]) -> Result<(), String> {
         "per-page" => cmd_per_page(rest),
         "table" => cmd_table(rest),
         "svg" => cmd_svg(rest),
-        "-h" | "--help" => {
-            println!("{USAGE}");
-            Ok(())
-        }
+        "-h" | "--help" => emit(USAGE),
         other => Err(format!("unknown command '{other}'\n{USAGE}")),
     }
 }
@@ -261,8 +268,7 @@ fn cmd_attribute(args: &[String]) -> Result<(), String> {
         }
         fs::write(path, text).map_err(|e| format!("{path}: {e}"))?;
     }
-    println!("{}", summary(&a, &windows));
-    Ok(())
+    emit(&summary(&a, &windows).to_string())
 }
 
 fn cmd_leaves(args: &[String]) -> Result<(), String> {
@@ -276,8 +282,7 @@ fn cmd_leaves(args: &[String]) -> Result<(), String> {
         .iter()
         .map(|(_, a, b)| format!("leaf={a:x}-{b:x}"))
         .collect();
-    println!("{}", words.join(","));
-    Ok(())
+    emit(&words.join(","))
 }
 
 fn cmd_per_page(args: &[String]) -> Result<(), String> {
@@ -304,8 +309,7 @@ fn cmd_per_page(args: &[String]) -> Result<(), String> {
         roles.push((name.to_string(), cpus));
     }
     let order: Vec<String> = Steps::builtin().steps.into_iter().map(|s| s.name).collect();
-    println!("{}", per_page(&p, &s, pages, &order, &roles)?);
-    Ok(())
+    emit(&per_page(&p, &s, pages, &order, &roles)?.to_string())
 }
 
 /// `NAME=PER_PAGE.json` arguments, read.
@@ -345,34 +349,34 @@ fn cmd_svg(args: &[String]) -> Result<(), String> {
             (name.clone(), parts)
         })
         .collect();
-    print!("{}", insn_profile::svg::stacked_bars(title, &bars));
-    Ok(())
+    emit(insn_profile::svg::stacked_bars(title, &bars).trim_end())
 }
 
 fn cmd_table(args: &[String]) -> Result<(), String> {
+    use std::fmt::Write;
     let cols = columns(args)?;
     let steps = Steps::builtin();
-    print!("{:<14}", "step");
+    let mut t = format!("{:<14}", "step");
     for (name, _) in &cols {
-        print!(" {name:>12}");
+        let _ = write!(t, " {name:>12}");
     }
-    println!("   (instructions per reclaimed page)");
+    t.push_str("   (instructions per reclaimed page)\n");
     let cell = |v: &Value| match v.as_i64() {
         Some(x) => format!("{x:>12}"),
         None => format!("{:>12}", "n/a"),
     };
     for s in &steps.steps {
-        print!("{:<14}", s.name);
+        let _ = write!(t, "{:<14}", s.name);
         for (_, v) in &cols {
-            print!(" {}", cell(&v["steps"][&s.name]));
+            let _ = write!(t, " {}", cell(&v["steps"][&s.name]));
         }
-        println!("   {}", s.what);
+        let _ = writeln!(t, "   {}", s.what);
     }
-    print!("{:<14}", "total");
+    let _ = write!(t, "{:<14}", "total");
     for (_, v) in &cols {
-        print!(" {}", cell(&v["profiled_instructions_per_page"]));
+        let _ = write!(t, " {}", cell(&v["profiled_instructions_per_page"]));
     }
-    println!();
+    t.push('\n');
     let mut roles: Vec<String> = Vec::new();
     for (_, v) in &cols {
         for k in v["roles"].as_object().into_iter().flatten().map(|(k, _)| k) {
@@ -382,11 +386,11 @@ fn cmd_table(args: &[String]) -> Result<(), String> {
         }
     }
     for r in roles {
-        print!("{:<14}", format!("on {r}"));
+        let _ = write!(t, "{:<14}", format!("on {r}"));
         for (_, v) in &cols {
-            print!(" {}", cell(&v["roles"][&r]));
+            let _ = write!(t, " {}", cell(&v["roles"][&r]));
         }
-        println!("   instructions per page on {r}'s vCPU(s)");
+        let _ = writeln!(t, "   instructions per page on {r}'s vCPU(s)");
     }
-    Ok(())
+    emit(t.trim_end())
 }
