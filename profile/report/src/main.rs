@@ -333,20 +333,16 @@ fn cmd_svg(args: &[String]) -> Result<(), String> {
         .ok_or("svg wants a TITLE, then columns")?;
     let cols = columns(rest)?;
     let steps = Steps::builtin();
-    let bars: Vec<(String, Vec<(String, f64)>)> = cols
+    let bars: Vec<insn_profile::svg::Bar> = cols
         .iter()
         .map(|(name, v)| {
             let parts = steps
                 .steps
                 .iter()
-                .map(|s| {
-                    (
-                        s.name.clone(),
-                        v["steps"][&s.name].as_f64().unwrap_or(0.0).max(0.0),
-                    )
-                })
+                .map(|s| (s.name.clone(), v["steps"][&s.name].as_f64().unwrap_or(0.0)))
                 .collect();
-            (name.clone(), parts)
+            let total = v["profiled_instructions_per_page"].as_f64().unwrap_or(0.0);
+            (name.clone(), parts, total)
         })
         .collect();
     emit(insn_profile::svg::stacked_bars(title, &bars).trim_end())

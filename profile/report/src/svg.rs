@@ -8,19 +8,24 @@ use std::fmt::Write;
 const COLOURS: &[&str] = &[
     "#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7",
     "#9c755f", "#bab0ac", "#1f77b4", "#aec7e8", "#8c564b", "#c49c94", "#7f7f7f", "#dddddd",
+    "#17becf",
 ];
 
-/// `bars`: (label, [(step, instructions per page)]) in drawing order.
-pub fn stacked_bars(title: &str, bars: &[(String, Vec<(String, f64)>)]) -> String {
+/// One bar: its label, its parts (step, instructions per page; a negative part is not
+/// drawn) and the total written after it.
+pub type Bar = (String, Vec<(String, f64)>, f64);
+
+/// `bars` in drawing order.
+pub fn stacked_bars(title: &str, bars: &[Bar]) -> String {
     let (left, width, bar_h, gap, top) = (90.0, 640.0, 34.0, 16.0, 48.0);
     let max = bars
         .iter()
-        .map(|(_, parts)| parts.iter().map(|p| p.1).sum::<f64>())
+        .map(|(_, parts, _)| parts.iter().map(|p| p.1.max(0.0)).sum::<f64>())
         .fold(0.0, f64::max)
         .max(1.0);
     let steps: Vec<&str> = bars
         .first()
-        .map(|(_, p)| p.iter().map(|(s, _)| s.as_str()).collect())
+        .map(|(_, p, _)| p.iter().map(|(s, _)| s.as_str()).collect())
         .unwrap_or_default();
     let legend_rows = steps.len().div_ceil(4);
     let height = top + bars.len() as f64 * (bar_h + gap) + 40.0 + legend_rows as f64 * 18.0;
@@ -28,7 +33,7 @@ pub fn stacked_bars(title: &str, bars: &[(String, Vec<(String, f64)>)]) -> Strin
     let _ = writeln!(
         out,
         r##"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{height}" font-family="sans-serif" font-size="12">"##,
-        w = left + width + 40.0
+        w = left + width + 80.0
     );
     let _ = writeln!(out, r##"<rect width="100%" height="100%" fill="white"/>"##);
     let _ = writeln!(
@@ -40,7 +45,7 @@ pub fn stacked_bars(title: &str, bars: &[(String, Vec<(String, f64)>)]) -> Strin
         out,
         r##"<text x="10" y="36" fill="#555">guest instructions per reclaimed page, by step of the page's life (profile/steps.conf)</text>"##
     );
-    for (i, (label, parts)) in bars.iter().enumerate() {
+    for (i, (label, parts, total)) in bars.iter().enumerate() {
         let y = top + i as f64 * (bar_h + gap);
         let _ = writeln!(
             out,
@@ -51,7 +56,7 @@ pub fn stacked_bars(title: &str, bars: &[(String, Vec<(String, f64)>)]) -> Strin
         );
         let mut x = left;
         for (k, (step, v)) in parts.iter().enumerate() {
-            let w = v / max * width;
+            let w = v.max(0.0) / max * width;
             if w <= 0.0 {
                 continue;
             }
@@ -63,7 +68,6 @@ pub fn stacked_bars(title: &str, bars: &[(String, Vec<(String, f64)>)]) -> Strin
             );
             x += w;
         }
-        let total: f64 = parts.iter().map(|p| p.1).sum();
         let _ = writeln!(
             out,
             r##"<text x="{:.1}" y="{}">{total:.0}</text>"##,
@@ -100,14 +104,16 @@ mod tests {
 
     #[test]
     fn bars_scale_to_the_longest_and_name_every_step() {
-        let bars = vec![
+        let bars: Vec<Bar> = vec![
             (
                 "linux".to_string(),
                 vec![("compress".to_string(), 300.0), ("lru".to_string(), 100.0)],
+                400.0,
             ),
             (
                 "sync".to_string(),
-                vec![("compress".to_string(), 200.0), ("lru".to_string(), 0.0)],
+                vec![("compress".to_string(), 200.0), ("lru".to_string(), -5.0)],
+                195.0,
             ),
         ];
         let svg = stacked_bars("t <1>", &bars);
@@ -115,8 +121,10 @@ mod tests {
         assert!(svg.contains("t &lt;1&gt;"));
         // The longest bar fills the width: 300 + 100 of 400 -> 480 + 160 px.
         assert!(svg.contains(r##"width="480.0""##) && svg.contains(r##"width="160.0""##));
-        // A zero step draws nothing, but stays in the legend.
+        // A step at or below zero draws nothing, but stays in the legend; the total
+        // written is the one given.
         assert_eq!(svg.matches("<title>lru").count(), 1);
+        assert!(svg.contains(">195</text>"));
         assert!(svg.contains(">lru</text>"));
     }
 }
