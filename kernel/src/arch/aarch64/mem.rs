@@ -142,86 +142,72 @@ const BUF: usize = MAX_LEN + 2 * SPAN + 64;
 /// bytes around the destination included. The first difference, if any, as a
 /// sentence.
 pub fn self_test() -> Result<(), String> {
-    let mut want = [0u8; BUF];
-    let mut got = [0u8; BUF];
     let pattern = |i: usize| (i as u8).wrapping_mul(151).wrapping_add(7);
-    let fill = |buf: &mut [u8; BUF]| {
-        for (i, b) in buf.iter_mut().enumerate() {
-            // Volatile: the reference must not become a call to the routines tested.
-            // SAFETY: `b` is a valid, exclusive byte.
-            unsafe { core::ptr::write_volatile(b, pattern(i)) };
+    let from: [u8; BUF] = core::array::from_fn(|i| (i as u8).wrapping_mul(29) ^ 0x5a);
+    let (mut want, mut got) = ([0u8; BUF], [0u8; BUF]);
+    // One case: both buffers start as the pattern, `reference` writes the expected
+    // bytes into `want` one at a time, `routine` runs the routine under test on `got`.
+    let mut case = |label: &dyn Fn() -> String,
+                    reference: &dyn Fn(&mut [u8; BUF]),
+                    routine: &dyn Fn(&mut [u8; BUF])| {
+        for i in 0..BUF {
+            put(&mut want, i, pattern(i));
+            put(&mut got, i, pattern(i));
         }
-    };
-    let compare = |what: &str, want: &[u8; BUF], got: &[u8; BUF]| -> Result<(), String> {
-        match want.iter().zip(got).position(|(a, b)| a != b) {
+        reference(&mut want);
+        routine(&mut got);
+        match want.iter().zip(&got).position(|(a, b)| a != b) {
             None => Ok(()),
             Some(at) => Err(format!(
-                "{what}: byte {at} is {:#x}, not {:#x}",
-                got[at], want[at]
+                "{}: byte {at} is {:#x}, not {:#x}",
+                label(),
+                got[at],
+                want[at]
             )),
         }
     };
     for len in 0..=MAX_LEN {
+        let n = || core::hint::black_box(len);
         for src in OFFSETS {
             for dst in OFFSETS {
-                // memcpy between two buffers.
-                fill(&mut want);
-                fill(&mut got);
-                let from: [u8; BUF] = core::array::from_fn(|i| (i as u8).wrapping_mul(29) ^ 0x5a);
-                for i in 0..len {
-                    // SAFETY: in bounds (dst + len < BUF).
-                    unsafe { core::ptr::write_volatile(&mut want[dst + i], from[src + i]) };
-                }
-                // SAFETY: both ranges are inside their buffers and do not overlap.
-                unsafe {
-                    core::ptr::copy_nonoverlapping(
-                        from.as_ptr().add(src),
-                        got.as_mut_ptr().add(dst),
-                        core::hint::black_box(len),
-                    )
-                };
-                compare(
-                    &format!("memcpy len {len} src+{src} dst+{dst}"),
-                    &want,
-                    &got,
-                )?;
-                // memmove within one buffer: dst above src (backward) and below it.
-                for (from_at, to_at) in [(src, SPAN + dst), (SPAN + src, dst)] {
-                    fill(&mut want);
-                    fill(&mut got);
-                    for i in 0..len {
-                        let b = pattern(from_at + i);
-                        // SAFETY: in bounds.
-                        unsafe { core::ptr::write_volatile(&mut want[to_at + i], b) };
-                    }
-                    // SAFETY: both ranges are inside `got`; copy allows overlap.
-                    unsafe {
-                        core::ptr::copy(
-                            got.as_ptr().add(from_at),
-                            got.as_mut_ptr().add(to_at),
-                            core::hint::black_box(len),
+                case(
+                    &|| format!("memcpy len {len} src+{src} dst+{dst}"),
+                    &|w| (0..len).for_each(|i| put(w, dst + i, from[src + i])),
+                    // SAFETY: both ranges lie inside their buffers and do not overlap.
+                    &|g| unsafe {
+                        core::ptr::copy_nonoverlapping(
+                            from.as_ptr().add(src),
+                            g.as_mut_ptr().add(dst),
+                            n(),
                         )
-                    };
-                    compare(
-                        &format!("memmove len {len} from {from_at} to {to_at}"),
-                        &want,
-                        &got,
+                    },
+                )?;
+                // memmove within one buffer: to above from (backward) and below it.
+                for (at, to) in [(src, SPAN + dst), (SPAN + src, dst)] {
+                    case(
+                        &|| format!("memmove len {len} from {at} to {to}"),
+                        &|w| (0..len).for_each(|i| put(w, to + i, pattern(at + i))),
+                        // SAFETY: both ranges lie inside `g`; `copy` allows overlap.
+                        &|g| unsafe {
+                            core::ptr::copy(g.as_ptr().add(at), g.as_mut_ptr().add(to), n())
+                        },
                     )?;
                 }
             }
-            // memset: `src` as the offset.
-            fill(&mut want);
-            fill(&mut got);
-            for i in 0..len {
-                // SAFETY: in bounds.
-                unsafe { core::ptr::write_volatile(&mut want[src + i], 0x3c) };
-            }
-            // SAFETY: in bounds.
-            unsafe {
-                core::ptr::write_bytes(got.as_mut_ptr().add(src), 0x3c, core::hint::black_box(len))
-            };
-            compare(&format!("memset len {len} at +{src}"), &want, &got)?;
+            case(
+                &|| format!("memset len {len} at +{src}"),
+                &|w| (0..len).for_each(|i| put(w, src + i, 0x3c)),
+                // SAFETY: the range lies inside `g`.
+                &|g| unsafe { core::ptr::write_bytes(g.as_mut_ptr().add(src), 0x3c, n()) },
+            )?;
         }
     }
     Ok(())
+}
+
+/// The reference's store, volatile so the compiler does not turn a loop of them into
+/// a call to the very routine being tested.
+fn put(buf: &mut [u8; BUF], at: usize, byte: u8) {
+    // SAFETY: `buf[at]` is a valid, exclusive byte (indexing checks the bound).
+    unsafe { core::ptr::write_volatile(&mut buf[at], byte) };
 }
