@@ -153,8 +153,10 @@ if ((profile)); then
         shift
         roles=("$@")
         "$insn" attribute "$p" --window "$w" "${sym[@]/@P@/$p}" --functions "$log_dir/$name-functions.tsv" \
+            --calls "$log_dir/$name-calls.tsv" \
             >"$log_dir/$name-pressure.json" &&
             "$insn" attribute "$s" --window "$w" "${sym[@]/@P@/$s}" --functions "$log_dir/$name-spare-functions.tsv" \
+                --calls "$log_dir/$name-spare-calls.tsv" \
                 >"$log_dir/$name-spare.json" &&
             "$insn" per-page --pressure "$log_dir/$name-pressure.json" --spare "$log_dir/$name-spare.json" \
                 --pages "$pages" "${roles[@]}" >"$log_dir/$name-per-page.json" ||
@@ -208,6 +210,6 @@ if ((profile)); then
             'BEGIN { if (i != "n/a" && i + 0 != 0) printf "%s: profiled %s against -icount %s instructions per page (%+.1f %%)\n", side, p, i, (p - i) * 100 / i }'
     done
     echo "async pipeline in instructions: t_scan $t_scan per page kswapd reclaimed (its ring-full pages' compression taken out), t_compress $t_compress per page queued to kcompressd$(awk -v s="$t_scan" -v c="$t_compress" 'BEGIN { if (s != "n/a" && c != "n/a" && c + 0 != 0) printf ": t_scan/t_compress %.3f", s / c }')"
-    echo "raw per-function counts: $log_dir/{linux,sync,async}{,-spare}-functions.tsv (step, function, total, per vCPU)"
+    echo "raw per-function counts: $log_dir/{linux,sync,async}{,-spare}-functions.tsv (step, function, total, per vCPU), calls in *-calls.tsv"
 fi
 echo "RESULT {\"scenario\":\"linux-compare\",\"runs\":$runs,\"linux\":$linux,\"sync\":$sync,\"async\":$async}"

@@ -67,7 +67,8 @@ for ram in ${sizes//,/ }; do
         pages=$(value "$(object "$result" "$mode")" pgsteal_anon)
         for run in pressure spare; do
             "$insn" attribute "$log_dir/$ram-$run.prof" --window "$w" --elf "$elf" \
-                --functions "$log_dir/$ram-$mode-$run-functions.tsv" >"$log_dir/$ram-$mode-$run.json"
+                --functions "$log_dir/$ram-$mode-$run-functions.tsv" --calls "$log_dir/$ram-$mode-$run-calls.tsv" \
+                >"$log_dir/$ram-$mode-$run.json"
         done
         "$insn" per-page --pressure "$log_dir/$ram-$mode-pressure.json" --spare "$log_dir/$ram-$mode-spare.json" \
             --pages "$pages" "${roles[@]}" >"$log_dir/$ram-$mode-per-page.json"
@@ -89,5 +90,5 @@ for mode in sync async; do
     "$insn" table "${cols[@]}"
 done
 echo "async pipeline in instructions (per page kswapd reclaimed, per page queued to kcompressd): ${pipeline%; }"
-echo "raw per-function counts: $log_dir/<ram>-<mode>-<pressure|spare>-functions.tsv (step, function, total, per vCPU)"
+echo "raw per-function counts: $log_dir/<ram>-<mode>-<pressure|spare>-functions.tsv (step, function, total, per vCPU), calls in -calls.tsv"
 echo "RESULT $json"

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::dump::Window;
 use crate::steps::{Kernel, Steps};
-use crate::symbols::Symbolizer;
+use crate::symbols::{NmTable, Symbolizer};
 
 /// Instructions per vCPU.
 pub type PerVcpu = Vec<u64>;
@@ -117,11 +117,33 @@ pub fn attribute(
     Ok(out)
 }
 
+/// Calls per function and vCPU: the runs of the blocks that start at a function's
+/// entry (`table`'s symbols, at link addresses: `load_offset` is taken off first). A
+/// loop that jumps back to a function's first instruction would count as calls; a
+/// function's blocks are otherwise entered from within it.
+pub fn calls(
+    window: &Window,
+    vcpus: usize,
+    table: &NmTable,
+    load_offset: u64,
+) -> BTreeMap<String, PerVcpu> {
+    let mut out: BTreeMap<String, PerVcpu> = BTreeMap::new();
+    for (&(a, _), runs) in &window.blocks {
+        if let Some(name) = table.starting_at(a.wrapping_sub(load_offset)) {
+            let c = out
+                .entry(name.to_string())
+                .or_insert_with(|| vec![0; vcpus]);
+            c.iter_mut().zip(runs).for_each(|(c, r)| *c += r);
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::dump;
-    use crate::symbols::Frame;
+    use crate::symbols::{Frame, NmTable};
     use std::collections::HashMap;
 
     struct Fake;
@@ -169,5 +191,11 @@ mod tests {
             [10, 0]
         );
         assert_eq!(a.by_function[&(2, "memset".to_string())], [0, 5]);
+        // Calls: blocks at a function's entry (0x1000 is f's; 0x3000 is inside g).
+        let t = NmTable::parse("1000 t f\n2ff0 t g\n").unwrap();
+        let c = calls(&d.windows[0], 2, &t, 0);
+        assert_eq!(c.len(), 1);
+        assert_eq!(c["f"], [3, 1]);
+        assert_eq!(calls(&d.windows[0], 2, &t, 0x1000).len(), 0);
     }
 }

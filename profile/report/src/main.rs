@@ -3,7 +3,8 @@
 //!   insn-profile attribute PROFILE --window K[,K...] (--elf ELF [--load-offset HEX]
 //!                | --kallsyms FILE [--system-map FILE]) [--functions OUT.tsv]
 //!       one or more windows of a profile by step and vCPU, as JSON on stdout; the
-//!       per-function counts (step, function, total, per vCPU) to OUT.tsv
+//!       per-function counts (step, function, total, per vCPU) to OUT.tsv, and with
+//!       --calls CALLS.tsv each function's calls (function, total, per vCPU)
 //!   insn-profile leaves (--elf ELF | --kallsyms FILE)
 //!       the plugin's leaf= arguments for memcpy, memset and their kin
 //!   insn-profile per-page --pressure P.json --spare S.json --pages N [--role NAME=CPU[,CPU]]...
@@ -17,7 +18,7 @@ use std::collections::HashMap;
 use std::fs;
 use std::process::ExitCode;
 
-use insn_profile::attribute::attribute;
+use insn_profile::attribute::{attribute, calls};
 use insn_profile::dump;
 use insn_profile::per_page::{per_page, read_summary, summary};
 use insn_profile::steps::{Kernel, Steps};
@@ -167,6 +168,35 @@ fn nm_table(o: &Opts) -> Result<NmTable, String> {
     Ok(t)
 }
 
+/// `--load-offset HEX` (default 0): where the kernel ran minus where it was linked.
+fn load_offset(o: &Opts) -> Result<u64, String> {
+    let off = o.one("load-offset").unwrap_or("0");
+    u64::from_str_radix(off.trim_start_matches("0x"), 16)
+        .map_err(|_| format!("--load-offset: '{off}' is not hex"))
+}
+
+/// A tab-separated table: `header` and a `cpuN` column per vCPU, then each row's
+/// leading columns, its total and its counts per vCPU.
+fn tsv<'a>(
+    header: &str,
+    vcpus: usize,
+    rows: impl Iterator<Item = (String, &'a Vec<u64>)>,
+) -> String {
+    let mut text = String::from(header);
+    for v in 0..vcpus {
+        text.push_str(&format!("\tcpu{v}"));
+    }
+    text.push('\n');
+    for (lead, v) in rows {
+        text.push_str(&format!("{lead}\t{}", v.iter().sum::<u64>()));
+        for x in v {
+            text.push_str(&format!("\t{x}"));
+        }
+        text.push('\n');
+    }
+    text
+}
+
 fn elf_table(elf: &str) -> Result<NmTable, String> {
     let out = std::process::Command::new("llvm-nm")
         .args(["-S", "-C", "--defined-only", elf])
@@ -188,6 +218,7 @@ fn cmd_attribute(args: &[String]) -> Result<(), String> {
             "system-map",
             "kallsyms",
             "functions",
+            "calls",
         ],
     )?;
     let [profile] = o.free.as_slice() else {
@@ -224,18 +255,13 @@ fn cmd_attribute(args: &[String]) -> Result<(), String> {
     }
     let (kernel, mut sym): (Kernel, Box<dyn Symbolizer>) = match (o.one("elf"), o.one("system-map"))
     {
-        (Some(elf), None) => {
-            let off = o.one("load-offset").unwrap_or("0");
-            let load_offset = u64::from_str_radix(off.trim_start_matches("0x"), 16)
-                .map_err(|_| format!("--load-offset: '{off}' is not hex"))?;
-            (
-                Kernel::This,
-                Box::new(ElfSymbolizer {
-                    elf: elf.to_string(),
-                    load_offset,
-                }),
-            )
-        }
+        (Some(elf), None) => (
+            Kernel::This,
+            Box::new(ElfSymbolizer {
+                elf: elf.to_string(),
+                load_offset: load_offset(&o)?,
+            }),
+        ),
         (None, _) if o.one("kallsyms").is_some() || o.one("system-map").is_some() => {
             (Kernel::Linux, Box::new(MapSymbolizer(nm_table(&o)?)))
         }
@@ -247,26 +273,32 @@ fn cmd_attribute(args: &[String]) -> Result<(), String> {
     };
     let steps = Steps::builtin();
     let a = attribute(&merged, d.vcpus, kernel, &steps, sym.as_mut())?;
+    if let Some(path) = o.one("calls") {
+        let (table, offset) = match o.one("elf") {
+            Some(elf) => (elf_table(elf)?, load_offset(&o)?),
+            None => (nm_table(&o)?, 0),
+        };
+        let counts = calls(&merged, d.vcpus, &table, offset);
+        let mut rows: Vec<_> = counts.iter().collect();
+        rows.sort_by_key(|(_, v)| std::cmp::Reverse(v.iter().sum::<u64>()));
+        fs::write(
+            path,
+            tsv(
+                "# function\tcalls",
+                d.vcpus,
+                rows.iter().map(|(f, v)| (f.to_string(), *v)),
+            ),
+        )
+        .map_err(|e| format!("{path}: {e}"))?;
+    }
     if let Some(path) = o.one("functions") {
         let mut rows: Vec<_> = a.by_function.iter().collect();
         rows.sort_by_key(|(_, v)| std::cmp::Reverse(v.iter().sum::<u64>()));
-        let mut text = String::from("# step\tfunction\ttotal");
-        for v in 0..d.vcpus {
-            text.push_str(&format!("\tcpu{v}"));
-        }
-        text.push('\n');
-        for ((step, func), v) in rows {
-            text.push_str(&format!(
-                "{}\t{func}\t{}",
-                a.steps[*step],
-                v.iter().sum::<u64>()
-            ));
-            for x in v {
-                text.push_str(&format!("\t{x}"));
-            }
-            text.push('\n');
-        }
-        fs::write(path, text).map_err(|e| format!("{path}: {e}"))?;
+        let rows = rows
+            .into_iter()
+            .map(|((step, func), v)| (format!("{}\t{func}", a.steps[*step]), v));
+        fs::write(path, tsv("# step\tfunction\ttotal", d.vcpus, rows))
+            .map_err(|e| format!("{path}: {e}"))?;
     }
     emit(&summary(&a, &windows).to_string())
 }

@@ -82,6 +82,15 @@ impl NmTable {
         }
     }
 
+    /// The symbol that starts exactly at `addr`, if one does (a function's entry).
+    pub fn starting_at(&self, addr: u64) -> Option<&str> {
+        let i = self.syms.partition_point(|s| s.0 < addr);
+        self.syms
+            .get(i)
+            .filter(|s| s.0 == addr)
+            .map(|s| s.1.as_str())
+    }
+
     /// `[start, end)` of each symbol that a glob of `names` matches: its size, or up
     /// to the next symbol at a higher address.
     pub fn ranges(&self, names: &[&str]) -> Vec<(String, u64, u64)> {
@@ -256,6 +265,8 @@ mod tests {
             Some("zram_write_page [zram]")
         );
         assert_eq!(t.lookup(0x10), None);
+        assert_eq!(t.starting_at(0xffff_8000_0801_0040), Some("do_two"));
+        assert_eq!(t.starting_at(0xffff_8000_0801_0044), None);
         assert_eq!(
             t.ranges(&["do_one"]),
             [(
