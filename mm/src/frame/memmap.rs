@@ -56,12 +56,6 @@ pub struct ManagedSpan {
 pub(crate) struct Memmap {
     sections: [Section; MAX_RANGES],
     nr_sections: usize,
-    /// The sections' positions, largest first: the order the lookups try them in, so
-    /// a page of the largest range (most pages) is found at the first try, however
-    /// many smaller ranges lie below it. In address order a lookup cost one more try
-    /// for each range below, and more RAM touched meant more tries per page (the
-    /// instruction profile at 64 MiB against 1 GiB, docs/results.md).
-    by_size: [u8; MAX_RANGES],
 }
 
 // SAFETY: the descriptor arrays are memory handed over exclusively to the zone by
@@ -132,28 +126,14 @@ impl Memmap {
                 unsafe { section.memmap.add(i as usize).write(PageDesc::new(flags)) };
             }
         }
-        let mut by_size = [0u8; MAX_RANGES];
-        for (i, slot) in by_size.iter_mut().enumerate() {
-            *slot = i as u8;
-        }
-        by_size[..nr_sections]
-            .sort_unstable_by_key(|&i| core::cmp::Reverse(sections[i as usize].nr_pages));
         Ok(Memmap {
             sections,
             nr_sections,
-            by_size,
         })
     }
 
     fn sections(&self) -> &[Section] {
         &self.sections[..self.nr_sections]
-    }
-
-    /// The sections, largest first (see `by_size`).
-    fn sections_by_size(&self) -> impl Iterator<Item = &Section> {
-        self.by_size[..self.nr_sections]
-            .iter()
-            .map(|&i| &self.sections[i as usize])
     }
 
     pub(crate) fn managed_spans(&self) -> impl Iterator<Item = ManagedSpan> + '_ {
@@ -170,7 +150,8 @@ impl Memmap {
 
     /// Index of a described pfn (memmap pages included).
     pub(crate) fn index_of(&self, pfn: Pfn) -> Option<u32> {
-        self.sections_by_size()
+        self.sections()
+            .iter()
             .find(|s| (s.start_pfn..s.end_pfn()).contains(&pfn.0))
             .map(|s| s.first_index + (pfn.0 - s.start_pfn) as u32)
     }
@@ -185,8 +166,9 @@ impl Memmap {
     }
 
     fn section_of_index(&self, index: u32) -> &Section {
-        self.sections_by_size()
-            .find(|s| (s.first_index..s.end_index()).contains(&index))
+        self.sections()
+            .iter()
+            .find(|s| index < s.end_index())
             .expect("memmap index out of range")
     }
 
