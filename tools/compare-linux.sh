@@ -122,13 +122,13 @@ if ((icount)); then
             >"$log_dir/kernel-icount-spare.log" 2>&1; then
         die "the kernel -icount runs failed: $log_dir/kernel-icount*.log"
     fi
-    kp=$(object "$(results "$log_dir/kernel-icount.log" | tail -1)" sync)
-    ks=$(object "$(results "$log_dir/kernel-icount-spare.log" | tail -1)" sync)
+    kr=$(results "$log_dir/kernel-icount.log" | tail -1)
+    ksr=$(results "$log_dir/kernel-icount-spare.log" | tail -1)
+    kp=$(object "$kr" sync) ks=$(object "$ksr" sync)
     sync_ipp=$(per_page "$(value "$kp" elapsed_ms)" "$(value "$ks" elapsed_ms)" "$(value "$kp" pgsteal_anon)")
     # Async too: under -icount the guest clock counts every vCPU's instructions in
     # turn, kcompressd's included, so the same difference is its cost per page.
-    kpa=$(object "$(results "$log_dir/kernel-icount.log" | tail -1)" async)
-    ksa=$(object "$(results "$log_dir/kernel-icount-spare.log" | tail -1)" async)
+    kpa=$(object "$kr" async) ksa=$(object "$ksr" async)
     async_ipp=$(per_page "$(value "$kpa" elapsed_ms)" "$(value "$ksa" elapsed_ms)" "$(value "$kpa" pgsteal_anon)")
 fi
 linux+=",\"instructions_per_page\":${linux_ipp/n\/a/null}"
@@ -137,14 +137,9 @@ async=${async%\}},"\"instructions_per_page\":${async_ipp/n\/a/null}"
 
 # --- The profile: per step, (pressure - spare) / pages reclaimed, for each side.
 if ((profile)); then
-    insn=$root/target/release/insn-profile
+    insn=$("$root/profile/build-plugin.sh" | xargs dirname)/insn-profile
     elf=$("$root/qemu-run.sh" --build-only | head -1)
-    # cpus LINE WORD: the CPU numbers the bench's layout line gives after WORD.
-    cpus() { sed -n "s/.*$2 on \(cpu[0-9]*\|cpus [0-9,]*\).*/\1/p" <<<"$1" | head -1 | tr -dc '0-9,'; }
-    layout=$(grep -a '^bench: kswapd on' "$log_dir/kernel-icount.log" | head -1)
-    loads=$(grep -a '^bench: workload(s) on' "$log_dir/kernel-icount.log" | head -1)
-    kswapd_cpu=$(cpus "$layout" kswapd) workers=$(cpus "$layout" '(async)') workload_cpus=$(cpus "$loads" 'workload(s)')
-    workers=${workers%%,*} # the async column runs one worker: the first
+    read -r kswapd_cpu workers workload_cpus < <(bench_layout "$log_dir/kernel-icount.log")
     profile_side() { # NAME PROFILE SPARE_PROFILE WINDOW PAGES SYMBOLS... -- ROLES...
         local name=$1 p=$2 s=$3 w=$4 pages=$5
         shift 5

@@ -41,8 +41,6 @@ elf=$("$root/qemu-run.sh" --build-only | head -1)
 insn=$("$root/profile/build-plugin.sh" | xargs dirname)/insn-profile
 echo "profile-kernel.sh: host $(uname -m), $(nproc) cores; QEMU $(qemu-system-aarch64 --version | sed -n '1s/.*version \([^ ]*\).*/\1/p'), cortex-a53, 4 vCPUs, -m $mem, -icount shift=0,sleep=off; logs in $log_dir"
 
-# cpus LINE WORD: the CPU numbers the bench's layout line gives after WORD.
-cpus() { sed -n "s/.*$2 on \(cpu[0-9]*\|cpus [0-9,]*\).*/\1/p" <<<"$1" | head -1 | tr -dc '0-9,'; }
 json='{"scenario":"profile-kernel","sizes":['
 first=1 pipeline=
 for ram in ${sizes//,/ }; do
@@ -53,10 +51,7 @@ for ram in ${sizes//,/ }; do
             >"$log_dir/$ram-$run.log" 2>&1 || die "the $ram MiB $run boot failed: $log_dir/$ram-$run.log"
     done
     log=$log_dir/$ram-pressure.log
-    layout=$(grep -a '^bench: kswapd on' "$log" | head -1)
-    loads=$(grep -a '^bench: workload(s) on' "$log" | head -1)
-    kswapd=$(cpus "$layout" kswapd) worker=$(cpus "$layout" '(async)') workloads=$(cpus "$loads" 'workload(s)')
-    worker=${worker%%,*}
+    read -r kswapd worker workloads < <(bench_layout "$log")
     result=$(results "$log" | tail -1)
     ((first)) || json+=','
     first=0

@@ -16,6 +16,21 @@ value() {
     [[ -n $v && $v != null ]] && echo "$v" || echo n/a
 }
 
+# The CPUs of a bench console's layout lines: "KSWAPD WORKER WORKLOADS" (WORKER: the
+# first kcompressd CPU, the async column's; WORKLOADS: comma-separated), from
+# "bench: kswapd on cpu1, kcompressd (async) on cpus 2,3, ..." and "bench:
+# workload(s) on cpu4: ...": bench_layout CONSOLE_LOG.
+bench_layout() {
+    local layout loads
+    layout=$(grep -a '^bench: kswapd on' "$1" | head -1)
+    loads=$(grep -a '^bench: workload(s) on' "$1" | head -1)
+    # cpus LINE WORD: the CPU numbers the line gives after "WORD on".
+    cpus() { sed -n "s/.*$2 on \(cpus [0-9,]*\|cpu[0-9][0-9]*\).*/\1/p" <<<"$1" | head -1 | tr -dc '0-9,'; }
+    local workers
+    workers=$(cpus "$layout" '(async)')
+    echo "$(cpus "$layout" kswapd) ${workers%%,*} $(cpus "$loads" 'workload(s)')"
+}
+
 # The async pipeline's two costs in guest instructions (docs/perf.md), from a profile's
 # per-page JSON (insn-profile per-page with roles kswapd and kcompressd) and the async
 # RESULT object: t_scan = (kswapd's instructions - ring-full pages x t_compress) /

@@ -48,11 +48,11 @@ fn a_profiled_bench_accounts_for_every_instruction() {
     }
     let steps = Steps::builtin();
     let step = |name: &str| steps.steps.iter().position(|s| s.name == name).unwrap();
+    let mut sym = ElfSymbolizer {
+        elf: kernel.elf.to_str().unwrap().to_string(),
+        load_offset: 0,
+    };
     for (w, mode) in d.windows.iter().zip(["sync", "async"]) {
-        let mut sym = ElfSymbolizer {
-            elf: kernel.elf.to_str().unwrap().to_string(),
-            load_offset: 0,
-        };
         let a =
             attribute(w, d.vcpus, Kernel::This, &steps, &mut sym).unwrap_or_else(|e| run.fail(&e));
         // Every instruction the plugin counted is charged once: per vCPU and in all.

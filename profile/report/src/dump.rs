@@ -14,6 +14,22 @@ pub struct Window {
 }
 
 impl Window {
+    /// Adds `other`'s runs to this window's (windows of the same `vcpus`).
+    pub fn merge(&mut self, other: &Window, vcpus: usize) {
+        for (key, runs) in &other.blocks {
+            add(
+                self.blocks.entry(*key).or_insert_with(|| vec![0; vcpus]),
+                runs,
+            );
+        }
+        for (key, runs) in &other.calls {
+            add(
+                self.calls.entry(*key).or_insert_with(|| vec![0; vcpus]),
+                runs,
+            );
+        }
+    }
+
     /// Instructions each vCPU ran in the window.
     pub fn per_vcpu(&self, vcpus: usize) -> Vec<u64> {
         let mut out = vec![0; vcpus];
@@ -134,6 +150,10 @@ mod tests {
         assert_eq!(w.calls[&(0x3000, 2, 0x1000)], [1, 1]);
         assert_eq!(w.per_vcpu(2), [4 + 5, 20]);
         assert!(d.windows[1].blocks.is_empty());
+        let mut twice = w.clone();
+        twice.merge(w, 2);
+        assert_eq!(twice.per_vcpu(2), [2 * 9, 2 * 20]);
+        assert_eq!(twice.calls[&(0x3000, 2, 0x1000)], [2, 2]);
     }
 
     #[test]

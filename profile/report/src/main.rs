@@ -208,6 +208,14 @@ fn elf_table(elf: &str) -> Result<NmTable, String> {
     NmTable::parse(&String::from_utf8_lossy(&out.stdout))
 }
 
+/// Where `attribute` takes its names from.
+enum Source<'a> {
+    /// This kernel's ELF.
+    Elf(&'a str),
+    /// Linux's symbol table (kallsyms, System.map).
+    Linux(NmTable),
+}
+
 fn cmd_attribute(args: &[String]) -> Result<(), String> {
     let o = opts(
         args,
@@ -241,55 +249,43 @@ fn cmd_attribute(args: &[String]) -> Result<(), String> {
                 d.windows.len()
             )
         })?;
-        for (key, runs) in &w.blocks {
-            let into = merged
-                .blocks
-                .entry(*key)
-                .or_insert_with(|| vec![0; d.vcpus]);
-            into.iter_mut().zip(runs).for_each(|(i, r)| *i += r);
-        }
-        for (key, runs) in &w.calls {
-            let into = merged.calls.entry(*key).or_insert_with(|| vec![0; d.vcpus]);
-            into.iter_mut().zip(runs).for_each(|(i, r)| *i += r);
-        }
+        merged.merge(w, d.vcpus);
     }
-    let (kernel, mut sym): (Kernel, Box<dyn Symbolizer>) = match (o.one("elf"), o.one("system-map"))
-    {
-        (Some(elf), None) => (
-            Kernel::This,
-            Box::new(ElfSymbolizer {
-                elf: elf.to_string(),
-                load_offset: load_offset(&o)?,
-            }),
-        ),
-        (None, _) if o.one("kallsyms").is_some() || o.one("system-map").is_some() => {
-            (Kernel::Linux, Box::new(MapSymbolizer(nm_table(&o)?)))
-        }
+    // Linux's symbols are read once, for the names and the calls alike; the kernel's
+    // names come from llvm-symbolizer, its function entries (for --calls) from llvm-nm.
+    let linux = o.one("kallsyms").is_some() || o.one("system-map").is_some();
+    let source = match (o.one("elf"), linux) {
+        (Some(elf), false) => Source::Elf(elf),
+        (None, true) => Source::Linux(nm_table(&o)?),
         _ => {
             return Err(String::from(
                 "give --elf (this kernel) or --kallsyms/--system-map (Linux), one of them",
             ));
         }
     };
+    let offset = load_offset(&o)?;
+    let (kernel, mut sym): (Kernel, Box<dyn Symbolizer + '_>) = match &source {
+        Source::Elf(elf) => (
+            Kernel::This,
+            Box::new(ElfSymbolizer {
+                elf: elf.to_string(),
+                load_offset: offset,
+            }),
+        ),
+        Source::Linux(table) => (Kernel::Linux, Box::new(MapSymbolizer(table))),
+    };
     let steps = Steps::builtin();
     let a = attribute(&merged, d.vcpus, kernel, &steps, sym.as_mut())?;
     if let Some(path) = o.one("calls") {
-        let (table, offset) = match o.one("elf") {
-            Some(elf) => (elf_table(elf)?, load_offset(&o)?),
-            None => (nm_table(&o)?, 0),
+        let counts = match &source {
+            Source::Elf(elf) => calls(&merged, d.vcpus, &elf_table(elf)?, offset),
+            Source::Linux(table) => calls(&merged, d.vcpus, table, 0),
         };
-        let counts = calls(&merged, d.vcpus, &table, offset);
         let mut rows: Vec<_> = counts.iter().collect();
         rows.sort_by_key(|(_, v)| std::cmp::Reverse(v.iter().sum::<u64>()));
-        fs::write(
-            path,
-            tsv(
-                "# function\tcalls",
-                d.vcpus,
-                rows.iter().map(|(f, v)| (f.to_string(), *v)),
-            ),
-        )
-        .map_err(|e| format!("{path}: {e}"))?;
+        let rows = rows.into_iter().map(|(f, v)| (f.clone(), v));
+        fs::write(path, tsv("# function\tcalls", d.vcpus, rows))
+            .map_err(|e| format!("{path}: {e}"))?;
     }
     if let Some(path) = o.one("functions") {
         let mut rows: Vec<_> = a.by_function.iter().collect();

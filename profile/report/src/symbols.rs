@@ -137,9 +137,9 @@ pub trait Symbolizer {
 
 /// Linux: /proc/kallsyms (or System.map); user space is `[user]`. A module's
 /// function (`name [module]`) is named `name`, with the module as its file.
-pub struct MapSymbolizer(pub NmTable);
+pub struct MapSymbolizer<'a>(pub &'a NmTable);
 
-impl Symbolizer for MapSymbolizer {
+impl Symbolizer for MapSymbolizer<'_> {
     fn frames(&mut self, addrs: &[u64]) -> Result<HashMap<u64, Vec<Frame>>, String> {
         Ok(addrs
             .iter()
@@ -275,7 +275,7 @@ mod tests {
                 0xffff_8000_0801_0040
             )]
         );
-        let mut m = MapSymbolizer(t);
+        let mut m = MapSymbolizer(&t);
         let f = m
             .frames(&[0x40_0000, 0xffff_8000_0801_0044, 0xffff_8000_0900_0000])
             .unwrap();
